@@ -1,0 +1,135 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/in-mem/inmem/internal/writeset"
+)
+
+// ErrInvalid is returned by Apply for a writeset that does not fit the
+// state: a version that does not increase, an unknown run, an event number
+// out of sequence. During replay that means the log is damaged.
+var ErrInvalid = errors.New("inmem/state: writeset does not apply")
+
+// Last returns the highest version applied.
+func (s *Store) Last() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.last
+}
+
+// Apply validates ms against the latest state and, only if all of them fit,
+// applies them as version txn committed at ts. Callers serialize Apply.
+func (s *Store) Apply(txn uint64, ts int64, ms []writeset.Mutation) error {
+	if err := s.validate(txn, ms); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	for _, m := range ms {
+		if m.Kind == writeset.CreateRun {
+			r := newRun(m.Run, m.Key, txn, ts)
+			s.runs[m.Run], s.byName[m.Key] = r, r
+		}
+	}
+	s.last = txn
+	s.mu.Unlock()
+	floor := s.floor.Load()
+	for _, m := range ms {
+		s.applyOne(txn, ts, m, floor)
+	}
+	return nil
+}
+
+// validate checks ms against the latest state.
+func (s *Store) validate(txn uint64, ms []writeset.Mutation) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if txn <= s.last {
+		return fmt.Errorf("%w: version %d is not above %d", ErrInvalid, txn, s.last)
+	}
+	created := map[[16]byte]bool{}
+	appended := map[[16]byte]uint64{}
+	for i, m := range ms {
+		if m.Kind == writeset.CreateRun {
+			if m.Key == "" || s.runs[m.Run] != nil || s.byName[m.Key] != nil || created[m.Run] {
+				return fmt.Errorf("%w: mutation %d creates run %q (%x) that exists or has no name", ErrInvalid, i, m.Key, m.Run)
+			}
+			created[m.Run] = true
+			continue
+		}
+		r := s.runs[m.Run]
+		if r == nil && !created[m.Run] {
+			return fmt.Errorf("%w: mutation %d (%s) names unknown run %x", ErrInvalid, i, m.Kind, m.Run)
+		}
+		if m.Kind != writeset.EventAppend {
+			continue
+		}
+		next := appended[m.Run]
+		if r != nil {
+			r.mu.RLock()
+			next += uint64(len(r.events))
+			r.mu.RUnlock()
+		}
+		if m.Seq != next {
+			return fmt.Errorf("%w: mutation %d appends event %d to run %x where %d is next", ErrInvalid, i, m.Seq, m.Run, next)
+		}
+		appended[m.Run]++
+	}
+	return nil
+}
+
+func (s *Store) applyOne(txn uint64, ts int64, m writeset.Mutation, floor uint64) {
+	if m.Kind == writeset.CreateRun {
+		return
+	}
+	if m.Kind == writeset.SetRetention {
+		s.mu.Lock()
+		c := s.retention[m.Run]
+		if c == nil {
+			c = &Chain{}
+			s.retention[m.Run] = c
+		}
+		c.Entries = append(c.Entries, Entry{Version: txn, TS: ts, Value: m.Value})
+		s.mu.Unlock()
+		return
+	}
+	s.mu.RLock()
+	r := s.runs[m.Run]
+	s.mu.RUnlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch m.Kind {
+	case writeset.KVPut, writeset.KVDelete:
+		c := r.kv[m.Key]
+		if c == nil {
+			c = &Chain{}
+			r.kv[m.Key] = c
+		}
+		c.Entries = append(c.Entries, Entry{Version: txn, TS: ts, Value: m.Value, Deleted: m.Kind == writeset.KVDelete})
+	case writeset.EventAppend:
+		r.events = append(r.events, Event{Seq: m.Seq, Version: txn, TS: ts, Payload: m.Value})
+	case writeset.StateSet:
+		c := r.cells[m.Key]
+		if c == nil {
+			c = &Chain{}
+			r.cells[m.Key] = c
+		}
+		c.Entries = append(c.Entries, Entry{Version: txn, TS: ts, Value: m.Value})
+		pruneBelow(c, floor)
+	}
+}
+
+// pruneBelow drops the entries older than the newest one at or below floor:
+// no reader can see them any more.
+func pruneBelow(c *Chain, floor uint64) {
+	keep := 0
+	for i, e := range c.Entries {
+		if e.Version <= floor {
+			keep = i
+		}
+	}
+	if keep > 0 {
+		c.Entries = append(c.Entries[:0:0], c.Entries[keep:]...)
+	}
+}

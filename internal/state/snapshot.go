@@ -1,0 +1,481 @@
+package state
+
+import (
+	"bufio"
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+)
+
+// Snapshot stream tags. Never renumber.
+const (
+	tagRun       = 'R' // id, name, version, ts; the K, E and C that follow belong to it
+	tagKV        = 'K' // key, trim mark, versions
+	tagEvent     = 'E' // seq, version, ts, payload
+	tagCell      = 'C' // name, version, ts, value
+	tagRetention = 'P' // run id, versions
+	tagEnd       = 'Z' // counts of everything above
+)
+
+// SnapshotStats counts what a snapshot holds.
+type SnapshotStats struct {
+	Runs, Keys, Versions, Events, Cells, Policies uint64
+	Bytes                                         uint64 // logical bytes: keys, values, payloads
+}
+
+type encoder struct {
+	w     *bufio.Writer
+	buf   []byte
+	stats SnapshotStats
+}
+
+func (e *encoder) uvarint(x uint64) { e.buf = binary.AppendUvarint(e.buf, x) }
+func (e *encoder) varint(x int64)   { e.buf = binary.AppendVarint(e.buf, x) }
+func (e *encoder) bytes(b []byte) {
+	e.uvarint(uint64(len(b)))
+	e.buf = append(e.buf, b...)
+	e.stats.Bytes += uint64(len(b))
+}
+func (e *encoder) str(s string) {
+	e.uvarint(uint64(len(s)))
+	e.buf = append(e.buf, s...)
+	e.stats.Bytes += uint64(len(s))
+}
+
+// flush hands the pending bytes to the writer once enough accumulated.
+func (e *encoder) flush(force bool) error {
+	if len(e.buf) < 64<<10 && !force {
+		return nil
+	}
+	_, err := e.w.Write(e.buf)
+	e.buf = e.buf[:0]
+	return err
+}
+
+func (e *encoder) entry(x Entry) {
+	e.uvarint(x.Version)
+	e.varint(x.TS)
+	flags := byte(0)
+	if x.Deleted {
+		flags = 1
+	}
+	e.buf = append(e.buf, flags)
+	e.bytes(x.Value)
+}
+
+// runView is what a snapshot copies of a run under its lock.
+type runView struct {
+	kv     []kvView
+	events []Event
+	cells  []kvView
+}
+
+type kvView struct {
+	key     string
+	entries []Entry
+	trimmed uint64
+}
+
+// view copies the references a snapshot at version at needs. Chains are
+// only appended to or replaced (never changed in place) while a snapshot
+// runs, so the copied slice headers stay valid after the lock is released.
+func (r *Run) view(at uint64) runView {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	v := runView{kv: make([]kvView, 0, len(r.kv)), events: r.events[:r.visibleEvents(at)]}
+	for k, c := range r.kv {
+		v.kv = append(v.kv, kvView{key: k, entries: c.Entries, trimmed: c.Trimmed})
+	}
+	for k, c := range r.cells {
+		if e, ok := c.at(at); ok {
+			v.cells = append(v.cells, kvView{key: k, entries: []Entry{e}})
+		}
+	}
+	return v
+}
+
+// EncodeSnapshot writes the state at version at to w. Writers may keep
+// applying newer versions meanwhile; retention trimming must not run.
+func (s *Store) EncodeSnapshot(w io.Writer, at uint64) (SnapshotStats, error) {
+	e := &encoder{w: bufio.NewWriterSize(w, 256<<10)}
+	for _, r := range s.Runs(at) {
+		if err := e.run(r, at); err != nil {
+			return e.stats, err
+		}
+	}
+	if err := e.retention(s, at); err != nil {
+		return e.stats, err
+	}
+	e.buf = append(e.buf, tagEnd)
+	for _, n := range []uint64{e.stats.Runs, e.stats.Keys, e.stats.Versions, e.stats.Events, e.stats.Cells, e.stats.Policies} {
+		e.uvarint(n)
+	}
+	if err := e.flush(true); err != nil {
+		return e.stats, err
+	}
+	return e.stats, e.w.Flush()
+}
+
+func byKey(a, b kvView) int { return strings.Compare(a.key, b.key) }
+
+func (e *encoder) run(r *Run, at uint64) error {
+	v := r.view(at)
+	e.buf = append(e.buf, tagRun)
+	e.buf = append(e.buf, r.ID[:]...)
+	e.str(r.Name)
+	e.uvarint(r.Version)
+	e.varint(r.TS)
+	e.stats.Runs++
+	slices.SortFunc(v.kv, byKey)
+	for _, kv := range v.kv {
+		e.chain(tagKV, kv, at)
+		if err := e.flush(false); err != nil {
+			return err
+		}
+	}
+	for _, ev := range v.events {
+		e.buf = append(e.buf, tagEvent)
+		e.uvarint(ev.Seq)
+		e.uvarint(ev.Version)
+		e.varint(ev.TS)
+		e.bytes(ev.Payload)
+		e.stats.Events++
+		if err := e.flush(false); err != nil {
+			return err
+		}
+	}
+	slices.SortFunc(v.cells, byKey)
+	for _, c := range v.cells {
+		e.buf = append(e.buf, tagCell)
+		e.str(c.key)
+		e.entry(c.entries[0])
+		e.stats.Cells++
+		if err := e.flush(false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// chain writes the versions of kv at or below at, if there are any.
+func (e *encoder) chain(tag byte, kv kvView, at uint64) {
+	n := 0
+	for n < len(kv.entries) && kv.entries[n].Version <= at {
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	e.buf = append(e.buf, tag)
+	e.str(kv.key)
+	e.uvarint(kv.trimmed)
+	e.uvarint(uint64(n))
+	for _, x := range kv.entries[:n] {
+		e.entry(x)
+	}
+	e.stats.Keys++
+	e.stats.Versions += uint64(n)
+}
+
+func (e *encoder) retention(s *Store, at uint64) error {
+	s.mu.RLock()
+	ids := make([][16]byte, 0, len(s.retention))
+	chains := map[[16]byte][]Entry{}
+	for id, c := range s.retention {
+		ids = append(ids, id)
+		chains[id] = c.Entries
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(ids, func(a, b [16]byte) int { return cmp.Compare(string(a[:]), string(b[:])) })
+	for _, id := range ids {
+		entries := chains[id]
+		n := 0
+		for n < len(entries) && entries[n].Version <= at {
+			n++
+		}
+		if n == 0 {
+			continue
+		}
+		e.buf = append(e.buf, tagRetention)
+		e.buf = append(e.buf, id[:]...)
+		e.uvarint(uint64(n))
+		for _, x := range entries[:n] {
+			e.entry(x)
+		}
+		e.stats.Policies++
+	}
+	return e.flush(true)
+}
+
+// ErrSnapshotFormat is wrapped by every DecodeSnapshot error about content.
+var ErrSnapshotFormat = errors.New("inmem/state: malformed snapshot content")
+
+type decoder struct {
+	r        io.Reader
+	br       io.ByteReader
+	maxValue uint64
+	at       uint64
+	stats    SnapshotStats
+}
+
+func (d *decoder) fail(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrSnapshotFormat, fmt.Sprintf(format, args...))
+}
+
+func (d *decoder) uvarint() (uint64, error) {
+	x, err := binary.ReadUvarint(d.br)
+	if err != nil {
+		return 0, d.fail("bad number: %v", err)
+	}
+	return x, nil
+}
+
+func (d *decoder) varint() (int64, error) {
+	x, err := binary.ReadVarint(d.br)
+	if err != nil {
+		return 0, d.fail("bad number: %v", err)
+	}
+	return x, nil
+}
+
+func (d *decoder) bytes() ([]byte, error) {
+	n, err := d.uvarint()
+	if err != nil {
+		return nil, err
+	}
+	if n > d.maxValue {
+		return nil, d.fail("length %d above the limit %d", n, d.maxValue)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(d.r, b); err != nil {
+		return nil, d.fail("cut short: %v", err)
+	}
+	d.stats.Bytes += n
+	return b, nil
+}
+
+func (d *decoder) version() (uint64, error) {
+	v, err := d.uvarint()
+	if err == nil && (v == 0 || v > d.at) {
+		err = d.fail("version %d outside 1..%d", v, d.at)
+	}
+	return v, err
+}
+
+func (d *decoder) entry() (Entry, error) {
+	var x Entry
+	var err error
+	if x.Version, err = d.version(); err != nil {
+		return x, err
+	}
+	if x.TS, err = d.varint(); err != nil {
+		return x, err
+	}
+	flags, err := d.br.ReadByte()
+	if err != nil || flags > 1 {
+		return x, d.fail("bad entry flags")
+	}
+	x.Deleted = flags == 1
+	x.Value, err = d.bytes()
+	return x, err
+}
+
+// DecodeSnapshot reads a snapshot stream written at version at. No length
+// may exceed maxValue. The result's last version is at.
+func DecodeSnapshot(r io.Reader, at uint64, maxValue int) (*Store, SnapshotStats, error) {
+	br, ok := r.(io.ByteReader)
+	if !ok {
+		b := bufio.NewReader(r)
+		r, br = b, b
+	}
+	d := &decoder{r: r, br: br, maxValue: uint64(maxValue), at: at}
+	s := New()
+	s.last = at
+	var cur *Run
+	for {
+		tag, err := br.ReadByte()
+		if err != nil {
+			return nil, d.stats, d.fail("missing end marker: %v", err)
+		}
+		if tag == tagEnd {
+			return s, d.stats, d.end()
+		}
+		if tag == tagRun {
+			cur, err = d.run(s)
+		} else if tag == tagRetention {
+			err = d.retention(s)
+		} else if cur == nil {
+			err = d.fail("tag %q before any run", tag)
+		} else {
+			err = d.runEntry(cur, tag)
+		}
+		if err != nil {
+			return nil, d.stats, err
+		}
+	}
+}
+
+func (d *decoder) end() error {
+	want := []uint64{d.stats.Runs, d.stats.Keys, d.stats.Versions, d.stats.Events, d.stats.Cells, d.stats.Policies}
+	for i, w := range want {
+		got, err := d.uvarint()
+		if err != nil {
+			return err
+		}
+		if got != w {
+			return d.fail("end marker count %d is %d, read %d", i, got, w)
+		}
+	}
+	if _, err := d.br.ReadByte(); err != io.EOF {
+		return d.fail("bytes after the end marker")
+	}
+	return nil
+}
+
+func (d *decoder) run(s *Store) (*Run, error) {
+	var id [16]byte
+	if _, err := io.ReadFull(d.r, id[:]); err != nil {
+		return nil, d.fail("run id cut short")
+	}
+	name, err := d.bytes()
+	if err != nil {
+		return nil, err
+	}
+	v, err := d.version()
+	if err != nil {
+		return nil, err
+	}
+	ts, err := d.varint()
+	if err != nil {
+		return nil, err
+	}
+	if len(name) == 0 || s.runs[id] != nil || s.byName[string(name)] != nil {
+		return nil, d.fail("run %q (%x) is empty or repeated", name, id)
+	}
+	r := newRun(id, string(name), v, ts)
+	s.runs[id], s.byName[r.Name] = r, r
+	d.stats.Runs++
+	return r, nil
+}
+
+func (d *decoder) chain(first uint64) (*Chain, error) {
+	trimmed, err := d.uvarint()
+	if err != nil {
+		return nil, err
+	}
+	n, err := d.uvarint()
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, d.fail("empty history")
+	}
+	c := &Chain{Trimmed: trimmed}
+	prev := first
+	for i := uint64(0); i < n; i++ {
+		x, err := d.entry()
+		if err != nil {
+			return nil, err
+		}
+		if x.Version <= prev {
+			return nil, d.fail("versions not increasing (%d after %d)", x.Version, prev)
+		}
+		prev = x.Version
+		c.Entries = append(c.Entries, x)
+	}
+	d.stats.Versions += n
+	return c, nil
+}
+
+func (d *decoder) runEntry(r *Run, tag byte) error {
+	switch tag {
+	case tagKV:
+		key, err := d.bytes()
+		if err != nil {
+			return err
+		}
+		if r.kv[string(key)] != nil {
+			return d.fail("key %q repeated", key)
+		}
+		c, err := d.chain(0)
+		if err != nil {
+			return err
+		}
+		r.kv[string(key)] = c
+		d.stats.Keys++
+	case tagEvent:
+		return d.event(r)
+	case tagCell:
+		name, err := d.bytes()
+		if err != nil {
+			return err
+		}
+		x, err := d.entry()
+		if err != nil {
+			return err
+		}
+		if r.cells[string(name)] != nil {
+			return d.fail("cell %q repeated", name)
+		}
+		r.cells[string(name)] = &Chain{Entries: []Entry{x}}
+		d.stats.Cells++
+	default:
+		return d.fail("unknown tag %q", tag)
+	}
+	return nil
+}
+
+func (d *decoder) event(r *Run) error {
+	seq, err := d.uvarint()
+	if err != nil {
+		return err
+	}
+	if seq != uint64(len(r.events)) {
+		return d.fail("event %d of run %q where %d is next", seq, r.Name, len(r.events))
+	}
+	ev := Event{Seq: seq}
+	if ev.Version, err = d.version(); err != nil {
+		return err
+	}
+	if n := len(r.events); n > 0 && ev.Version < r.events[n-1].Version {
+		return d.fail("event versions decrease")
+	}
+	if ev.TS, err = d.varint(); err != nil {
+		return err
+	}
+	if ev.Payload, err = d.bytes(); err != nil {
+		return err
+	}
+	r.events = append(r.events, ev)
+	d.stats.Events++
+	return nil
+}
+
+func (d *decoder) retention(s *Store) error {
+	var id [16]byte
+	if _, err := io.ReadFull(d.r, id[:]); err != nil {
+		return d.fail("run id cut short")
+	}
+	if s.retention[id] != nil {
+		return d.fail("retention of %x repeated", id)
+	}
+	n, err := d.uvarint()
+	if err != nil || n == 0 {
+		return d.fail("bad retention history")
+	}
+	c := &Chain{}
+	for i := uint64(0); i < n; i++ {
+		x, err := d.entry()
+		if err != nil {
+			return err
+		}
+		c.Entries = append(c.Entries, x)
+	}
+	s.retention[id] = c
+	d.stats.Policies++
+	return nil
+}

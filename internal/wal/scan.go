@@ -1,0 +1,199 @@
+package wal
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/in-mem/inmem/crashpoint"
+	"github.com/in-mem/inmem/internal/base"
+	"github.com/in-mem/inmem/vfs"
+)
+
+// ScanOptions configure Scan.
+type ScanOptions struct {
+	FS   vfs.FS
+	Dir  string // the WAL directory
+	UUID [16]byte
+	// MaxRecordSize bounds a record's length field.
+	MaxRecordSize int
+	// FirstSegment is where the log starts (the MANIFEST's active segment);
+	// earlier segment files are leftovers of a compaction and are ignored.
+	FirstSegment uint64
+	CrashPoints  *crashpoint.Set
+	// Apply is called for every valid record, in order. An error stops the
+	// scan: the record is damage that no crash can explain.
+	Apply func(seg uint64, off int64, r Record) error
+}
+
+// SegmentInfo describes one scanned segment.
+type SegmentInfo struct {
+	Num      uint64
+	Path     string
+	Size     int64 // file size
+	ValidEnd int64 // end of the last valid record (or of the header)
+	Records  int
+	FirstTxn uint64 // 0 if the segment holds no record
+	LastTxn  uint64
+}
+
+// Damage is the first damage the scan found.
+type Damage struct {
+	Segment uint64
+	Path    string
+	Offset  int64
+	Reason  string
+	// Torn says the damage is a torn tail: in the last segment, beyond every
+	// offset a valid record claims was synced. HeaderTorn says the last
+	// segment's header itself never became durable (a rotation cut short).
+	Torn       bool
+	HeaderTorn bool
+	// Later lists the segments after the damaged one.
+	Later []uint64
+}
+
+// Error returns the damage as a *base.CorruptionError.
+func (d *Damage) Error() *base.CorruptionError {
+	return base.Corruptf(d.Path, d.Offset, "%s", d.Reason)
+}
+
+// ScanResult is what Scan found.
+type ScanResult struct {
+	Segments []SegmentInfo // the segments read, up to and including a damaged one
+	Ignored  []uint64      // segment files before FirstSegment
+	Records  int
+	FirstTxn uint64 // 0 if the log holds no record
+	LastTxn  uint64
+	Damage   *Damage // nil if the log is intact
+}
+
+// Scan reads the log from FirstSegment on, calls Apply for every valid
+// record in order, and stops at the first damage. It changes nothing on
+// disk. A missing segment is damage like any other; only a failure to read
+// a file is returned as an error.
+func Scan(o ScanOptions) (*ScanResult, error) {
+	nums, err := ListSegments(o.FS, o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	res := &ScanResult{}
+	var live []uint64
+	for _, n := range nums {
+		if n < o.FirstSegment {
+			res.Ignored = append(res.Ignored, n)
+		} else {
+			live = append(live, n)
+		}
+	}
+	// Scan the contiguous run of segments from FirstSegment; a gap ends it.
+	contiguous := 0
+	for contiguous < len(live) && live[contiguous] == o.FirstSegment+uint64(contiguous) {
+		contiguous++
+	}
+	for i, n := range live[:contiguous] {
+		last := i == len(live)-1
+		if err := scanSegment(o, res, n, last); err != nil {
+			return res, err
+		}
+		if res.Damage != nil {
+			res.Damage.Later = live[i+1:]
+			return res, nil
+		}
+		o.CrashPoints.Hit(crashpoint.DuringRecovery)
+	}
+	if contiguous < len(live) {
+		missing := o.FirstSegment + uint64(contiguous)
+		reason := fmt.Sprintf("segment %d is missing", missing)
+		if contiguous == 0 {
+			reason = fmt.Sprintf("segment %d, where the log starts, is missing", missing)
+		}
+		res.Damage = &Damage{Segment: missing, Path: filepath.Join(o.Dir, SegmentName(missing)), Offset: -1,
+			Reason: reason + fmt.Sprintf(" (segment %d exists)", live[contiguous]), Later: live[contiguous:]}
+	} else if len(live) == 0 {
+		res.Damage = &Damage{Segment: o.FirstSegment, Path: filepath.Join(o.Dir, SegmentName(o.FirstSegment)), Offset: -1,
+			Reason: fmt.Sprintf("segment %d, where the log starts, is missing", o.FirstSegment)}
+	}
+	return res, nil
+}
+
+func scanSegment(o ScanOptions, res *ScanResult, num uint64, last bool) error {
+	path := filepath.Join(o.Dir, SegmentName(num))
+	data, err := vfs.ReadFile(o.FS, path)
+	if err != nil {
+		return err
+	}
+	info := SegmentInfo{Num: num, Path: path, Size: int64(len(data)), ValidEnd: HeaderSize}
+	damage := func(off int64, reason string) {
+		d := &Damage{Segment: num, Path: path, Offset: off, Reason: reason}
+		d.Torn = last && maxClaimAfter(data, off, o.MaxRecordSize) <= off
+		res.Damage = d
+	}
+	defer func() { res.Segments = append(res.Segments, info) }()
+
+	if reason := checkHeader(data, num, o.UUID); reason != "" {
+		info.ValidEnd = 0
+		damage(0, reason)
+		// Records are written only after a new segment's header and directory
+		// entry are durable, so a last segment with a bad header and no valid
+		// record is a rotation that a crash cut short.
+		res.Damage.HeaderTorn = last && num > o.FirstSegment && maxClaimAfter(data, -1, o.MaxRecordSize) < 0
+		res.Damage.Torn = res.Damage.HeaderTorn
+		return nil
+	}
+	off := int64(HeaderSize)
+	for off < int64(len(data)) {
+		r, n, err := DecodeRecord(data[off:], off, o.MaxRecordSize)
+		if err == nil && res.LastTxn != 0 && r.Txn != res.LastTxn+1 {
+			err = fmt.Errorf("txn id %d where %d was expected", r.Txn, res.LastTxn+1)
+		}
+		if err != nil {
+			damage(off, err.Error())
+			return nil
+		}
+		if err := o.Apply(num, off, r); err != nil {
+			damage(off, fmt.Sprintf("record %d cannot be applied: %v", r.Txn, err))
+			res.Damage.Torn = false
+			return nil
+		}
+		if res.FirstTxn == 0 {
+			res.FirstTxn = r.Txn
+		}
+		if info.FirstTxn == 0 {
+			info.FirstTxn = r.Txn
+		}
+		res.LastTxn, info.LastTxn = r.Txn, r.Txn
+		res.Records++
+		info.Records++
+		off += int64(n)
+		info.ValidEnd = off
+	}
+	return nil
+}
+
+func checkHeader(data []byte, num uint64, uuid [16]byte) string {
+	h, err := DecodeHeader(data)
+	switch {
+	case err != nil:
+		return err.Error()
+	case h.Num != num:
+		return fmt.Sprintf("header names segment %d", h.Num)
+	case h.UUID != uuid:
+		return fmt.Sprintf("segment belongs to database %x, not %x", h.UUID, uuid)
+	}
+	return ""
+}
+
+// maxClaimAfter returns the largest synced offset claimed by a valid record
+// starting after offset from, or -1 if there is none. It tries every byte
+// offset: after damage the record boundaries are unknown.
+func maxClaimAfter(data []byte, from int64, maxLen int) int64 {
+	best := int64(-1)
+	for off := max(from+1, 0); off+RecordOverhead <= int64(len(data)); off++ {
+		if !plausible(data[off:], maxLen) {
+			continue
+		}
+		if r, _, err := DecodeRecord(data[off:], off, maxLen); err == nil && r.Synced > best {
+			best = r.Synced
+		}
+	}
+	return best
+}

@@ -1,0 +1,274 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+
+	"github.com/in-mem/inmem/crashpoint"
+	"github.com/in-mem/inmem/vfs"
+)
+
+// ErrClosed is returned by a Writer after Close.
+var ErrClosed = errors.New("inmem/wal: log is closed")
+
+// WriterOptions configure a Writer.
+type WriterOptions struct {
+	FS          vfs.FS
+	Dir         string // the WAL directory
+	UUID        [16]byte
+	SegmentSize int64
+	CrashPoints *crashpoint.Set
+	// Publish is called, in txn order and with the writer's lock held, with
+	// the highest txn that may now be acknowledged: synced if
+	// SyncEachCommit, written otherwise. It must not call the Writer.
+	Publish func(txn uint64)
+	// SyncEachCommit makes Wait return only once the record is synced
+	// (Strict); otherwise once it is written to the OS (Buffered).
+	SyncEachCommit bool
+}
+
+// Writer appends records to the active segment with group commit: Append
+// queues an encoded record in memory, and the first committer to Wait
+// becomes the leader that writes (and, in Strict mode, syncs) everything
+// queued in one system call, while the others wait for it. Any write or sync
+// error is sticky: the log stops, and every later call returns it.
+type Writer struct {
+	opts WriterOptions
+
+	mu   sync.Mutex
+	cond sync.Cond
+	// Guarded by mu.
+	buf        []byte // records appended and not yet written
+	spare      []byte
+	bufLastTxn uint64
+	appended   uint64 // highest txn appended
+	written    uint64 // highest txn written to the OS
+	synced     uint64 // highest txn synced
+	flushing   bool   // a leader is writing or syncing outside mu
+	err        error
+	closed     bool
+	seg        segment
+}
+
+type segment struct {
+	num       uint64
+	f         vfs.File
+	reserved  int64 // file size plus queued bytes
+	written   int64 // bytes written to the file
+	syncedOff int64 // bytes known durable
+}
+
+// NewWriter makes a Writer appending to segment num, already open as f for
+// appending, whose file is size bytes long and synced up to there. lastTxn
+// is the txn id of the last record in the log.
+func NewWriter(opts WriterOptions, num uint64, f vfs.File, size int64, lastTxn uint64) *Writer {
+	w := &Writer{opts: opts}
+	w.cond.L = &w.mu
+	w.seg = segment{num: num, f: f, reserved: size, written: size, syncedOff: size}
+	w.appended, w.written, w.synced = lastTxn, lastTxn, lastTxn
+	return w
+}
+
+// Segment returns the active segment's number.
+func (w *Writer) Segment() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.seg.num
+}
+
+// Err returns the sticky error, if any.
+func (w *Writer) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// Append queues the record for txn. Callers serialize Append and call it in
+// txn order. It rotates to a new segment first if the record would not fit.
+func (w *Writer) Append(txn uint64, ts int64, payload []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return err
+	}
+	size := int64(RecordOverhead + len(payload))
+	if w.seg.reserved+size > w.opts.SegmentSize && w.seg.reserved > HeaderSize {
+		if err := w.rotateLocked(); err != nil {
+			return err
+		}
+	}
+	w.buf = AppendRecord(w.buf, txn, ts, w.seg.syncedOff, payload)
+	w.bufLastTxn, w.appended = txn, txn
+	w.seg.reserved += size
+	return nil
+}
+
+func (w *Writer) usable() error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+// Wait returns once txn may be acknowledged: synced if SyncEachCommit,
+// written otherwise.
+func (w *Writer) Wait(txn uint64) error {
+	return w.waitFor(txn, w.opts.SyncEachCommit)
+}
+
+// Sync writes everything queued and syncs it.
+func (w *Writer) Sync() error {
+	w.mu.Lock()
+	txn := w.appended
+	w.mu.Unlock()
+	return w.waitFor(txn, true)
+}
+
+func (w *Writer) waitFor(txn uint64, durable bool) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for {
+		done := w.written >= txn
+		if durable {
+			done = w.synced >= txn
+		}
+		if done {
+			return nil
+		}
+		if w.err != nil {
+			return w.err
+		}
+		if w.flushing {
+			w.cond.Wait()
+			continue
+		}
+		w.lead(durable)
+	}
+}
+
+// lead writes the queue and, if durable, syncs, with mu released around the
+// I/O. Called with mu held and no leader active.
+func (w *Writer) lead(durable bool) {
+	w.flushing = true
+	batch, lastTxn := w.buf, w.bufLastTxn
+	w.buf = w.spare[:0]
+	f, num := w.seg.f, w.seg.num
+	wantSync := durable || w.opts.SyncEachCommit
+	w.mu.Unlock()
+
+	err := w.writeAndSync(f, num, batch, wantSync)
+
+	w.mu.Lock()
+	w.spare = batch[:0]
+	w.flushing = false
+	w.cond.Broadcast()
+	if err != nil {
+		w.fail(err)
+		return
+	}
+	if len(batch) > 0 {
+		w.written = lastTxn
+		w.seg.written += int64(len(batch))
+	}
+	if wantSync {
+		w.synced = w.written
+		w.seg.syncedOff = w.seg.written
+	}
+	publish := w.written
+	if w.opts.SyncEachCommit {
+		publish = w.synced
+	}
+	if w.opts.Publish != nil {
+		w.opts.Publish(publish)
+	}
+}
+
+func (w *Writer) writeAndSync(f vfs.File, num uint64, batch []byte, sync bool) error {
+	cp := w.opts.CrashPoints
+	if len(batch) > 0 {
+		cp.Hit(crashpoint.BeforeWalWrite)
+		if _, err := f.Write(batch); err != nil {
+			return fmt.Errorf("inmem/wal: write %s: %w", SegmentName(num), err)
+		}
+		cp.Hit(crashpoint.AfterWalWriteBeforeFsync)
+	}
+	if sync {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("inmem/wal: sync %s: %w", SegmentName(num), err)
+		}
+		cp.Hit(crashpoint.AfterFsync)
+	}
+	return nil
+}
+
+func (w *Writer) fail(err error) {
+	if w.err == nil {
+		w.err = err
+	}
+	w.cond.Broadcast()
+}
+
+// rotateLocked makes everything queued durable in the current segment, then
+// starts the next one. Called with mu held by the single appender.
+func (w *Writer) rotateLocked() error {
+	for w.flushing {
+		w.cond.Wait()
+	}
+	if err := w.usable(); err != nil {
+		return err
+	}
+	if w.synced < w.appended || w.seg.syncedOff < w.seg.written {
+		w.lead(true)
+		if w.err != nil {
+			return w.err
+		}
+	}
+	// The old segment is now fully durable; records in the new one may be
+	// acknowledged only after it and its directory entry are durable too.
+	w.flushing = true
+	w.mu.Unlock()
+	next := w.seg.num + 1
+	f, err := CreateSegment(w.opts.FS, w.opts.Dir, next, w.opts.UUID, w.opts.CrashPoints)
+	if err == nil {
+		if cerr := w.seg.f.Close(); cerr != nil {
+			f.Close()
+			err = cerr
+		}
+	}
+	w.mu.Lock()
+	w.flushing = false
+	w.cond.Broadcast()
+	if err != nil {
+		w.fail(fmt.Errorf("inmem/wal: rotate to %s: %w", SegmentName(next), err))
+		return w.err
+	}
+	w.seg = segment{num: next, f: f, reserved: HeaderSize, written: HeaderSize, syncedOff: HeaderSize}
+	return nil
+}
+
+// Close syncs everything queued and closes the active segment. After Close
+// every call returns ErrClosed.
+func (w *Writer) Close() error {
+	err := w.Sync()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for w.flushing {
+		w.cond.Wait()
+	}
+	if w.closed {
+		return ErrClosed
+	}
+	w.closed = true
+	if cerr := w.seg.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Path returns the path of segment num in the writer's directory.
+func (w *Writer) Path(num uint64) string { return filepath.Join(w.opts.Dir, SegmentName(num)) }

@@ -1,0 +1,110 @@
+package inmem
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/in-mem/inmem/internal/wal"
+	"github.com/in-mem/inmem/vfs"
+)
+
+// LostFoundName is the directory, inside a database directory, where
+// point-in-time recovery and repair keep every file they change or drop.
+const LostFoundName = "lost+found"
+
+// setAside implements RecoverPointInTime: the log is cut at the first
+// damage. Before anything changes, every segment after the damage is moved
+// into lost+found and the damaged one is copied there whole; then the
+// damaged one is truncated at its last valid record. A note says why.
+func (db *DB) setAside(res *wal.ScanResult) (uint64, int64, error) {
+	d, fsys := res.Damage, db.opts.FS
+	lost := db.path(LostFoundName)
+	if err := fsys.MkdirAll(lost); err != nil {
+		return 0, 0, err
+	}
+	stamp := time.Now().UTC().Format("20060102T150405.000000000")
+	rep := &DroppedReport{Damage: d.Error(), LostDir: lost}
+	var note strings.Builder
+	fmt.Fprintf(&note, "in-mem point-in-time recovery, %s\nfirst damage: %v\n", stamp, d.Error())
+
+	for _, n := range d.Later {
+		name := wal.SegmentName(n)
+		if err := fsys.Rename(filepath.Join(db.walDir(), name), filepath.Join(lost, name+"."+stamp)); err != nil {
+			return 0, 0, err
+		}
+		rep.Segments = append(rep.Segments, name)
+		fmt.Fprintf(&note, "moved %s here whole: it comes after the damage\n", name)
+	}
+	active, size := uint64(0), int64(0)
+	if len(res.Segments) > 0 {
+		info := res.Segments[len(res.Segments)-1]
+		active, size = info.Num, info.Size
+		if info.Num == d.Segment {
+			var err error
+			if active, size, err = db.cutDamaged(res, info, lost, stamp, rep, &note); err != nil {
+				return 0, 0, err
+			}
+		}
+	}
+	if err := writeNote(fsys, filepath.Join(lost, "NOTE-"+stamp+".txt"), note.String()); err != nil {
+		return 0, 0, err
+	}
+	if err := db.syncDirs(lost, db.walDir(), db.dir); err != nil {
+		return 0, 0, err
+	}
+	db.recovery.Dropped = rep
+	db.opts.Logger.Warn("point-in-time recovery set damaged log data aside", "damage", d.Error(), "lost+found", lost)
+	return active, size, nil
+}
+
+// cutDamaged copies the damaged segment into lost+found, then truncates it
+// at its last valid record, or moves it whole if its header is bad. It
+// returns the segment to append to.
+func (db *DB) cutDamaged(res *wal.ScanResult, info wal.SegmentInfo, lost, stamp string, rep *DroppedReport, note *strings.Builder) (uint64, int64, error) {
+	fsys := db.opts.FS
+	name := wal.SegmentName(info.Num)
+	if info.ValidEnd < wal.HeaderSize {
+		if err := fsys.Rename(info.Path, filepath.Join(lost, name+"."+stamp)); err != nil {
+			return 0, 0, err
+		}
+		rep.Segments = append(rep.Segments, name)
+		fmt.Fprintf(note, "moved %s here whole: its header is damaged\n", name)
+		if len(res.Segments) < 2 {
+			return 0, 0, nil
+		}
+		prev := res.Segments[len(res.Segments)-2]
+		return prev.Num, prev.Size, nil
+	}
+	data, err := vfs.ReadFile(fsys, info.Path)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := writeNote(fsys, filepath.Join(lost, name+"."+stamp), string(data)); err != nil {
+		return 0, 0, err
+	}
+	if err := fsys.Truncate(info.Path, info.ValidEnd); err != nil {
+		return 0, 0, err
+	}
+	rep.Cut, rep.CutAt = name, info.ValidEnd
+	fmt.Fprintf(note, "copied %s here whole, then cut it at offset %d (%d bytes dropped)\n", name, info.ValidEnd, info.Size-info.ValidEnd)
+	return info.Num, info.ValidEnd, nil
+}
+
+// writeNote writes a file and syncs it.
+func writeNote(fsys vfs.FS, path, content string) error {
+	f, err := fsys.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write([]byte(content)); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

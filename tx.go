@@ -1,0 +1,357 @@
+package inmem
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/in-mem/inmem/internal/state"
+	"github.com/in-mem/inmem/internal/writeset"
+)
+
+// MaxKeySize bounds keys, cell names and run names, in bytes.
+const MaxKeySize = 64 << 10
+
+// Tx is a transaction: the writes made through it commit together as one
+// WAL record, all or nothing, with one version. Reads through a Tx see the
+// latest committed state plus the Tx's own writes. A Tx is valid only inside
+// the function given to Update or Commit; it is not safe for concurrent use.
+type Tx struct {
+	db      *DB
+	version uint64
+	muts    []writeset.Mutation
+	done    bool
+
+	runs   map[string][16]byte // runs created by this Tx
+	kv     map[txKey]int       // index in muts of the last write per key
+	cells  map[txKey][]byte
+	events map[[16]byte]uint64 // events appended per run
+}
+
+type txKey struct {
+	run [16]byte
+	key string
+}
+
+// Update runs fn in a transaction and commits its writes as one record:
+// after any crash either all of them are present or none. If fn returns an
+// error, nothing is written and Update returns that error. Transactions run
+// one at a time; keep fn short.
+func (db *DB) Update(fn func(*Tx) error) error {
+	_, err := db.Commit(fn)
+	return err
+}
+
+// Commit is Update that also returns the commit's version (0 if fn wrote
+// nothing).
+func (db *DB) Commit(fn func(*Tx) error) (Version, error) {
+	db.commitMu.Lock()
+	if err := db.writable(); err != nil {
+		db.commitMu.Unlock()
+		return 0, err
+	}
+	tx := &Tx{db: db, version: db.last + 1}
+	err := fn(tx)
+	tx.done = true
+	if err != nil || len(tx.muts) == 0 {
+		db.commitMu.Unlock()
+		return 0, err
+	}
+	return db.commitLocked(tx)
+}
+
+// commitLocked assigns the version, applies the writes (invisible until
+// published), queues the record and, after releasing commitMu, waits until
+// the durability mode allows the acknowledgement.
+func (db *DB) commitLocked(tx *Tx) (Version, error) {
+	v := tx.version
+	ts := db.nowMicros()
+	var payload []byte
+	if db.log != nil {
+		db.encBuf = writeset.Append(db.encBuf[:0], tx.muts)
+		var err error
+		if payload, err = db.opts.Codec.Encode(nil, db.encBuf); err != nil {
+			db.commitMu.Unlock()
+			return 0, fmt.Errorf("inmem: encode commit: %w", err)
+		}
+		if size := len(payload) + recordOverhead; size > db.opts.MaxRecordSize {
+			db.commitMu.Unlock()
+			return 0, fmt.Errorf("%w: %d bytes, MaxRecordSize is %d", ErrTooLarge, size, db.opts.MaxRecordSize)
+		}
+	}
+	if err := db.store.Apply(v, ts, tx.muts); err != nil {
+		db.commitMu.Unlock()
+		return 0, fmt.Errorf("inmem: internal error: validated commit does not apply: %w", err)
+	}
+	db.last = v
+	if db.log == nil {
+		db.publish(v)
+		db.commitMu.Unlock()
+		return Version(v), nil
+	}
+	if err := db.log.Append(v, ts, payload); err != nil {
+		db.commitMu.Unlock()
+		return 0, db.fail(err)
+	}
+	db.commitMu.Unlock()
+	if err := db.log.Wait(v); err != nil {
+		return 0, db.fail(err)
+	}
+	return Version(v), nil
+}
+
+// Version returns the version this transaction will commit as.
+func (tx *Tx) Version() Version { return Version(tx.version) }
+
+func (tx *Tx) usable() error {
+	if tx.done {
+		return ErrTxDone
+	}
+	return nil
+}
+
+func checkName(what, s string) error {
+	if len(s) > MaxKeySize {
+		return invalidf("%s of %d bytes is above %d", what, len(s), MaxKeySize)
+	}
+	return nil
+}
+
+// run returns the id of a run that exists (at the latest version) or was
+// created by this Tx.
+func (tx *Tx) run(id RunID) error {
+	if _, ok := tx.db.store.Run(id, state.Latest); ok {
+		return nil
+	}
+	for _, rid := range tx.runs {
+		if rid == id {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s", ErrRunNotFound, id)
+}
+
+func (tx *Tx) add(m writeset.Mutation) {
+	tx.muts = append(tx.muts, m)
+}
+
+// CreateRun creates a run. It fails with ErrRunExists if the name is taken.
+func (tx *Tx) CreateRun(name string) (RunID, error) {
+	if err := tx.usable(); err != nil {
+		return RunID{}, err
+	}
+	if name == "" {
+		return RunID{}, invalidf("empty run name")
+	}
+	if err := checkName("run name", name); err != nil {
+		return RunID{}, err
+	}
+	if _, ok := tx.lookupRun(name); ok {
+		return RunID{}, fmt.Errorf("%w: %q", ErrRunExists, name)
+	}
+	id, err := newUUID()
+	if err != nil {
+		return RunID{}, err
+	}
+	if tx.runs == nil {
+		tx.runs = map[string][16]byte{}
+	}
+	tx.runs[name] = id
+	tx.add(writeset.Mutation{Kind: writeset.CreateRun, Run: id, Key: name})
+	return RunID(id), nil
+}
+
+func (tx *Tx) lookupRun(name string) (RunID, bool) {
+	if id, ok := tx.runs[name]; ok {
+		return RunID(id), true
+	}
+	if r, ok := tx.db.store.RunByName(name, state.Latest); ok {
+		return RunID(r.ID), true
+	}
+	return RunID{}, false
+}
+
+// GetOrCreateRun returns the run named name, creating it if needed.
+func (tx *Tx) GetOrCreateRun(name string) (RunID, error) {
+	if err := tx.usable(); err != nil {
+		return RunID{}, err
+	}
+	if id, ok := tx.lookupRun(name); ok {
+		return id, nil
+	}
+	return tx.CreateRun(name)
+}
+
+// ResolveRun returns the id of the run named name.
+func (tx *Tx) ResolveRun(name string) (RunID, error) {
+	if err := tx.usable(); err != nil {
+		return RunID{}, err
+	}
+	if id, ok := tx.lookupRun(name); ok {
+		return id, nil
+	}
+	return RunID{}, fmt.Errorf("%w: %q", ErrRunNotFound, name)
+}
+
+// KVPut sets key to value. value is copied.
+func (tx *Tx) KVPut(run RunID, key string, value []byte) error {
+	if err := tx.kvCheck(run, key); err != nil {
+		return err
+	}
+	tx.kvWrite(writeset.Mutation{Kind: writeset.KVPut, Run: run, Key: key, Value: bytes.Clone(nonNil(value))})
+	return nil
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+func (tx *Tx) kvCheck(run RunID, key string) error {
+	if err := tx.usable(); err != nil {
+		return err
+	}
+	if err := checkName("key", key); err != nil {
+		return err
+	}
+	return tx.run(run)
+}
+
+func (tx *Tx) kvWrite(m writeset.Mutation) {
+	tx.add(m)
+	if tx.kv == nil {
+		tx.kv = map[txKey]int{}
+	}
+	tx.kv[txKey{m.Run, m.Key}] = len(tx.muts) - 1
+}
+
+// KVDelete deletes key. It fails with ErrNotFound, and writes nothing, if
+// the key does not exist.
+func (tx *Tx) KVDelete(run RunID, key string) error {
+	if err := tx.kvCheck(run, key); err != nil {
+		return err
+	}
+	if _, err := tx.KVGet(run, key); err != nil {
+		return err
+	}
+	tx.kvWrite(writeset.Mutation{Kind: writeset.KVDelete, Run: run, Key: key})
+	return nil
+}
+
+// KVGet returns the latest value of key, this Tx's writes included. A value
+// written by this Tx has the Tx's version.
+func (tx *Tx) KVGet(run RunID, key string) (Versioned, error) {
+	if err := tx.kvCheck(run, key); err != nil {
+		return Versioned{}, err
+	}
+	if i, ok := tx.kv[txKey{run, key}]; ok {
+		m := tx.muts[i]
+		if m.Kind == writeset.KVDelete {
+			return Versioned{}, fmt.Errorf("%w: key %q", ErrNotFound, key)
+		}
+		return Versioned{Value: bytes.Clone(m.Value), Version: Version(tx.version)}, nil
+	}
+	r, _ := tx.db.store.Run(run, state.Latest)
+	if r == nil {
+		return Versioned{}, fmt.Errorf("%w: key %q", ErrNotFound, key)
+	}
+	e, _, ok := r.KV(key, state.Latest)
+	if !ok || e.Deleted {
+		return Versioned{}, fmt.Errorf("%w: key %q", ErrNotFound, key)
+	}
+	return versioned(e), nil
+}
+
+// EventAppend appends payload to the run's event log and returns its
+// sequence number. payload is copied.
+func (tx *Tx) EventAppend(run RunID, payload []byte) (uint64, error) {
+	if err := tx.usable(); err != nil {
+		return 0, err
+	}
+	if err := tx.run(run); err != nil {
+		return 0, err
+	}
+	var seq uint64
+	if r, ok := tx.db.store.Run(run, state.Latest); ok {
+		seq = r.EventCount(state.Latest)
+	}
+	if tx.events == nil {
+		tx.events = map[[16]byte]uint64{}
+	}
+	seq += tx.events[run]
+	tx.events[run]++
+	tx.add(writeset.Mutation{Kind: writeset.EventAppend, Run: run, Value: bytes.Clone(nonNil(payload)), Seq: seq})
+	return seq, nil
+}
+
+// StateGet returns a state cell's latest value, this Tx's writes included.
+func (tx *Tx) StateGet(run RunID, cell string) (Versioned, error) {
+	if err := tx.kvCheck(run, cell); err != nil {
+		return Versioned{}, err
+	}
+	if v, ok := tx.cells[txKey{run, cell}]; ok {
+		return Versioned{Value: bytes.Clone(v), Version: Version(tx.version)}, nil
+	}
+	r, _ := tx.db.store.Run(run, state.Latest)
+	if r == nil {
+		return Versioned{}, fmt.Errorf("%w: cell %q", ErrNotFound, cell)
+	}
+	e, ok := r.Cell(cell, state.Latest)
+	if !ok {
+		return Versioned{}, fmt.Errorf("%w: cell %q", ErrNotFound, cell)
+	}
+	return versioned(e), nil
+}
+
+// StateSet sets a state cell.
+func (tx *Tx) StateSet(run RunID, cell string, value []byte) error {
+	if err := tx.kvCheck(run, cell); err != nil {
+		return err
+	}
+	v := bytes.Clone(nonNil(value))
+	if tx.cells == nil {
+		tx.cells = map[txKey][]byte{}
+	}
+	tx.cells[txKey{run, cell}] = v
+	tx.add(writeset.Mutation{Kind: writeset.StateSet, Run: run, Key: cell, Value: v})
+	return nil
+}
+
+// StateCAS sets a state cell only if its current version is expected (0:
+// only if the cell does not exist). Otherwise it returns a
+// *VersionMismatchError and writes nothing.
+func (tx *Tx) StateCAS(run RunID, cell string, expected Version, value []byte) error {
+	cur, err := tx.StateGet(run, cell)
+	switch {
+	case err == nil:
+	case isNotFound(err):
+		cur = Versioned{}
+	default:
+		return err
+	}
+	if cur.Version != expected {
+		return &VersionMismatchError{Cell: cell, Expected: expected, Actual: cur.Version}
+	}
+	return tx.StateSet(run, cell, value)
+}
+
+// SetRetentionPolicy stores the run's retention policy; CompactFull applies
+// it. The policy is versioned data like any other write.
+func (tx *Tx) SetRetentionPolicy(run RunID, p RetentionPolicy) error {
+	if err := tx.usable(); err != nil {
+		return err
+	}
+	if err := p.validate(); err != nil {
+		return err
+	}
+	if err := tx.run(run); err != nil {
+		return err
+	}
+	tx.add(writeset.Mutation{Kind: writeset.SetRetention, Run: run, Value: state.EncodePolicy(p.p)})
+	return nil
+}
+
+func versioned(e state.Entry) Versioned {
+	return Versioned{Value: bytes.Clone(e.Value), Version: Version(e.Version), Timestamp: microsTime(e.TS)}
+}

@@ -1,0 +1,205 @@
+package vfs
+
+import (
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strings"
+)
+
+// SectorSize is the unit a simulated disk writes atomically: a kept write may
+// be torn at these boundaries (offsets within the file), never inside one.
+const SectorSize = 512
+
+// CrashMode says which unsynced changes survive a simulated power loss.
+type CrashMode uint8
+
+const (
+	// DropUnsynced keeps only what was synced: the strict case.
+	DropUnsynced CrashMode = iota
+	// KeepUnsynced keeps everything, as after a process crash, where the
+	// kernel still holds every write.
+	KeepUnsynced
+	// RandomUnsynced keeps a seeded random subset of the unsynced writes and
+	// directory changes; a kept write may be torn at sector boundaries, and a
+	// dropped write that would have extended a file may leave zeros there.
+	RandomUnsynced
+)
+
+func (m CrashMode) String() string {
+	switch m {
+	case DropUnsynced:
+		return "drop"
+	case KeepUnsynced:
+		return "keep"
+	case RandomUnsynced:
+		return "random"
+	}
+	return fmt.Sprintf("CrashMode(%d)", uint8(m))
+}
+
+// ParseCrashMode parses the names String returns.
+func ParseCrashMode(s string) (CrashMode, error) {
+	for _, m := range []CrashMode{DropUnsynced, KeepUnsynced, RandomUnsynced} {
+		if strings.EqualFold(s, m.String()) {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("inmem/vfs: unknown crash policy %q (want drop, keep or random)", s)
+}
+
+// CrashPolicy chooses the crash state Crash builds. Seed matters only for
+// RandomUnsynced; the same FS history, mode and seed give the same state.
+type CrashPolicy struct {
+	Mode CrashMode
+	Seed uint64
+}
+
+func (p CrashPolicy) String() string {
+	if p.Mode == RandomUnsynced {
+		return fmt.Sprintf("random(seed=%d)", p.Seed)
+	}
+	return p.Mode.String()
+}
+
+// Crash returns a new MemFS holding what a machine would find after losing
+// power now: for each directory its synced entries plus the changes the
+// policy keeps, for each file its synced content plus the writes the policy
+// keeps. m itself is not changed, and every change in the result is durable.
+// Locks are not carried over: the process that held them is gone.
+func (m *MemFS) Crash(p CrashPolicy) *MemFS {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := &crasher{policy: p, done: map[*memNode]*memNode{}}
+	if p.Mode == RandomUnsynced {
+		c.rng = rand.New(rand.NewPCG(p.Seed, 0x696e2d6d656d))
+	}
+	return &MemFS{root: c.dir(m.root), locks: map[string]bool{}}
+}
+
+// UnsyncedOps reports how many writes, truncates and directory changes are
+// not yet durable: zero means a crash now loses nothing.
+func (m *MemFS) UnsyncedOps() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	seen := map[*memNode]bool{}
+	var count func(n *memNode) int
+	count = func(n *memNode) int {
+		if seen[n] {
+			return 0
+		}
+		seen[n] = true
+		if !n.isDir {
+			return len(n.pending)
+		}
+		total := len(n.dirOps)
+		for _, name := range slices.Sorted(maps.Keys(n.children)) {
+			total += count(n.children[name])
+		}
+		for _, name := range slices.Sorted(maps.Keys(n.durable)) {
+			total += count(n.durable[name])
+		}
+		return total
+	}
+	return count(m.root)
+}
+
+type crasher struct {
+	policy CrashPolicy
+	rng    *rand.Rand
+	done   map[*memNode]*memNode
+}
+
+func (c *crasher) keep() bool {
+	switch c.policy.Mode {
+	case KeepUnsynced:
+		return true
+	case RandomUnsynced:
+		return c.rng.IntN(2) == 0
+	}
+	return false
+}
+
+func (c *crasher) dir(d *memNode) *memNode {
+	if n, ok := c.done[d]; ok {
+		return n
+	}
+	out := newDirNode()
+	c.done[d] = out
+	entries := maps.Clone(d.durable)
+	for _, op := range d.dirOps {
+		if c.keep() {
+			d.applyDirOp(op, entries)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(entries)) {
+		child := entries[name]
+		if child.isDir {
+			out.children[name] = c.dir(child)
+		} else {
+			out.children[name] = c.file(child)
+		}
+	}
+	out.durable = maps.Clone(out.children)
+	return out
+}
+
+func (c *crasher) file(f *memNode) *memNode {
+	if n, ok := c.done[f]; ok {
+		return n
+	}
+	data := slices.Clone(f.synced)
+	for _, op := range f.pending {
+		data = c.applyFileOp(data, op)
+	}
+	out := &memNode{data: data, synced: slices.Clone(data), modTime: f.modTime}
+	c.done[f] = out
+	return out
+}
+
+// applyFileOp applies the part of one unsynced write or truncate that the
+// policy keeps.
+func (c *crasher) applyFileOp(data []byte, op fileOp) []byte {
+	switch c.policy.Mode {
+	case DropUnsynced:
+		return data
+	case KeepUnsynced:
+		if op.truncate {
+			return resize(data, op.off)
+		}
+		return writeAt(data, op.off, op.data)
+	}
+	if op.truncate {
+		if c.keep() {
+			return resize(data, op.off)
+		}
+		return data
+	}
+	switch c.rng.IntN(4) {
+	case 0: // dropped; the size update alone may have reached the disk
+		if c.rng.IntN(2) == 0 {
+			data = resize(data, max(int64(len(data)), op.off+int64(len(op.data))))
+		}
+		return data
+	case 1: // dropped
+		return data
+	case 2: // kept whole
+		return writeAt(data, op.off, op.data)
+	}
+	return c.tornWrite(data, op)
+}
+
+// tornWrite keeps a random subset of the sectors the write touches. Dropped
+// sectors before a kept one become a hole of zeros when they extend the file.
+func (c *crasher) tornWrite(data []byte, op fileOp) []byte {
+	end := op.off + int64(len(op.data))
+	for start := op.off; start < end; {
+		next := min((start/SectorSize+1)*SectorSize, end)
+		if c.rng.IntN(2) == 0 {
+			data = writeAt(data, start, op.data[start-op.off:next-op.off])
+		}
+		start = next
+	}
+	return data
+}

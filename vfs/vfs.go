@@ -1,0 +1,119 @@
+// Package vfs is the filesystem seam of in-mem: every byte the engine reads or
+// writes goes through an FS, so tests can run the engine on a filesystem that
+// loses unsynced data (MemFS.Crash) or fails chosen operations (package
+// errorfs) without any change to the engine.
+//
+// # Durability contract
+//
+// An implementation must behave like a POSIX filesystem on a disk with a
+// volatile write cache:
+//
+//   - File.Write puts bytes in the file; they are visible to readers at once
+//     but durable only after File.Sync returns nil.
+//   - Create, Rename, Remove and MkdirAll change a directory; the change is
+//     visible at once but durable only after that directory, opened with
+//     OpenDir, is synced. A file that was created and synced, in a directory
+//     that was not, may be missing after a power loss.
+//   - A failed Sync leaves the file's durable content unknown: the caller must
+//     not retry it as if nothing happened.
+//
+// OS is the real filesystem (fdatasync, flock). MemFS keeps everything in
+// memory and remembers what was synced, so that Crash can build the state a
+// machine would find after losing power.
+package vfs
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+)
+
+// File is an open file. Files opened by Open are read-only; files opened by
+// Create or OpenAppend are write-only and every Write appends at the end.
+// Directories opened with OpenDir support only Sync and Close.
+type File interface {
+	io.Writer
+	io.ReaderAt
+	// Sync makes the file's content durable (fdatasync on Linux). For a
+	// directory it makes the directory's entries durable.
+	Sync() error
+	io.Closer
+}
+
+// FS is the filesystem the engine runs on. Names are slash or OS separated
+// paths; implementations clean them.
+type FS interface {
+	// Create creates the named file, or truncates it if it exists, and opens
+	// it for writing.
+	Create(name string) (File, error)
+	// OpenAppend opens an existing file for writing at its end.
+	OpenAppend(name string) (File, error)
+	// Open opens an existing file for reading.
+	Open(name string) (File, error)
+	// OpenDir opens a directory so that it can be synced.
+	OpenDir(name string) (File, error)
+	// Rename atomically replaces newname with oldname.
+	Rename(oldname, newname string) error
+	// Remove removes a file or an empty directory.
+	Remove(name string) error
+	// MkdirAll creates a directory and any missing parents.
+	MkdirAll(dir string) error
+	// List returns the names of the entries of dir, sorted.
+	List(dir string) ([]string, error)
+	// Stat describes the named file.
+	Stat(name string) (fs.FileInfo, error)
+	// Truncate changes the size of the named file.
+	Truncate(name string, size int64) error
+	// Lock takes an exclusive lock on the named file, creating it if needed.
+	// It fails with ErrLocked if the lock is held, by this or another
+	// process. Closing the returned Closer releases the lock.
+	Lock(name string) (io.Closer, error)
+}
+
+// ErrLocked is returned by FS.Lock when the lock is already held.
+var ErrLocked = errors.New("inmem/vfs: file is locked by another user")
+
+// ReadFile reads a whole file through fsys.
+func ReadFile(fsys FS, name string) ([]byte, error) {
+	info, err := fsys.Stat(name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf := make([]byte, info.Size())
+	n, err := f.ReadAt(buf, 0)
+	if err != nil && !(errors.Is(err, io.EOF) && n == len(buf)) {
+		return nil, err
+	}
+	return buf[:n], nil
+}
+
+// SyncDir opens dir and syncs it, making its entries durable.
+func SyncDir(fsys FS, dir string) error {
+	d, err := fsys.OpenDir(dir)
+	if err != nil {
+		return err
+	}
+	if err := d.Sync(); err != nil {
+		d.Close()
+		return err
+	}
+	return d.Close()
+}
+
+// Exists reports whether name exists. Errors other than "does not exist"
+// are returned.
+func Exists(fsys FS, name string) (bool, error) {
+	_, err := fsys.Stat(name)
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return false, err
+}
