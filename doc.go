@@ -1,0 +1,66 @@
+// Package inmem is in-mem: an embedded durable database for Go whose crash
+// consistency is proven by its own crash-testing harness (package
+// crashtest).
+//
+// State lives in memory and is served from memory; a segmented, checksummed
+// write-ahead log plus snapshots make every acknowledged commit survive a
+// crash as its durability mode promises.
+//
+// # Data model
+//
+// Data is grouped into runs: named namespaces with a 16-byte RunID. Each run
+// holds three primitives:
+//
+//   - versioned KV: every put and delete gets the commit's version; the
+//     history stays readable (KVGetAt, KVHistory) until retention trims it;
+//   - an append-only event log numbered 0, 1, 2, ... with no gaps;
+//   - state cells with compare-and-swap on the cell's version.
+//
+// A transaction (Update, Commit) groups writes across primitives and runs
+// into one WAL record: after any crash all of it is present or none. A
+// single-operation call is a transaction of one operation. Versions are a
+// global, strictly increasing commit sequence assigned at commit; recovery
+// never invents, renumbers or reuses a recovered version.
+//
+// # Durability
+//
+//	mode      a commit returns after          process crash          power loss
+//	Strict    its record is fdatasync'd       every ack survives     every ack survives
+//	          (group commit shares syncs)
+//	Buffered  its record is written to the    every ack survives     a prefix survives, holding every
+//	          OS; syncs every SyncInterval,                          commit acknowledged before the
+//	          on Flush, Checkpoint, Close                            last completed sync
+//	InMemory  it is applied in memory         nothing survives       nothing survives
+//
+// Reads see exactly the acknowledged commits: a commit is applied in memory
+// before it is durable but becomes visible only when its acknowledgement is
+// allowed. A failed write or fsync is never retried as if nothing happened:
+// the database fails (every later write returns ErrFailed wrapping the
+// original error, reads keep working) until it is reopened.
+//
+// # On disk
+//
+//	<dir>/LOCK                      flock while a process has the database open
+//	<dir>/MANIFEST                  database UUID, codec, where the log starts, current snapshot
+//	<dir>/WAL/wal-000001.seg        log segments (see internal/wal for the format)
+//	<dir>/SNAPSHOTS/snap-000001.chk snapshots written by Checkpoint
+//
+// # Recovery
+//
+// Open loads the MANIFEST's snapshot and replays the log records above its
+// watermark. The unsynced end of the last segment may be torn by a power
+// loss; records carry the offset their segment was known synced to, which
+// tells a torn tail (truncated, then synced, before any new write) from
+// damage to durable data (a *CorruptionError naming file, offset and reason;
+// nothing on disk is changed). RecoverPointInTime opens the valid prefix
+// instead and keeps everything it sets aside in DIR/lost+found. Recovery
+// syncs what it read before accepting a commit, so a second crash cannot lose
+// what the first recovery served.
+//
+// # Testing seams
+//
+// Options.FS runs the engine on any vfs.FS: vfs.MemFS simulates power loss,
+// vfs/errorfs injects I/O errors. Options.CrashPoints arms the engine's crash
+// points (package crashpoint). Package crashtest builds crash campaigns on
+// both.
+package inmem
