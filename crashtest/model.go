@@ -1,0 +1,286 @@
+package crashtest
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/in-mem/inmem"
+)
+
+// ReferenceModel is the history of operations issued against a database
+// and what became of each, and the judge of a recovered state (DESIGN.md
+// section 6). A recovered database passes only if:
+//
+//  1. it equals the model's state after some prefix of the committed history
+//     (the prefix ending at the database's last version), compared in both
+//     directions: every run, every KV version, every event, every cell, and
+//     nothing the model does not have;
+//  2. the prefix holds every operation whose durability the mode promised;
+//  3. an operation in flight at the crash is entirely present or absent;
+//  4. versions equal the acknowledged ones, events have no gaps, and (checked
+//     by the harness) the next commit gets a version above every recovered
+//     one.
+//
+// Every write operation's version is known: the scenario runner reads it
+// from the transaction before committing (an intent), so even an operation
+// in flight at the crash has one. Operations are therefore ordered by
+// version, which is the commit order, whatever order they were issued in.
+type ReferenceModel struct {
+	ops       []*Op
+	byVersion map[inmem.Version]*Op
+
+	base        *dbState // the state verified after the last recovery
+	baseVersion inmem.Version
+	latest      *dbState // base plus every acknowledged operation
+
+	syncedAcks inmem.Version // highest version acknowledged before the last completed sync
+	lastCkpt   int           // ops index of the last completed checkpoint, -1 if none
+}
+
+// NewReferenceModel returns an empty model: a new database.
+func NewReferenceModel() *ReferenceModel {
+	return &ReferenceModel{byVersion: map[inmem.Version]*Op{}, base: newDBState(), latest: newDBState(), lastCkpt: -1}
+}
+
+// Ops returns the history, in the order operations were issued.
+func (m *ReferenceModel) Ops() []*Op { return m.ops }
+
+// Begin records that op was issued and returns it with its index.
+func (m *ReferenceModel) Begin(op Op) *Op {
+	op.Index = len(m.ops)
+	op.Status = Issued
+	p := &op
+	m.ops = append(m.ops, p)
+	return p
+}
+
+// Intent records the version a write operation will commit as, if it
+// commits. Called before the commit, so that an operation in flight at a
+// crash still has its version.
+func (m *ReferenceModel) Intent(op *Op, v inmem.Version) {
+	op.Version = v
+	m.byVersion[v] = op
+}
+
+// Ack records that op was acknowledged (with version v for a write).
+func (m *ReferenceModel) Ack(op *Op, v inmem.Version, seqs []uint64) {
+	if v != 0 {
+		if op.Version != 0 && op.Version != v {
+			delete(m.byVersion, op.Version)
+		}
+		m.Intent(op, v)
+	}
+	op.Status, op.Seqs = Acked, seqs
+	if op.Kind == OpWrite && v != 0 {
+		m.latest.apply(op)
+	}
+	if op.Kind == OpCheckpoint {
+		m.lastCkpt = op.Index
+	}
+}
+
+// Fail records that op failed before committing anything.
+func (m *ReferenceModel) Fail(op *Op, err error) {
+	if op.Version != 0 && m.byVersion[op.Version] == op {
+		delete(m.byVersion, op.Version)
+	}
+	op.Status, op.Version = Failed, 0
+	if err != nil {
+		op.Err = err.Error()
+	}
+}
+
+// Synced records that a sync completed (Flush, Checkpoint, Close): every
+// operation acknowledged before it survives even a power loss.
+func (m *ReferenceModel) Synced() { m.syncedAcks = m.latest.last }
+
+// Checkpoint records a checkpoint operation as issued; see Ack. It exists
+// so the history shows where checkpoints were taken.
+func (m *ReferenceModel) Checkpoint() *Op { return m.Begin(Op{Kind: OpCheckpoint}) }
+
+// Latest returns the version the next commit follows: the last acknowledged
+// version (or the recovered one).
+func (m *ReferenceModel) Latest() inmem.Version { return m.latest.last }
+
+// CellVersion returns a state cell's version in the acknowledged state (0
+// if absent).
+func (m *ReferenceModel) CellVersion(run, cell string) inmem.Version {
+	if r := m.latest.runs[run]; r != nil {
+		return r.cells[cell].version
+	}
+	return 0
+}
+
+// KeyExists reports whether a key is live in the acknowledged state.
+func (m *ReferenceModel) KeyExists(run, key string) bool {
+	r := m.latest.runs[run]
+	return r != nil && r.kvLive(key)
+}
+
+// Promise says which versions a recovered database must hold.
+type Promise struct {
+	Durability inmem.Durability
+	Crash      CrashType
+}
+
+// Required returns the highest version the promise guarantees survives:
+// every acknowledged operation, except after a power loss in Buffered mode,
+// where only those acknowledged before the last completed sync are promised,
+// and in InMemory mode, where nothing is.
+func (m *ReferenceModel) Required(p Promise) inmem.Version {
+	switch {
+	case p.Durability == inmem.InMemory:
+		return 0
+	case p.Durability == inmem.Buffered && p.Crash.LosesUnsynced():
+		return max(m.syncedAcks, m.baseVersion)
+	}
+	return m.latest.last
+}
+
+// maxKnown is the highest version any operation may have committed as.
+func (m *ReferenceModel) maxKnown() inmem.Version {
+	v := m.latest.last
+	for ver := range m.byVersion {
+		v = max(v, ver)
+	}
+	return v
+}
+
+// stateAt returns the model's state after every committed operation with a
+// version at or below v, or the first version in that range no operation
+// claims.
+func (m *ReferenceModel) stateAt(v inmem.Version) (*dbState, inmem.Version) {
+	s := m.base.clone()
+	for ver := m.baseVersion + 1; ver <= v; ver++ {
+		op := m.byVersion[ver]
+		if op == nil {
+			return s, ver
+		}
+		s.apply(op)
+	}
+	s.last = max(s.last, v)
+	return s, 0
+}
+
+// Verdict is the model's judgement of a recovered database.
+type Verdict struct {
+	Recovered  inmem.Version // the database's last version
+	Required   inmem.Version // the promise's lower bound
+	MaxKnown   inmem.Version // the highest version any operation could have
+	AckedKept  int           // acknowledged write operations present
+	AckedLost  int           // acknowledged write operations absent (a broken promise if required)
+	InFlight   int           // operations in flight at the crash
+	Mismatches []StateMismatch
+}
+
+// Compare judges db against the history under promise p and returns every
+// mismatch (nil if the database passes).
+func (m *ReferenceModel) Compare(db *inmem.DB, p Promise) []StateMismatch {
+	return m.Judge(db, p).Mismatches
+}
+
+// Matches reports whether db passes Compare.
+func (m *ReferenceModel) Matches(db *inmem.DB, p Promise) bool {
+	return len(m.Compare(db, p)) == 0
+}
+
+// Judge compares db against the history under promise p.
+func (m *ReferenceModel) Judge(db *inmem.DB, p Promise) Verdict {
+	got, err := captureDB(db)
+	if err != nil {
+		return Verdict{Mismatches: []StateMismatch{{Entity: "database", Expected: "readable", Actual: err.Error()}}}
+	}
+	return m.judgeState(got, p, func(want *dbState) error { return captureKeys(db, got, want) })
+}
+
+func (m *ReferenceModel) judgeState(got *dbState, p Promise, more func(*dbState) error) Verdict {
+	v := Verdict{Recovered: got.last, Required: m.Required(p), MaxKnown: m.maxKnown()}
+	add := func(entity, exp, act string) {
+		v.Mismatches = append(v.Mismatches, StateMismatch{entity, exp, act})
+	}
+	m.countAcks(&v)
+	if v.Recovered < v.Required {
+		add("durability", fmt.Sprintf("every version up to v%d (%s, %s)", v.Required, p.Durability, p.Crash),
+			fmt.Sprintf("recovered up to v%d: %d acknowledged operations lost", v.Recovered, v.AckedLost))
+	}
+	if v.Recovered < m.baseVersion {
+		add("version", fmt.Sprintf("at least v%d (verified before)", m.baseVersion), fmt.Sprintf("v%d", v.Recovered))
+		return v
+	}
+	if v.Recovered > v.MaxKnown {
+		add("version", fmt.Sprintf("at most v%d (the last version any operation could have)", v.MaxKnown),
+			fmt.Sprintf("v%d: versions no commit wrote", v.Recovered))
+	}
+	want, hole := m.stateAt(min(v.Recovered, v.MaxKnown))
+	if hole != 0 {
+		add("version", fmt.Sprintf("an operation committed as v%d", hole), "no operation of the history has that version")
+	}
+	if more != nil {
+		if err := more(want); err != nil {
+			add("database", "readable", err.Error())
+		}
+	}
+	v.Mismatches = append(v.Mismatches, diff(want, got)...)
+	return v
+}
+
+func (m *ReferenceModel) countAcks(v *Verdict) {
+	for _, op := range m.ops {
+		switch {
+		case op.Kind != OpWrite || op.Version == 0 || op.Version <= m.baseVersion:
+		case op.Status == Acked && op.Version <= v.Recovered:
+			v.AckedKept++
+		case op.Status == Acked:
+			v.AckedLost++
+		case op.Status == Issued:
+			v.InFlight++
+		}
+	}
+}
+
+// Settle accepts the recovered state at version v as the new base: the
+// operations committed above v did not survive (the judge has already said
+// whether that was allowed) and are marked failed, so the history can go on
+// from the recovered database.
+func (m *ReferenceModel) Settle(v inmem.Version) {
+	s, _ := m.stateAt(v)
+	s.last = v
+	for _, op := range m.ops {
+		switch {
+		case op.Status == Issued && op.Version != 0 && op.Version <= v:
+			op.Status = Acked // it committed after all
+		case op.Status != Failed && op.Version > v:
+			op.Status, op.Err = Failed, "lost in the crash"
+			delete(m.byVersion, op.Version)
+		case op.Status == Issued:
+			op.Status, op.Err = Failed, "in flight at the crash"
+		}
+	}
+	m.base, m.baseVersion = s, v
+	m.latest = s.clone()
+	m.syncedAcks = v
+}
+
+// Tail returns the last n operations of the history, for failure reports.
+func (m *ReferenceModel) Tail(n int) []*Op {
+	return m.ops[max(0, len(m.ops)-n):]
+}
+
+// Versions returns the known versions in order (for reports and tests).
+func (m *ReferenceModel) Versions() []inmem.Version {
+	var vs []inmem.Version
+	for v := range m.byVersion {
+		vs = append(vs, v)
+	}
+	sort.Slice(vs, func(i, j int) bool { return vs[i] < vs[j] })
+	return vs
+}
+
+// eventCount returns the number of events of a run in the acknowledged
+// state: the next sequence number.
+func (m *ReferenceModel) eventCount(run string) uint64 {
+	if r := m.latest.runs[run]; r != nil {
+		return uint64(len(r.events))
+	}
+	return 0
+}

@@ -1,0 +1,320 @@
+package crashtest
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/in-mem/inmem"
+)
+
+// ErrMaxOperations is returned by a ScenarioRunner operation once the
+// configured maximum number of operations ran.
+var ErrMaxOperations = errors.New("crashtest: maximum number of operations reached")
+
+// ScenarioRunner executes a scenario's operations against an open database
+// and records each in the reference model. The database stays open across
+// operations, as in a real application: opening and closing around each one
+// would sync everything and hide the bugs a crash test exists to find.
+//
+// Each operation returns ErrCrashed once the crash has happened (the
+// scenario should then return), or the database's own error (for example a
+// CAS mismatch, errors.Is ErrVersionMismatch). The runner also checks every
+// outcome against the model while the scenario runs: a version, sequence
+// number or failure the model does not predict is a mismatch of the result.
+type ScenarioRunner struct {
+	db      *inmem.DB
+	model   *ReferenceModel
+	crashed <-chan struct{}
+	timeout time.Duration
+	maxOps  int
+	done    int
+
+	mismatches []StateMismatch
+	hung       bool
+}
+
+func newRunner(db *inmem.DB, m *ReferenceModel, crashed <-chan struct{}, timeout time.Duration, maxOps int) *ScenarioRunner {
+	return &ScenarioRunner{db: db, model: m, crashed: crashed, timeout: timeout, maxOps: maxOps}
+}
+
+// DB returns the database under test, for reads. Writes must go through the
+// runner so that the model sees them.
+func (r *ScenarioRunner) DB() *inmem.DB { return r.db }
+
+// Model returns the reference model.
+func (r *ScenarioRunner) Model() *ReferenceModel { return r.model }
+
+// OperationsCompleted returns how many operations completed (acknowledged
+// or failed) before the crash.
+func (r *ScenarioRunner) OperationsCompleted() int { return r.done }
+
+// Crashed reports whether the crash has happened.
+func (r *ScenarioRunner) Crashed() bool {
+	select {
+	case <-r.crashed:
+		return true
+	default:
+		return false
+	}
+}
+
+// KVPut puts a value in one transaction (creating the run if needed).
+func (r *ScenarioRunner) KVPut(run, key string, value []byte) error {
+	return r.Update(Put(run, key, value))
+}
+
+// KVDelete deletes a key.
+func (r *ScenarioRunner) KVDelete(run, key string) error { return r.Update(Delete(run, key)) }
+
+// EventAppend appends an event.
+func (r *ScenarioRunner) EventAppend(run string, payload []byte) error {
+	return r.Update(Append(run, payload))
+}
+
+// StateSet sets a state cell.
+func (r *ScenarioRunner) StateSet(run, cell string, value []byte) error {
+	return r.Update(Set(run, cell, value))
+}
+
+// StateCAS sets a state cell if it is at version expected.
+func (r *ScenarioRunner) StateCAS(run, cell string, expected inmem.Version, value []byte) error {
+	return r.Update(CAS(run, cell, expected, value))
+}
+
+// Checkpoint takes a checkpoint.
+func (r *ScenarioRunner) Checkpoint() error {
+	return r.maintenance(Op{Kind: OpCheckpoint}, func() error {
+		_, err := r.db.Checkpoint()
+		return err
+	})
+}
+
+// Compact compacts.
+func (r *ScenarioRunner) Compact(mode inmem.CompactMode) error {
+	return r.maintenance(Op{Kind: OpCompact, Mode: mode}, func() error {
+		_, err := r.db.Compact(mode)
+		return err
+	})
+}
+
+// Flush syncs the log.
+func (r *ScenarioRunner) Flush() error {
+	return r.maintenance(Op{Kind: OpFlush}, r.db.Flush)
+}
+
+type outcome struct {
+	version inmem.Version
+	seqs    []uint64
+	err     error
+}
+
+// start checks that another operation may run.
+func (r *ScenarioRunner) start() error {
+	if r.Crashed() || r.hung {
+		return ErrCrashed
+	}
+	if r.maxOps > 0 && len(r.model.ops) >= r.maxOps {
+		return ErrMaxOperations
+	}
+	return nil
+}
+
+// exec runs fn on its own goroutine and waits for its outcome or the crash.
+// A crash parks the goroutine that hit the crash point, so an operation the
+// crash interrupted never returns here.
+func (r *ScenarioRunner) exec(fn func() outcome) (outcome, bool) {
+	done := make(chan outcome, 1)
+	go func() { done <- fn() }()
+	timer := time.NewTimer(r.timeout)
+	defer timer.Stop()
+	select {
+	case o := <-done:
+		if o.err != nil && r.Crashed() {
+			return o, true
+		}
+		return o, false
+	case <-r.crashed:
+		return outcome{}, true
+	case <-timer.C:
+		r.hung = true
+		r.mismatch("liveness", fmt.Sprintf("the operation to finish within %s", r.timeout), "it hung")
+		return outcome{}, true
+	}
+}
+
+func (r *ScenarioRunner) mismatch(entity, expected, actual string) {
+	r.mismatches = append(r.mismatches, StateMismatch{Entity: entity, Expected: expected, Actual: actual})
+}
+
+func (r *ScenarioRunner) maintenance(op Op, fn func() error) error {
+	if err := r.start(); err != nil {
+		return err
+	}
+	p := r.model.Begin(op)
+	o, crashed := r.exec(func() outcome { return outcome{err: fn()} })
+	if crashed {
+		return ErrCrashed
+	}
+	r.done++
+	if o.err != nil {
+		r.model.Fail(p, o.err)
+		r.mismatch(fmt.Sprintf("op#%d", p.Index), op.Kind.String()+" to succeed", o.err.Error())
+		return o.err
+	}
+	r.model.Ack(p, 0, nil)
+	if op.Kind == OpFlush || op.Kind == OpCheckpoint || op.Mode == inmem.CompactFull {
+		r.model.Synced()
+	}
+	return nil
+}
+
+// prediction is what the model expects of a write operation.
+type prediction struct {
+	failure error // ErrNotFound or ErrVersionMismatch, or nil: success
+	seqs    []uint64
+}
+
+// predict resolves ExpectCurrent CAS writes and works out the outcome the
+// model expects, applying the operation's writes in order.
+func (r *ScenarioRunner) predict(writes []Write) ([]Write, prediction) {
+	ws := make([]Write, len(writes))
+	copy(ws, writes)
+	cells := map[[2]string]inmem.Version{}
+	live := map[[2]string]bool{}
+	appended := map[string]uint64{}
+	var p prediction
+	next := r.model.Latest() + 1
+	for i := range ws {
+		w := &ws[i]
+		if w.Value == nil && w.Kind != WriteKVDelete {
+			w.Value = []byte{}
+		}
+		k := [2]string{w.Run, w.Key}
+		cur, ok := cells[k]
+		if !ok {
+			cur = r.model.CellVersion(w.Run, w.Key)
+		}
+		exists, ok := live[k]
+		if !ok {
+			exists = r.model.KeyExists(w.Run, w.Key)
+		}
+		switch w.Kind {
+		case WriteKVPut:
+			live[k] = true
+		case WriteKVDelete:
+			if !exists && p.failure == nil {
+				p.failure = inmem.ErrNotFound
+			}
+			live[k] = false
+		case WriteEventAppend:
+			p.seqs = append(p.seqs, r.model.eventCount(w.Run)+appended[w.Run])
+			appended[w.Run]++
+		case WriteStateCAS:
+			if w.ExpectCurrent {
+				w.Expected = cur
+			}
+			if w.Expected != cur && p.failure == nil {
+				p.failure = inmem.ErrVersionMismatch
+			}
+			cells[k] = next
+		case WriteStateSet:
+			cells[k] = next
+		}
+	}
+	return ws, p
+}
+
+// Update commits writes as one transaction: all or nothing.
+func (r *ScenarioRunner) Update(writes ...Write) error {
+	if len(writes) == 0 {
+		return nil
+	}
+	if err := r.start(); err != nil {
+		return err
+	}
+	ws, pred := r.predict(writes)
+	op := r.model.Begin(Op{Kind: OpWrite, Writes: ws})
+	var intent atomic.Uint64
+	o, crashed := r.exec(func() outcome { return commitWrites(r.db, ws, &intent) })
+	if crashed {
+		if v := intent.Load(); v != 0 {
+			r.model.Intent(op, inmem.Version(v))
+		}
+		return ErrCrashed
+	}
+	r.done++
+	r.check(op, pred, o)
+	return o.err
+}
+
+// commitWrites runs writes in one transaction, storing the version the
+// transaction will commit as in intent just before it commits.
+func commitWrites(db *inmem.DB, ws []Write, intent *atomic.Uint64) outcome {
+	var seqs []uint64
+	v, err := db.Commit(func(tx *inmem.Tx) error {
+		seqs = seqs[:0]
+		for _, w := range ws {
+			seq, err := applyWrite(tx, w)
+			if err != nil {
+				return err
+			}
+			if w.Kind == WriteEventAppend {
+				seqs = append(seqs, seq)
+			}
+		}
+		intent.Store(uint64(tx.Version()))
+		return nil
+	})
+	return outcome{version: v, seqs: seqs, err: err}
+}
+
+func applyWrite(tx *inmem.Tx, w Write) (uint64, error) {
+	id, err := tx.GetOrCreateRun(w.Run)
+	if err != nil {
+		return 0, err
+	}
+	switch w.Kind {
+	case WriteKVPut:
+		return 0, tx.KVPut(id, w.Key, w.Value)
+	case WriteKVDelete:
+		return 0, tx.KVDelete(id, w.Key)
+	case WriteEventAppend:
+		return tx.EventAppend(id, w.Value)
+	case WriteStateSet:
+		return 0, tx.StateSet(id, w.Key, w.Value)
+	case WriteStateCAS:
+		return 0, tx.StateCAS(id, w.Key, w.Expected, w.Value)
+	}
+	return 0, fmt.Errorf("crashtest: unknown write kind %d", w.Kind)
+}
+
+// check records the outcome of a write operation and compares it with the
+// prediction.
+func (r *ScenarioRunner) check(op *Op, pred prediction, o outcome) {
+	entity := fmt.Sprintf("op#%d", op.Index)
+	want := r.model.Latest() + 1
+	switch {
+	case o.err != nil && pred.failure != nil && errors.Is(o.err, pred.failure):
+		r.model.Fail(op, o.err)
+	case o.err != nil:
+		r.model.Fail(op, o.err)
+		exp := "success at v" + fmt.Sprint(want)
+		if pred.failure != nil {
+			exp = pred.failure.Error()
+		}
+		r.mismatch(entity, exp, o.err.Error())
+	case pred.failure != nil:
+		r.mismatch(entity, pred.failure.Error(), fmt.Sprintf("success at v%d", o.version))
+		r.model.Ack(op, o.version, o.seqs)
+	default:
+		if o.version != want {
+			r.mismatch(entity, fmt.Sprintf("version v%d", want), fmt.Sprintf("v%d", o.version))
+		}
+		if fmt.Sprint(o.seqs) != fmt.Sprint(pred.seqs) {
+			r.mismatch(entity, fmt.Sprintf("event sequence numbers %v", pred.seqs), fmt.Sprint(o.seqs))
+		}
+		r.model.Ack(op, o.version, o.seqs)
+	}
+}
