@@ -117,7 +117,9 @@ func (f *freezeFS) OpenDir(name string) (vfs.File, error) { return f.wrapOpen(f.
 func (f *freezeFS) Rename(oldname, newname string) error {
 	return f.do(func() error { return f.inner.Rename(oldname, newname) })
 }
-func (f *freezeFS) Remove(name string) error { return f.do(func() error { return f.inner.Remove(name) }) }
+func (f *freezeFS) Remove(name string) error {
+	return f.do(func() error { return f.inner.Remove(name) })
+}
 func (f *freezeFS) MkdirAll(dir string) error {
 	return f.do(func() error { return f.inner.MkdirAll(dir) })
 }
