@@ -69,13 +69,24 @@ func (p CrashPolicy) String() string {
 // keeps. m itself is not changed, and every change in the result is durable.
 // Locks are not carried over: the process that held them is gone.
 func (m *MemFS) Crash(p CrashPolicy) *MemFS {
+	fs, _ := m.crash(p, false)
+	return fs
+}
+
+// CrashReport is Crash that also describes the fate of every unsynced
+// write, truncate and directory change: kept, dropped or torn.
+func (m *MemFS) CrashReport(p CrashPolicy) (*MemFS, []string) {
+	return m.crash(p, true)
+}
+
+func (m *MemFS) crash(p CrashPolicy, report bool) (*MemFS, []string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c := &crasher{policy: p, done: map[*memNode]*memNode{}}
+	c := &crasher{policy: p, done: map[*memNode]*memNode{}, report: report}
 	if p.Mode == RandomUnsynced {
 		c.rng = rand.New(rand.NewPCG(p.Seed, 0x696e2d6d656d))
 	}
-	return &MemFS{root: c.dir(m.root), locks: map[string]bool{}}
+	return &MemFS{root: c.dir(m.root, "/"), locks: map[string]bool{}}, c.fates
 }
 
 // UnsyncedOps reports how many writes, truncates and directory changes are
@@ -109,6 +120,32 @@ type crasher struct {
 	policy CrashPolicy
 	rng    *rand.Rand
 	done   map[*memNode]*memNode
+	report bool
+	fates  []string
+	path   string // of the node being rebuilt, for fates
+}
+
+func (c *crasher) fate(format string, args ...any) {
+	if c.report {
+		c.fates = append(c.fates, c.path+": "+fmt.Sprintf(format, args...))
+	}
+}
+
+func keptOrDropped(kept bool) string {
+	if kept {
+		return "kept"
+	}
+	return "dropped"
+}
+
+func (op dirOp) String() string {
+	switch {
+	case op.node != nil && op.removeName != "":
+		return fmt.Sprintf("rename %s -> %s", op.removeName, op.name)
+	case op.node != nil:
+		return "create " + op.name
+	}
+	return "remove " + op.removeName
 }
 
 func (c *crasher) keep() bool {
@@ -121,7 +158,7 @@ func (c *crasher) keep() bool {
 	return false
 }
 
-func (c *crasher) dir(d *memNode) *memNode {
+func (c *crasher) dir(d *memNode, path string) *memNode {
 	if n, ok := c.done[d]; ok {
 		return n
 	}
@@ -129,15 +166,20 @@ func (c *crasher) dir(d *memNode) *memNode {
 	c.done[d] = out
 	entries := maps.Clone(d.durable)
 	for _, op := range d.dirOps {
-		if c.keep() {
+		kept := c.keep()
+		if kept {
 			d.applyDirOp(op, entries)
 		}
+		c.path = path
+		c.fate("%s: %s", op, keptOrDropped(kept))
 	}
 	for _, name := range slices.Sorted(maps.Keys(entries)) {
 		child := entries[name]
+		childPath := strings.TrimSuffix(path, "/") + "/" + name
 		if child.isDir {
-			out.children[name] = c.dir(child)
+			out.children[name] = c.dir(child, childPath)
 		} else {
+			c.path = childPath
 			out.children[name] = c.file(child)
 		}
 	}
@@ -170,36 +212,50 @@ func (c *crasher) applyFileOp(data []byte, op fileOp) []byte {
 		}
 		return writeAt(data, op.off, op.data)
 	}
+	if c.policy.Mode != RandomUnsynced {
+		return data
+	}
 	if op.truncate {
-		if c.keep() {
+		kept := c.keep()
+		c.fate("truncate to %d: %s", op.off, keptOrDropped(kept))
+		if kept {
 			return resize(data, op.off)
 		}
 		return data
 	}
+	what := fmt.Sprintf("write of %d bytes at %d", len(op.data), op.off)
 	switch c.rng.IntN(4) {
 	case 0: // dropped; the size update alone may have reached the disk
 		if c.rng.IntN(2) == 0 {
+			c.fate("%s: dropped, zeros left where it extended the file", what)
 			data = resize(data, max(int64(len(data)), op.off+int64(len(op.data))))
+		} else {
+			c.fate("%s: dropped", what)
 		}
 		return data
-	case 1: // dropped
+	case 1:
+		c.fate("%s: dropped", what)
 		return data
-	case 2: // kept whole
+	case 2:
+		c.fate("%s: kept", what)
 		return writeAt(data, op.off, op.data)
 	}
-	return c.tornWrite(data, op)
+	return c.tornWrite(data, op, what)
 }
 
 // tornWrite keeps a random subset of the sectors the write touches. Dropped
 // sectors before a kept one become a hole of zeros when they extend the file.
-func (c *crasher) tornWrite(data []byte, op fileOp) []byte {
+func (c *crasher) tornWrite(data []byte, op fileOp, what string) []byte {
 	end := op.off + int64(len(op.data))
+	var kept []int64
 	for start := op.off; start < end; {
 		next := min((start/SectorSize+1)*SectorSize, end)
 		if c.rng.IntN(2) == 0 {
 			data = writeAt(data, start, op.data[start-op.off:next-op.off])
+			kept = append(kept, start)
 		}
 		start = next
 	}
+	c.fate("%s: torn, kept the sectors at %v", what, kept)
 	return data
 }
