@@ -35,6 +35,27 @@ type ReferenceModel struct {
 
 	syncedAcks inmem.Version // highest version acknowledged before the last completed sync
 	lastCkpt   int           // ops index of the last completed checkpoint, -1 if none
+
+	clock func() uint64 // stamps events for At; nil: no stamps
+	syncs []syncStamp
+}
+
+type syncStamp struct {
+	at    uint64
+	acked inmem.Version
+}
+
+// SetClock makes the model stamp every event with clock(), so that At can
+// rebuild the model as it was at any earlier clock value. The explorer uses
+// the count of filesystem operations as the clock.
+func (m *ReferenceModel) SetClock(clock func() uint64) { m.clock = clock }
+
+// now reads the clock. It may be called from any goroutine.
+func (m *ReferenceModel) now() uint64 {
+	if m.clock == nil {
+		return 0
+	}
+	return m.clock()
 }
 
 // NewReferenceModel returns an empty model: a new database.
@@ -49,6 +70,7 @@ func (m *ReferenceModel) Ops() []*Op { return m.ops }
 func (m *ReferenceModel) Begin(op Op) *Op {
 	op.Index = len(m.ops)
 	op.Status = Issued
+	op.issuedAt = m.now()
 	p := &op
 	m.ops = append(m.ops, p)
 	return p
@@ -58,7 +80,15 @@ func (m *ReferenceModel) Begin(op Op) *Op {
 // commits. Called before the commit, so that an operation in flight at a
 // crash still has its version.
 func (m *ReferenceModel) Intent(op *Op, v inmem.Version) {
-	op.Version = v
+	m.intentAt(op, v, m.now())
+}
+
+// intentAt records an intent observed at clock value at.
+func (m *ReferenceModel) intentAt(op *Op, v inmem.Version, at uint64) {
+	if op.announced != v {
+		op.intentAt = at
+	}
+	op.Version, op.announced = v, v
 	m.byVersion[v] = op
 }
 
@@ -71,6 +101,7 @@ func (m *ReferenceModel) Ack(op *Op, v inmem.Version, seqs []uint64) {
 		m.Intent(op, v)
 	}
 	op.Status, op.Seqs = Acked, seqs
+	op.doneAt = m.now()
 	if op.Kind == OpWrite && v != 0 {
 		m.latest.apply(op)
 	}
@@ -85,6 +116,7 @@ func (m *ReferenceModel) Fail(op *Op, err error) {
 		delete(m.byVersion, op.Version)
 	}
 	op.Status, op.Version = Failed, 0
+	op.doneAt = m.now()
 	if err != nil {
 		op.Err = err.Error()
 	}
@@ -92,7 +124,10 @@ func (m *ReferenceModel) Fail(op *Op, err error) {
 
 // Synced records that a sync completed (Flush, Checkpoint, Close): every
 // operation acknowledged before it survives even a power loss.
-func (m *ReferenceModel) Synced() { m.syncedAcks = m.latest.last }
+func (m *ReferenceModel) Synced() {
+	m.syncedAcks = m.latest.last
+	m.syncs = append(m.syncs, syncStamp{at: m.now(), acked: m.syncedAcks})
+}
 
 // Checkpoint records a checkpoint operation as issued; see Ack. It exists
 // so the history shows where checkpoints were taken.
@@ -283,4 +318,50 @@ func (m *ReferenceModel) eventCount(run string) uint64 {
 		return uint64(len(r.events))
 	}
 	return 0
+}
+
+// At returns the model as it stood at clock value t (see SetClock): only the
+// operations issued by then, with the versions and outcomes known by then.
+// It works on a model whose history started from an empty database.
+func (m *ReferenceModel) At(t uint64) *ReferenceModel {
+	v := NewReferenceModel()
+	for _, op := range m.ops {
+		if op.issuedAt > t {
+			break
+		}
+		c := *op
+		if c.doneAt > t {
+			c.Status, c.Seqs, c.Err = Issued, nil, ""
+		}
+		if c.Status != Failed {
+			c.Version = 0
+			if op.intentAt != 0 && op.intentAt <= t {
+				c.Version = op.announced
+			}
+		}
+		v.ops = append(v.ops, &c)
+	}
+	// Apply in version order, as commits happened.
+	acked := make([]*Op, 0, len(v.ops))
+	for _, op := range v.ops {
+		if op.Version != 0 {
+			v.byVersion[op.Version] = op
+			if op.Status == Acked && op.Kind == OpWrite {
+				acked = append(acked, op)
+			}
+		}
+		if op.Kind == OpCheckpoint && op.Status == Acked {
+			v.lastCkpt = op.Index
+		}
+	}
+	sort.Slice(acked, func(i, j int) bool { return acked[i].Version < acked[j].Version })
+	for _, op := range acked {
+		v.latest.apply(op)
+	}
+	for _, s := range m.syncs {
+		if s.at <= t {
+			v.syncedAcks = s.acked
+		}
+	}
+	return v
 }

@@ -156,6 +156,11 @@ type Op struct {
 	Version inmem.Version
 	Seqs    []uint64 // event sequence numbers the acknowledgement returned
 	Err     string   // the error of a failed operation
+
+	// Clock stamps (see ReferenceModel.SetClock): when the operation was
+	// issued, when its version became known, when its outcome was recorded.
+	issuedAt, intentAt, doneAt uint64
+	announced                  inmem.Version // the version of the intent, kept if it fails
 }
 
 func (o *Op) String() string {

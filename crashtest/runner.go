@@ -3,7 +3,7 @@ package crashtest
 import (
 	"errors"
 	"fmt"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/in-mem/inmem"
@@ -236,12 +236,12 @@ func (r *ScenarioRunner) Update(writes ...Write) error {
 	}
 	ws, pred := r.predict(writes)
 	op := r.model.Begin(Op{Kind: OpWrite, Writes: ws})
-	var intent atomic.Uint64
-	o, crashed := r.exec(func() outcome { return commitWrites(r.db, ws, &intent) })
+	in := &intent{clock: r.model.now}
+	o, crashed := r.exec(func() outcome { return commitWrites(r.db, ws, in) })
+	if v, at, ok := in.load(); ok {
+		r.model.intentAt(op, v, at)
+	}
 	if crashed {
-		if v := intent.Load(); v != 0 {
-			r.model.Intent(op, inmem.Version(v))
-		}
 		return ErrCrashed
 	}
 	r.done++
@@ -249,9 +249,33 @@ func (r *ScenarioRunner) Update(writes ...Write) error {
 	return o.err
 }
 
-// commitWrites runs writes in one transaction, storing the version the
-// transaction will commit as in intent just before it commits.
-func commitWrites(db *inmem.DB, ws []Write, intent *atomic.Uint64) outcome {
+// intent is the version a transaction announced, with the model's clock at
+// that moment. It is written by the goroutine running the transaction and
+// read by the runner.
+type intent struct {
+	clock func() uint64
+	mu    sync.Mutex
+	v     inmem.Version
+	at    uint64
+	set   bool
+}
+
+func (i *intent) store(v inmem.Version) {
+	at := i.clock()
+	i.mu.Lock()
+	i.v, i.at, i.set = v, at, true
+	i.mu.Unlock()
+}
+
+func (i *intent) load() (inmem.Version, uint64, bool) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.v, i.at, i.set
+}
+
+// commitWrites runs writes in one transaction, announcing the version the
+// transaction will commit as just before it commits.
+func commitWrites(db *inmem.DB, ws []Write, in *intent) outcome {
 	var seqs []uint64
 	v, err := db.Commit(func(tx *inmem.Tx) error {
 		seqs = seqs[:0]
@@ -264,7 +288,7 @@ func commitWrites(db *inmem.DB, ws []Write, intent *atomic.Uint64) outcome {
 				seqs = append(seqs, seq)
 			}
 		}
-		intent.Store(uint64(tx.Version()))
+		in.store(tx.Version())
 		return nil
 	})
 	return outcome{version: v, seqs: seqs, err: err}
