@@ -121,11 +121,16 @@ func (w *Writer) Wait(txn uint64) error {
 	return w.waitFor(txn, w.opts.SyncEachCommit)
 }
 
-// Sync writes everything queued and syncs it.
+// Sync writes everything queued and syncs it. After a failure it returns
+// the sticky error, even if everything appended before it is durable: the
+// log has stopped.
 func (w *Writer) Sync() error {
 	w.mu.Lock()
-	txn := w.appended
+	txn, err := w.appended, w.err
 	w.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	return w.waitFor(txn, true)
 }
 
