@@ -197,8 +197,8 @@ type stateJob struct {
 	lastOp string
 	policy vfs.CrashPolicy
 	fs     *vfs.MemFS
-	fates  []string
 	view   *ReferenceModel
+	log    []fsOp
 }
 
 type stateVerdict struct {
@@ -267,8 +267,7 @@ func generateStates(cfg ExploreConfig, log []fsOp, points []int, model *Referenc
 			last = log[pt-1].String()
 		}
 		for _, policy := range statePolicies(cfg, pt) {
-			fs, fates := rp.fs.CrashReport(policy)
-			jobs <- stateJob{point: pt, lastOp: last, policy: policy, fs: fs, fates: fates, view: view}
+			jobs <- stateJob{point: pt, lastOp: last, policy: policy, fs: rp.fs.Crash(policy), view: view, log: log}
 		}
 	}
 	return nil
@@ -304,7 +303,7 @@ func judgeState(cfg ExploreConfig, j stateJob) stateVerdict {
 	db, err := inmem.Open(exploreDir, &o)
 	out := stateVerdict{recovery: time.Since(start)}
 	violation := func(err error, ms []StateMismatch) *Violation {
-		return &Violation{Seed: cfg.Workload.Seed, OpIndex: j.point, LastOp: j.lastOp, Policy: j.policy, Fates: j.fates,
+		return &Violation{Seed: cfg.Workload.Seed, OpIndex: j.point, LastOp: j.lastOp, Policy: j.policy, Fates: fates(j),
 			RecoveryErr: err, Mismatches: ms, Reproduce: cfg.reproduce(j.point, j.policy)}
 	}
 	if err != nil {
@@ -330,6 +329,20 @@ func judgeState(cfg ExploreConfig, j stateJob) stateVerdict {
 		out.violation = violation(nil, ms)
 	}
 	return out
+}
+
+// fates rebuilds a violating state to say what its policy kept and dropped
+// (only violations pay for the report).
+func fates(j stateJob) []string {
+	rp := newReplayer(j.log)
+	if err := rp.advance(j.point); err != nil {
+		return []string{err.Error()}
+	}
+	_, f := rp.fs.CrashReport(j.policy)
+	if len(f) == 0 && j.policy.Mode != vfs.RandomUnsynced {
+		f = []string{fmt.Sprintf("every unsynced operation %s", map[bool]string{true: "kept", false: "dropped"}[j.policy.Mode == vfs.KeepUnsynced])}
+	}
+	return f
 }
 
 func (c ExploreConfig) reproduce(point int, p vfs.CrashPolicy) string {

@@ -72,6 +72,9 @@ func (s *dbState) run(name string, v inmem.Version) *runState {
 func (s *dbState) apply(op *Op) {
 	v := op.Version
 	for _, w := range op.Writes {
+		if w.Value == nil && w.Kind != WriteKVDelete {
+			w.Value = []byte{} // what the database stores for a nil value
+		}
 		r := s.run(w.Run, v)
 		switch w.Kind {
 		case WriteKVPut:
@@ -216,9 +219,12 @@ func diffRun(name string, wr, gr *runState) []StateMismatch {
 	var out []StateMismatch
 	add := func(entity, exp, act string) { out = append(out, StateMismatch{entity, exp, act}) }
 	for _, k := range sortedKeys(wr.kv, gr.kv) {
-		if w, g := fmtHistory(wr.kv[k]), fmtHistory(gr.kv[k]); w != g {
-			add(fmt.Sprintf("kv:%s/%s", name, k), w, g)
+		if !sameHistory(wr.kv[k], gr.kv[k]) {
+			add(fmt.Sprintf("kv:%s/%s", name, k), fmtHistory(wr.kv[k]), fmtHistory(gr.kv[k]))
 		}
+	}
+	if sameEvents(wr.events, gr.events) && sameCells(wr.cells, gr.cells) {
+		return out
 	}
 	for i := 0; i < max(len(wr.events), len(gr.events)); i++ {
 		w, g := "absent", "absent"
@@ -277,5 +283,43 @@ func sortedKeys[V any](a, b map[string]V) []string {
 	return slices.Sorted(maps.Keys(keys))
 }
 
-// equalBytes treats nil and empty alike.
-func equalBytes(a, b []byte) bool { return bytes.Equal(a, b) }
+func sameHistory(a, b []kvVersion) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].version != b[i].version || a[i].deleted != b[i].deleted || !sameBytes(a[i].value, b[i].value) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameEvents(a, b []eventRec) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].seq != b[i].seq || a[i].version != b[i].version || !sameBytes(a[i].payload, b[i].payload) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameCells(a, b map[string]cellRec) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, x := range a {
+		y, ok := b[k]
+		if !ok || x.version != y.version || !sameBytes(x.value, y.value) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameBytes compares values exactly: a nil value (a deletion) differs from
+// an empty one.
+func sameBytes(a, b []byte) bool { return (a == nil) == (b == nil) && bytes.Equal(a, b) }

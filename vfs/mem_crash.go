@@ -223,7 +223,10 @@ func (c *crasher) applyFileOp(data []byte, op fileOp) []byte {
 		}
 		return data
 	}
-	what := fmt.Sprintf("write of %d bytes at %d", len(op.data), op.off)
+	what := ""
+	if c.report {
+		what = fmt.Sprintf("write of %d bytes at %d", len(op.data), op.off)
+	}
 	switch c.rng.IntN(4) {
 	case 0: // dropped; the size update alone may have reached the disk
 		if c.rng.IntN(2) == 0 {

@@ -251,7 +251,7 @@ type Reader struct {
 // NewReader reads the header from r. path names the file in errors; every
 // damage is a *base.CorruptionError.
 func NewReader(r io.Reader, path string, codec Codec) (*Reader, Header, error) {
-	sr := &Reader{r: bufio.NewReaderSize(r, 1<<20), path: path, codec: codec}
+	sr := &Reader{r: bufio.NewReaderSize(r, 64<<10), path: path, codec: codec}
 	h, err := sr.readHeader()
 	return sr, h, err
 }
