@@ -1,10 +1,12 @@
 package inmem
 
 import (
+	"errors"
 	"io"
 	"path/filepath"
 	"time"
 
+	"github.com/in-mem/inmem/internal/base"
 	"github.com/in-mem/inmem/internal/manifest"
 	"github.com/in-mem/inmem/internal/snapshot"
 	"github.com/in-mem/inmem/internal/state"
@@ -73,24 +75,29 @@ func (db *DB) checkpointLocked() (CheckpointInfo, error) {
 		return err
 	})
 	if err != nil {
-		if renamed {
-			return info, db.fail(err)
-		}
-		return info, err
+		return info, db.failIf(renamed, err)
 	}
 	m := db.manifest
 	m.ActiveSegment, m.SnapshotID, m.Watermark = active, id, w
 	if renamed, err := manifest.Write(db.opts.FS, db.dir, m, db.opts.CrashPoints); err != nil {
-		if renamed {
-			return info, db.fail(err)
-		}
-		return info, err
+		return info, db.failIf(renamed, err)
 	}
 	db.manifest = m
 	info.Bytes, info.Logical = size, stats.Bytes
 	info.Runs, info.Keys, info.Versions, info.Events, info.Cells = stats.Runs, stats.Keys, stats.Versions, stats.Events, stats.Cells
 	info.Duration = time.Since(start)
 	return info, nil
+}
+
+// failIf fails the database if a file was renamed into place (the directory
+// is then in an unknown state) or a sync failed; other errors (a temp file
+// that could not be written, say for lack of space) leave the database
+// writable.
+func (db *DB) failIf(renamed bool, err error) error {
+	if renamed || errors.Is(err, base.ErrSyncFailed) {
+		return db.fail(err)
+	}
+	return err
 }
 
 // nextSnapshotID is one above every snapshot file present, so a new

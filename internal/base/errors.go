@@ -41,3 +41,16 @@ func (e *CorruptionError) Unwrap() error { return e.Err }
 func Corruptf(file string, off int64, format string, args ...any) *CorruptionError {
 	return &CorruptionError{File: file, Offset: off, Reason: fmt.Sprintf(format, args...)}
 }
+
+// ErrSyncFailed marks a failed fsync. After one, the content of the file is
+// unknown: the engine must stop writing (fail-stop), never retry as if
+// nothing happened.
+var ErrSyncFailed = errors.New("inmem: fsync failed")
+
+// SyncFailed wraps a sync error so that errors.Is(err, ErrSyncFailed).
+func SyncFailed(err error) error {
+	if err == nil || errors.Is(err, ErrSyncFailed) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrSyncFailed, err)
+}

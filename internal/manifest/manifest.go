@@ -134,7 +134,7 @@ func Write(fsys vfs.FS, dir string, m Manifest, cp *crashpoint.Set) (renamed boo
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return false, err
+		return false, base.SyncFailed(err)
 	}
 	if err := f.Close(); err != nil {
 		return false, err
@@ -144,5 +144,5 @@ func Write(fsys vfs.FS, dir string, m Manifest, cp *crashpoint.Set) (renamed boo
 		return true, err
 	}
 	cp.Hit(crashpoint.DuringManifestUpdate)
-	return true, vfs.SyncDir(fsys, dir)
+	return true, base.SyncFailed(vfs.SyncDir(fsys, dir))
 }

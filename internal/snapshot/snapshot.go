@@ -204,7 +204,7 @@ func WriteFile(fsys vfs.FS, dir string, h Header, codec Codec, cp *crashpoint.Se
 		return 0, true, err
 	}
 	if err := vfs.SyncDir(fsys, dir); err != nil {
-		return 0, true, err
+		return 0, true, base.SyncFailed(err)
 	}
 	cp.Hit(crashpoint.DuringSnapshotAfterRename)
 	return size, true, nil
@@ -228,7 +228,7 @@ func writeTemp(fsys vfs.FS, tmp string, h Header, codec Codec, fill func(io.Writ
 		return 0, err
 	}
 	if err := f.Sync(); err != nil {
-		return 0, err
+		return 0, base.SyncFailed(err)
 	}
 	return size, f.Close()
 }
