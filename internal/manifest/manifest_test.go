@@ -1,0 +1,433 @@
+package manifest
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"flag"
+	"hash/crc32"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/in-mem/inmem/crashpoint"
+	"github.com/in-mem/inmem/internal/base"
+	"github.com/in-mem/inmem/vfs"
+	"github.com/in-mem/inmem/vfs/errorfs"
+)
+
+var (
+	update   = flag.Bool("update", false, "rewrite the golden files and seed corpora in testdata/")
+	seedFlag = flag.Uint64("seed", 0, "seed for the randomized tests (0: a random one, logged)")
+)
+
+func testSeed(t *testing.T) uint64 {
+	t.Helper()
+	seed := *seedFlag
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	t.Logf("seed %d (reproduce: go test ./internal/manifest -run '^%s$' -seed %d)", seed, t.Name(), seed)
+	return seed
+}
+
+var testUUID = [16]byte{0x69, 0x6e, 0x2d, 0x6d, 0x65, 0x6d, 0xaa, 0xbb, 0, 1, 2, 3, 4, 5, 6, 7}
+
+func testManifests() []Manifest {
+	return []Manifest{
+		{UUID: testUUID, CodecID: "identity", ActiveSegment: 1},
+		{UUID: testUUID, CodecID: "aes-256-gcm:0011aabb", ActiveSegment: 7, SnapshotID: 3, Watermark: 1234},
+		{UUID: [16]byte{}, CodecID: "", ActiveSegment: 1},
+		{UUID: testUUID, CodecID: strings.Repeat("c", maxCodecID), ActiveSegment: ^uint64(0), SnapshotID: ^uint64(0), Watermark: ^uint64(0)},
+		{UUID: testUUID, CodecID: "identity", ActiveSegment: 2, SnapshotID: 1, Watermark: 0},
+	}
+}
+
+func TestManifest_RoundTrip(t *testing.T) {
+	for _, m := range testManifests() {
+		b := Encode(m)
+		if len(b) != fixedSize+len(m.CodecID)+4 {
+			t.Fatalf("encoded %d bytes, want %d", len(b), fixedSize+len(m.CodecID)+4)
+		}
+		got, err := Decode("MANIFEST", b)
+		if err != nil {
+			t.Fatalf("Decode(Encode(%+v)): %v", m, err)
+		}
+		if got != m {
+			t.Fatalf("round trip: got %+v, want %+v", got, m)
+		}
+	}
+}
+
+// TestManifest_Layout pins the field offsets of the package doc.
+func TestManifest_Layout(t *testing.T) {
+	m := Manifest{UUID: testUUID, CodecID: "id", ActiveSegment: 0x0a, SnapshotID: 0x0b, Watermark: 0x0c}
+	b := Encode(m)
+	le := binary.LittleEndian
+	switch {
+	case string(b[:4]) != "IMMF":
+		t.Errorf("magic %q", b[:4])
+	case le.Uint32(b[4:]) != FormatVersion:
+		t.Errorf("version %d", le.Uint32(b[4:]))
+	case [16]byte(b[8:24]) != testUUID:
+		t.Errorf("uuid % x", b[8:24])
+	case le.Uint64(b[24:]) != 0x0a || le.Uint64(b[32:]) != 0x0b || le.Uint64(b[40:]) != 0x0c:
+		t.Errorf("segment/snapshot/watermark misplaced: % x", b[24:48])
+	case le.Uint16(b[48:]) != 2 || string(b[50:52]) != "id":
+		t.Errorf("codec id misplaced: % x", b[48:52])
+	case le.Uint32(b[52:]) != crc32.Checksum(b[:52], crc32.MakeTable(crc32.Castagnoli)):
+		t.Errorf("CRC is not CRC-32C of every earlier byte")
+	}
+}
+
+// reseal recomputes the CRC after a test changed a field.
+func reseal(b []byte) []byte {
+	body := len(b) - 4
+	binary.LittleEndian.PutUint32(b[body:], crc32.Checksum(b[:body], crcTable))
+	return b
+}
+
+func checkCorrupt(t *testing.T, err error, path string) *base.CorruptionError {
+	t.Helper()
+	var cerr *base.CorruptionError
+	if !errors.As(err, &cerr) || !errors.Is(err, base.ErrCorrupt) {
+		t.Fatalf("error %v (%T) is not a *base.CorruptionError", err, err)
+	}
+	if cerr.File != path {
+		t.Fatalf("corruption names %q, want %q", cerr.File, path)
+	}
+	return cerr
+}
+
+func TestDecode_Rejects(t *testing.T) {
+	good := Encode(Manifest{UUID: testUUID, CodecID: "identity", ActiveSegment: 3, SnapshotID: 2, Watermark: 9})
+	mut := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(good)) }
+	tcs := []struct {
+		name   string
+		b      []byte
+		reason string
+		off    int64
+	}{
+		{"empty", nil, "cut short", 0},
+		{"fixed part only", good[:fixedSize], "cut short", fixedSize},
+		{"last byte missing", good[:len(good)-1], "does not match codec id length", 48},
+		{"extra byte", append(bytes.Clone(good), 0), "does not match codec id length", 48},
+		{"bad magic", mut(func(b []byte) []byte { b[3] = 'X'; return b }), "magic", 0},
+		{"zeros", make([]byte, len(good)), "magic", 0},
+		{"bad CRC", mut(func(b []byte) []byte { b[len(b)-1] ^= 0x80; return b }), "checksum", int64(len(good) - 4)},
+		{"flipped watermark", mut(func(b []byte) []byte { b[40] ^= 1; return b }), "checksum", int64(len(good) - 4)},
+		{"codec id length too long", mut(func(b []byte) []byte {
+			binary.LittleEndian.PutUint16(b[48:], uint16(len("identity")+1))
+			return reseal(b)
+		}), "does not match", 48},
+		{"codec id length too short", mut(func(b []byte) []byte {
+			binary.LittleEndian.PutUint16(b[48:], 0)
+			return b
+		}), "does not match", 48},
+		{"codec id length above the limit", func() []byte {
+			b := Encode(Manifest{UUID: testUUID, ActiveSegment: 1, CodecID: strings.Repeat("x", 300)})
+			return b
+		}(), "does not match", 48},
+		{"version 2", mut(func(b []byte) []byte {
+			binary.LittleEndian.PutUint32(b[4:], 2)
+			return reseal(b)
+		}), "version 2", 4},
+		{"active segment 0", mut(func(b []byte) []byte {
+			binary.LittleEndian.PutUint64(b[24:], 0)
+			return reseal(b)
+		}), "active segment 0", 24},
+		{"watermark without snapshot", mut(func(b []byte) []byte {
+			binary.LittleEndian.PutUint64(b[32:], 0)
+			return reseal(b)
+		}), "no snapshot", 32},
+	}
+	for _, tc := range tcs {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := Decode("db/MANIFEST", tc.b)
+			cerr := checkCorrupt(t, err, "db/MANIFEST")
+			if !strings.Contains(cerr.Reason, tc.reason) || cerr.Offset != tc.off {
+				t.Fatalf("corruption %v, want reason %q at offset %d", cerr, tc.reason, tc.off)
+			}
+			if m != (Manifest{}) {
+				t.Fatalf("failed decode returned %+v", m)
+			}
+		})
+	}
+}
+
+// TestDecode_EveryDamage: every truncation, every single-bit flip and every
+// one-byte extension of a MANIFEST is a CorruptionError, never a panic and
+// never a different MANIFEST.
+func TestDecode_EveryDamage(t *testing.T) {
+	good := Encode(Manifest{UUID: testUUID, CodecID: "identity", ActiveSegment: 3, SnapshotID: 2, Watermark: 9})
+	for n := range len(good) {
+		_, err := Decode("M", good[:n])
+		checkCorrupt(t, err, "M")
+	}
+	for i := range len(good) * 8 {
+		b := bytes.Clone(good)
+		b[i/8] ^= 1 << (i % 8)
+		_, err := Decode("M", b)
+		checkCorrupt(t, err, "M")
+	}
+	for c := range 256 {
+		_, err := Decode("M", append(bytes.Clone(good), byte(c)))
+		checkCorrupt(t, err, "M")
+	}
+}
+
+func newDir(t *testing.T) *vfs.MemFS {
+	t.Helper()
+	fsys := vfs.NewMemFS()
+	if err := fsys.MkdirAll("db"); err != nil {
+		t.Fatal(err)
+	}
+	if err := vfs.SyncDir(fsys, "."); err != nil {
+		t.Fatal(err)
+	}
+	return fsys
+}
+
+func TestWrite_Read(t *testing.T) {
+	fsys := newDir(t)
+	if _, err := Read(fsys, "db"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Read of a missing MANIFEST = %v, want not-exist", err)
+	}
+	for _, m := range testManifests() {
+		renamed, err := Write(fsys, "db", m, nil)
+		if err != nil || !renamed {
+			t.Fatalf("Write: %v, %v", renamed, err)
+		}
+		got, err := Read(fsys, "db")
+		if err != nil || got != m {
+			t.Fatalf("Read = %+v, %v; want %+v", got, err, m)
+		}
+	}
+	// A stale temp file is ignored.
+	f, err := fsys.Create("db/" + TempName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("stale garbage"))
+	f.Close()
+	if _, err := Read(fsys, "db"); err != nil {
+		t.Fatalf("Read with a stale %s: %v", TempName, err)
+	}
+	if names, _ := fsys.List("db"); len(names) != 2 {
+		t.Fatalf("files %v", names)
+	}
+	// A damaged MANIFEST reads as corruption naming it.
+	f, _ = fsys.Create("db/" + FileName)
+	f.Write([]byte("not a manifest"))
+	f.Close()
+	_, err = Read(fsys, "db")
+	checkCorrupt(t, err, filepath.Join("db", FileName))
+}
+
+func TestWrite_CodecIDTooLong(t *testing.T) {
+	fsys := newDir(t)
+	_, err := Write(fsys, "db", Manifest{UUID: testUUID, ActiveSegment: 1, CodecID: strings.Repeat("x", maxCodecID+1)}, nil)
+	if err == nil {
+		t.Fatalf("Write accepted a %d-byte codec id", maxCodecID+1)
+	}
+	if names, _ := fsys.List("db"); len(names) != 0 {
+		t.Fatalf("a refused Write left %v", names)
+	}
+}
+
+// crashPolicies are the policies the crash tests clone with: the two fixed
+// ones and n seeded random ones.
+func crashPolicies(seed uint64, n int) []vfs.CrashPolicy {
+	ps := []vfs.CrashPolicy{{Mode: vfs.DropUnsynced}, {Mode: vfs.KeepUnsynced}}
+	for i := range n {
+		ps = append(ps, vfs.CrashPolicy{Mode: vfs.RandomUnsynced, Seed: seed + uint64(i)})
+	}
+	return ps
+}
+
+// checkOldOrNew: after a crash the directory holds the old or the new
+// MANIFEST, whole.
+func checkOldOrNew(t *testing.T, c *vfs.MemFS, old *Manifest, new Manifest, what string) string {
+	t.Helper()
+	got, err := Read(c, "db")
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && old == nil:
+		return "none"
+	case err != nil:
+		t.Fatalf("%s: Read: %v", what, err)
+	case got == new:
+		return "new"
+	case old != nil && got == *old:
+		return "old"
+	default:
+		t.Fatalf("%s: MANIFEST is %+v, neither old %+v nor new %+v", what, got, old, new)
+	}
+	return ""
+}
+
+// TestWrite_CrashAtPoints: a power loss at either DuringManifestUpdate hit,
+// under every policy, leaves the old or the new MANIFEST; after Write
+// returns, the new one.
+func TestWrite_CrashAtPoints(t *testing.T) {
+	seed := testSeed(t)
+	old := Manifest{UUID: testUUID, CodecID: "identity", ActiveSegment: 1}
+	new := Manifest{UUID: testUUID, CodecID: "identity", ActiveSegment: 2, SnapshotID: 1, Watermark: 10}
+	for _, first := range []bool{false, true} {
+		for hit := uint64(1); hit <= 2; hit++ {
+			fsys := newDir(t)
+			var oldp *Manifest
+			if !first {
+				if _, err := Write(fsys, "db", old, nil); err != nil {
+					t.Fatal(err)
+				}
+				oldp = &old
+			}
+			cps := crashpoint.New()
+			var clones []*vfs.MemFS
+			policies := crashPolicies(seed, 200)
+			cps.Arm(crashpoint.OnHit(crashpoint.DuringManifestUpdate, hit), func(crashpoint.Point) {
+				for _, p := range policies {
+					clones = append(clones, fsys.Crash(p))
+				}
+			})
+			if _, err := Write(fsys, "db", new, cps); err != nil {
+				t.Fatal(err)
+			}
+			if n := cps.Hits(crashpoint.DuringManifestUpdate); n != 2 {
+				t.Fatalf("DuringManifestUpdate hit %d times per Write, want 2", n)
+			}
+			seen := map[string]int{}
+			for i, c := range clones {
+				seen[checkOldOrNew(t, c, oldp, new, policies[i].String())]++
+			}
+			t.Logf("first=%v hit %d: %v", first, hit, seen)
+			if hit == 2 && seen["new"] == 0 {
+				t.Errorf("no crash after the rename kept the new MANIFEST")
+			}
+			for _, p := range policies {
+				if got := checkOldOrNew(t, fsys.Crash(p), oldp, new, "after Write returned"); got != "new" {
+					t.Fatalf("%v: after Write returned the MANIFEST is %s", p, got)
+				}
+			}
+		}
+	}
+}
+
+// TestWrite_CrashAtEveryOp: a power loss before each filesystem operation
+// Write makes (the exhaustive loop), under every policy, leaves the old or
+// the new MANIFEST.
+func TestWrite_CrashAtEveryOp(t *testing.T) {
+	seed := testSeed(t)
+	old := Manifest{UUID: testUUID, CodecID: "identity", ActiveSegment: 4}
+	new := Manifest{UUID: testUUID, CodecID: "identity", ActiveSegment: 5}
+	for i := 0; ; i++ {
+		mem := newDir(t)
+		if _, err := Write(mem, "db", old, nil); err != nil {
+			t.Fatal(err)
+		}
+		var clones []*vfs.MemFS
+		n := 0
+		inj := errorfs.InjectorFunc(func(op errorfs.Op) error {
+			if n == i {
+				for _, p := range crashPolicies(seed, 50) {
+					clones = append(clones, mem.Crash(p))
+				}
+			}
+			n++
+			return nil
+		})
+		if _, err := Write(errorfs.Wrap(mem, inj), "db", new, nil); err != nil {
+			t.Fatal(err)
+		}
+		if clones == nil {
+			if i < 5 {
+				t.Fatalf("Write made only %d operations", i)
+			}
+			break
+		}
+		for j, c := range clones {
+			checkOldOrNew(t, c, &old, new, crashPolicies(seed, 50)[j].String())
+		}
+	}
+}
+
+// TestWrite_Errors: a failure of any operation is returned; before the
+// rename it leaves the old MANIFEST in place and renamed false; from the
+// rename on, renamed is true (the rename may have happened).
+func TestWrite_Errors(t *testing.T) {
+	old := Manifest{UUID: testUUID, CodecID: "identity", ActiveSegment: 4}
+	new := Manifest{UUID: testUUID, CodecID: "identity", ActiveSegment: 5}
+	wantOps := []errorfs.OpKind{errorfs.OpCreate, errorfs.OpWrite, errorfs.OpSync, errorfs.OpClose,
+		errorfs.OpRename, errorfs.OpOpenDir, errorfs.OpSync, errorfs.OpClose}
+	const renameAt = 4
+	var ops []errorfs.OpKind
+	spy := errorfs.InjectorFunc(func(op errorfs.Op) error {
+		ops = append(ops, op.Kind)
+		return nil
+	})
+	if _, err := Write(errorfs.Wrap(newDir(t), spy), "db", new, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(ops) != len(wantOps) {
+		t.Fatalf("Write made operations %v, want %v", ops, wantOps)
+	}
+	for i, k := range wantOps {
+		if ops[i] != k {
+			t.Fatalf("Write made operations %v, want %v", ops, wantOps)
+		}
+	}
+	for i := range wantOps {
+		mem := newDir(t)
+		if _, err := Write(mem, "db", old, nil); err != nil {
+			t.Fatal(err)
+		}
+		renamed, err := Write(errorfs.Wrap(mem, errorfs.OnIndex(int64(i), nil, errorfs.ErrIO)), "db", new, nil)
+		if !errors.Is(err, errorfs.ErrIO) {
+			t.Fatalf("op %d (%v) failed: Write returned %v, want the injected error", i, wantOps[i], err)
+		}
+		if renamed != (i >= renameAt) {
+			t.Errorf("op %d (%v) failed: renamed = %v", i, wantOps[i], renamed)
+		}
+		got, rerr := Read(mem, "db")
+		if rerr != nil {
+			t.Fatalf("op %d (%v): MANIFEST unreadable after a failed Write: %v", i, wantOps[i], rerr)
+		}
+		if want := map[bool]Manifest{false: old, true: new}[i > renameAt]; got != want {
+			t.Errorf("op %d (%v) failed: MANIFEST is %+v, want %+v", i, wantOps[i], got, want)
+		}
+	}
+}
+
+// TestGolden_Manifest pins format version 1 byte for byte. Regenerate only
+// for a new format version: go test ./internal/manifest -run Golden -update
+func TestGolden_Manifest(t *testing.T) {
+	path := filepath.Join("testdata", "golden", "v1", FileName)
+	m := goldenManifest()
+	got := Encode(m)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (generate it with -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("encoding differs from %s:\ngot  % x\nwant % x", path, got, want)
+	}
+	dec, err := Decode(path, want)
+	if err != nil || dec != m {
+		t.Fatalf("golden decodes to %+v, %v; want %+v", dec, err, m)
+	}
+}
+
+func goldenManifest() Manifest {
+	return Manifest{UUID: testUUID, CodecID: "identity", ActiveSegment: 3, SnapshotID: 2, Watermark: 41}
+}
