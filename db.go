@@ -227,7 +227,9 @@ func (db *DB) Close() error {
 	}
 	var err error
 	if db.log != nil {
-		err = db.log.Close()
+		if err = db.log.Close(); err != nil {
+			err = db.fail(err)
+		}
 		if ferr := db.Err(); ferr != nil {
 			err = ferr
 		}

@@ -117,6 +117,7 @@ func (m *ReferenceModel) Fail(op *Op, err error) {
 	}
 	op.Status, op.Version = Failed, 0
 	op.doneAt = m.now()
+	op.err = err
 	if err != nil {
 		op.Err = err.Error()
 	}

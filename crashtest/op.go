@@ -161,6 +161,7 @@ type Op struct {
 	// issued, when its version became known, when its outcome was recorded.
 	issuedAt, intentAt, doneAt uint64
 	announced                  inmem.Version // the version of the intent, kept if it fails
+	err                        error         // what the operation returned, if it failed
 }
 
 func (o *Op) String() string {

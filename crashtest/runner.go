@@ -33,6 +33,11 @@ type ScenarioRunner struct {
 
 	mismatches []StateMismatch
 	hung       bool
+	// tolerant treats an error the model did not predict as an I/O failure
+	// under test: the operation stays in flight (it may or may not have
+	// reached the disk) instead of being a mismatch.
+	tolerant bool
+	errs     []error // every error an operation returned, in order
 }
 
 func newRunner(db *inmem.DB, m *ReferenceModel, crashed <-chan struct{}, timeout time.Duration, maxOps int) *ScenarioRunner {
@@ -159,8 +164,11 @@ func (r *ScenarioRunner) maintenance(op Op, fn func() error) error {
 	}
 	r.done++
 	if o.err != nil {
+		r.errs = append(r.errs, o.err)
 		r.model.Fail(p, o.err)
-		r.mismatch(fmt.Sprintf("op#%d", p.Index), op.Kind.String()+" to succeed", o.err.Error())
+		if !r.tolerant {
+			r.mismatch(fmt.Sprintf("op#%d", p.Index), op.Kind.String()+" to succeed", o.err.Error())
+		}
 		return o.err
 	}
 	r.model.Ack(p, 0, nil)
@@ -319,7 +327,14 @@ func applyWrite(tx *inmem.Tx, w Write) (uint64, error) {
 func (r *ScenarioRunner) check(op *Op, pred prediction, o outcome) {
 	entity := fmt.Sprintf("op#%d", op.Index)
 	want := r.model.Latest() + 1
+	if o.err != nil {
+		r.errs = append(r.errs, o.err)
+	}
 	switch {
+	case o.err != nil && r.tolerant && (pred.failure == nil || !errors.Is(o.err, pred.failure)):
+		// An injected I/O failure: the operation was not acknowledged and
+		// stays in flight.
+		op.err, op.Err = o.err, o.err.Error()
 	case o.err != nil && pred.failure != nil && errors.Is(o.err, pred.failure):
 		r.model.Fail(op, o.err)
 	case o.err != nil:
