@@ -22,8 +22,8 @@ type Tx struct {
 	done    bool
 
 	runs   map[string][16]byte // runs created by this Tx
-	kv     map[txKey]int       // index in muts of the last write per key
-	cells  map[txKey][]byte
+	kv     map[txKey]int       // index in muts of the write of each key
+	cells  map[txKey]int       // index in muts of the write of each cell
 	events map[[16]byte]uint64 // events appended per run
 }
 
@@ -218,12 +218,26 @@ func (tx *Tx) kvCheck(run RunID, key string) error {
 	return tx.run(run)
 }
 
+// kvWrite records a put or delete of a key.
 func (tx *Tx) kvWrite(m writeset.Mutation) {
-	tx.add(m)
 	if tx.kv == nil {
 		tx.kv = map[txKey]int{}
 	}
-	tx.kv[txKey{m.Run, m.Key}] = len(tx.muts) - 1
+	tx.write(tx.kv, m)
+}
+
+// write records m, replacing this Tx's earlier write of the same key (index
+// maps each key to its write in muts). NB: a commit writes a key at most
+// once, its last write winning: two entries of one key with the same
+// version break history reads and make the snapshot refuse to load.
+func (tx *Tx) write(index map[txKey]int, m writeset.Mutation) {
+	k := txKey{m.Run, m.Key}
+	if i, ok := index[k]; ok {
+		tx.muts[i] = m
+		return
+	}
+	tx.add(m)
+	index[k] = len(tx.muts) - 1
 }
 
 // KVDelete deletes key. It fails with ErrNotFound, and writes nothing, if
@@ -290,8 +304,8 @@ func (tx *Tx) StateGet(run RunID, cell string) (Versioned, error) {
 	if err := tx.kvCheck(run, cell); err != nil {
 		return Versioned{}, err
 	}
-	if v, ok := tx.cells[txKey{run, cell}]; ok {
-		return Versioned{Value: bytes.Clone(v), Version: Version(tx.version)}, nil
+	if i, ok := tx.cells[txKey{run, cell}]; ok {
+		return Versioned{Value: bytes.Clone(tx.muts[i].Value), Version: Version(tx.version)}, nil
 	}
 	r, _ := tx.db.store.Run(run, state.Latest)
 	if r == nil {
@@ -309,12 +323,10 @@ func (tx *Tx) StateSet(run RunID, cell string, value []byte) error {
 	if err := tx.kvCheck(run, cell); err != nil {
 		return err
 	}
-	v := bytes.Clone(nonNil(value))
 	if tx.cells == nil {
-		tx.cells = map[txKey][]byte{}
+		tx.cells = map[txKey]int{}
 	}
-	tx.cells[txKey{run, cell}] = v
-	tx.add(writeset.Mutation{Kind: writeset.StateSet, Run: run, Key: cell, Value: v})
+	tx.write(tx.cells, writeset.Mutation{Kind: writeset.StateSet, Run: run, Key: cell, Value: bytes.Clone(nonNil(value))})
 	return nil
 }
 
