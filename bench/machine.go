@@ -16,6 +16,7 @@ func machine(dataDir string) map[string]string {
 		"cpu":      cpuModel(),
 		"memory":   memTotal(),
 		"data dir": dataDir,
+		"in-mem":   revision(),
 	}
 	if df := strings.Split(strings.TrimSpace(run("df", "-hT", dataDir)), "\n"); len(df) > 1 {
 		m["filesystem (df -hT)"] = strings.Join(strings.Fields(df[len(df)-1]), " ")
@@ -64,4 +65,29 @@ func loadAvg() string {
 		return "?"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// revision names the in-mem commit measured, and whether the engine's
+// working tree (outside bench/) had uncommitted changes: the bench module
+// builds in-mem from ../ as it is on disk.
+func revision() string {
+	rev := strings.TrimSpace(run("git", "-C", "..", "rev-parse", "--short", "HEAD"))
+	if rev == "" {
+		return "unknown revision"
+	}
+	dirty := strings.TrimRight(run("git", "-C", "..", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)bench"), "\n")
+	if dirty != "" {
+		return rev + " plus uncommitted changes to " + strings.Join(changedFiles(dirty), ", ")
+	}
+	return rev
+}
+
+func changedFiles(porcelain string) []string {
+	var out []string
+	for _, l := range strings.Split(porcelain, "\n") {
+		if len(l) > 3 {
+			out = append(out, strings.TrimSpace(l[3:]))
+		}
+	}
+	return out
 }
