@@ -78,9 +78,9 @@ func (s *dbState) apply(op *Op) {
 		r := s.run(w.Run, v)
 		switch w.Kind {
 		case WriteKVPut:
-			r.kv[w.Key] = append(r.kv[w.Key], kvVersion{version: v, value: w.Value})
+			r.setKV(w.Key, kvVersion{version: v, value: w.Value})
 		case WriteKVDelete:
-			r.kv[w.Key] = append(r.kv[w.Key], kvVersion{version: v, deleted: true})
+			r.setKV(w.Key, kvVersion{version: v, deleted: true})
 		case WriteEventAppend:
 			r.events = append(r.events, eventRec{seq: uint64(len(r.events)), version: v, payload: w.Value})
 		case WriteStateSet, WriteStateCAS:
@@ -88,6 +88,17 @@ func (s *dbState) apply(op *Op) {
 		}
 	}
 	s.last = max(s.last, v)
+}
+
+// setKV adds a version of key; a key written twice by one transaction keeps
+// only the last write, as the engine does.
+func (r *runState) setKV(key string, x kvVersion) {
+	h := r.kv[key]
+	if n := len(h); n > 0 && h[n-1].version == x.version {
+		h[n-1] = x
+		return
+	}
+	r.kv[key] = append(h, x)
 }
 
 // kvLive reports whether key exists (its newest version is not a deletion).

@@ -36,17 +36,21 @@ func (c WorkloadConfig) withDefaults() WorkloadConfig {
 // then a flush, checkpoint or compaction. Every value is unique to its
 // operation. The same seed gives the same sequence of choices.
 type Generator struct {
-	cfg WorkloadConfig
-	rng *rand.Rand
-	n   int
-	tag string
+	cfg    WorkloadConfig
+	rng    *rand.Rand
+	n      int
+	tag    string
+	values string
 }
 
-// NewGenerator returns a generator for cfg. tag is mixed into the values, so
-// that several generators (writers) never write the same bytes.
+// NewGenerator returns a generator for cfg. Generators with different
+// streams (writers) draw different operations; tag prefixes their keys and
+// cells (empty: writers share keys). Values name the seed and stream, so no
+// two generators ever write the same bytes.
 func NewGenerator(cfg WorkloadConfig, stream uint64, tag string) *Generator {
 	cfg = cfg.withDefaults()
-	return &Generator{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, stream)), tag: tag}
+	return &Generator{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, stream)), tag: tag,
+		values: fmt.Sprintf("s%d.%d", cfg.Seed, stream)}
 }
 
 // Step is one generated operation: writes for a transaction, or a
@@ -64,7 +68,7 @@ func (g *Generator) cell() string {
 }
 
 func (g *Generator) value(run, key string) []byte {
-	return UniqueValue(run, key, g.n, g.cfg.ValueSize)
+	return UniqueValue(run, key+"/"+g.values, g.n, g.cfg.ValueSize)
 }
 
 func (g *Generator) write() Write {
