@@ -59,8 +59,9 @@ func recordSeeds() []recordSeed {
 }
 
 // FuzzDecodeRecord: DecodeRecord never panics, never reads or aliases
-// beyond its input, allocates nothing when it succeeds, and what it decodes
-// re-encodes to the same bytes; encoding b as a payload decodes back to it.
+// beyond its input (its payload is a subslice of it: TestDecodeRecord_NoAllocs
+// shows it allocates nothing), and what it decodes re-encodes to the same
+// bytes; encoding b as a payload decodes back to it.
 func FuzzDecodeRecord(f *testing.F) {
 	for _, s := range recordSeeds() {
 		f.Add(s.b, s.off, s.maxLen, s.txn, s.ts)
@@ -108,9 +109,6 @@ func checkDecoded(t *testing.T, b []byte, off int64, maxLen int, r Record, n int
 	}
 	if re := AppendRecord(nil, r.Txn, r.TS, r.Synced, r.Payload); !bytes.Equal(re, b[:n]) {
 		t.Fatalf("re-encoding differs:\n% x\n% x", re, b[:n])
-	}
-	if allocs := testing.AllocsPerRun(1, func() { DecodeRecord(b, off, maxLen) }); allocs != 0 {
-		t.Fatalf("successful decode allocated %.0f times", allocs)
 	}
 }
 
