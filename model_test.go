@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/in-mem/inmem"
@@ -206,9 +207,22 @@ func (g *gen) value(kind string) string {
 	g.n++
 	v := fmt.Sprintf("%s/%s/op%d", g.name, kind, g.n)
 	if g.valueSize > 0 {
-		v += "/" + string(make([]byte, g.rng.IntN(g.valueSize+1)))
+		v += "/" + strings.Repeat(".", g.rng.IntN(g.valueSize+1))
 	}
 	return v
+}
+
+// reset rewinds the gen to m, a prefix of its history (what a recovery
+// kept).
+func (g *gen) reset(m *model) {
+	g.m = m
+	g.runs = g.runs[:0]
+	for _, r := range m.state().Runs {
+		if strings.HasPrefix(r.Name, g.name+"-run") {
+			g.runs = append(g.runs, r.Name)
+		}
+	}
+	slices.SortFunc(g.runs, func(a, b string) int { return int(m.runs[a].Version) - int(m.runs[b].Version) })
 }
 
 func (g *gen) pickRun() string { return g.runs[g.rng.IntN(len(g.runs))] }
