@@ -1,0 +1,418 @@
+package crashtest
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/in-mem/inmem"
+)
+
+// ProcessCrashConfig configures a ProcessCrashTester.
+type ProcessCrashConfig struct {
+	// MinRuntime and MaxRuntime bound how long a child runs (after it
+	// opened the database) before it is killed.
+	MinRuntime, MaxRuntime time.Duration
+	// MaxAcks, if positive, kills the child after a random number of
+	// acknowledgements in [1, MaxAcks] instead (or at MaxRuntime, whichever
+	// comes first).
+	MaxAcks    int
+	Iterations int
+	// Signals to kill with; each iteration picks one. Default SIGKILL.
+	Signals []syscall.Signal
+	// CrashPoints, if set, make each iteration a whitebox kill: the child
+	// SIGKILLs itself at a random hit (1..MaxHit) of one of them. If it does
+	// not reach it by MaxRuntime, the parent kills it with a signal.
+	CrashPoints []CrashPoint
+	MaxHit      uint64
+	Seed        uint64
+	// Durability the child runs in.
+	Durability inmem.Durability
+	// Expect is the promise the recovered state is judged by; default
+	// Durability. Running an InMemory child and expecting Strict proves the
+	// tester detects loss.
+	Expect      *inmem.Durability
+	Writers     int   // default 4
+	SegmentSize int64 // default 64 KiB, so segments rotate
+	// Args precede the child's flags on the command line (for the inmem
+	// CLI: "crash", "child"); Env is added to the child's environment (for a
+	// test binary: ChildEnv=1).
+	Args []string
+	Env  []string
+	// Progress, if set, is called after every iteration.
+	Progress func(KillIterationResult)
+	// Reproduce is printed with failures; %d is replaced by the seed.
+	Reproduce string
+}
+
+// ProcessCrashTester kills real child processes running a workload and
+// verifies every recovery. Iterations continue on the same directory, so
+// state and damage accumulate across many consecutive crashes.
+type ProcessCrashTester struct {
+	binary string
+	dir    string
+	cfg    ProcessCrashConfig
+	model  *ReferenceModel
+}
+
+// NewProcessCrashTester returns a tester that runs binary (the inmem CLI or
+// a test binary, see ProcessCrashConfig.Args and Env) on the database in dir.
+func NewProcessCrashTester(binary, dir string, cfg ProcessCrashConfig) *ProcessCrashTester {
+	if cfg.MaxRuntime <= 0 {
+		cfg.MinRuntime, cfg.MaxRuntime = 10*time.Millisecond, time.Second
+	}
+	cfg.MinRuntime = min(cfg.MinRuntime, cfg.MaxRuntime)
+	if cfg.Iterations <= 0 {
+		cfg.Iterations = 100
+	}
+	if len(cfg.Signals) == 0 {
+		cfg.Signals = []syscall.Signal{syscall.SIGKILL}
+	}
+	if cfg.Writers <= 0 {
+		cfg.Writers = 4
+	}
+	if cfg.SegmentSize <= 0 {
+		cfg.SegmentSize = 64 << 10
+	}
+	if cfg.MaxHit == 0 {
+		cfg.MaxHit = 20
+	}
+	return &ProcessCrashTester{binary: binary, dir: dir, cfg: cfg, model: NewReferenceModel()}
+}
+
+// Model returns the reference model, holding the history of every iteration.
+func (t *ProcessCrashTester) Model() *ReferenceModel { return t.model }
+
+// ProcessCrashResults aggregates the iterations.
+type ProcessCrashResults struct {
+	Iterations           int
+	SuccessfulRecoveries int // recoveries that opened and matched the model
+	FailedRecoveries     int
+	AckedVerified        int // acknowledged operations found after recovery
+	AckedLost            int // acknowledged operations missing (must be 0 in Strict and Buffered)
+	Results              []KillIterationResult
+	Duration             time.Duration
+}
+
+// AllPassed reports whether every recovery matched the model.
+func (r *ProcessCrashResults) AllPassed() bool { return r.FailedRecoveries == 0 }
+
+// FailureRate is the fraction of iterations whose recovery failed.
+func (r *ProcessCrashResults) FailureRate() float64 {
+	if r.Iterations == 0 {
+		return 0
+	}
+	return float64(r.FailedRecoveries) / float64(r.Iterations)
+}
+
+// KillIterationResult is one kill and its recovery.
+type KillIterationResult struct {
+	Iteration  int
+	KillTime   time.Duration // from the child's ready line to the kill
+	Signal     string        // what killed it
+	CrashPoint string        // the whitebox point that fired, if any
+	ExitStatus string
+	Acks       int           // acknowledgements received
+	AckedUpTo  inmem.Version // the highest acknowledged version
+	Recovered  inmem.Version // the recovered last version (the prefix)
+	InFlight   int
+	AckedKept  int
+	AckedLost  int
+	// RecoverySucceeded: the database opened and matched the model.
+	RecoverySucceeded bool
+	Err               error
+	Mismatches        []StateMismatch
+	RecoveryTime      time.Duration
+	Reproduce         string
+	childErr          string
+}
+
+func (r KillIterationResult) String() string {
+	s := fmt.Sprintf("iteration %d: %s after %v", r.Iteration, r.Signal, r.KillTime.Round(time.Millisecond))
+	if r.CrashPoint != "" {
+		s += " at " + r.CrashPoint
+	}
+	s += fmt.Sprintf(", %d acks up to v%d, recovered v%d", r.Acks, r.AckedUpTo, r.Recovered)
+	if !r.RecoverySucceeded {
+		s += fmt.Sprintf(": FAILED (%v, %d mismatches)", r.Err, len(r.Mismatches))
+		for i, m := range r.Mismatches {
+			if i == 5 {
+				break
+			}
+			s += "\n  " + m.String()
+		}
+		if r.childErr != "" {
+			s += "\n  child stderr: " + r.childErr
+		}
+		s += "\n  reproduce: " + r.Reproduce
+	}
+	return s
+}
+
+// Run runs every iteration.
+func (t *ProcessCrashTester) Run() (*ProcessCrashResults, error) {
+	start := time.Now()
+	res := &ProcessCrashResults{}
+	for i := 0; i < t.cfg.Iterations; i++ {
+		r, err := t.iteration(i)
+		if err != nil {
+			return res, fmt.Errorf("crashtest: iteration %d: %w", i, err)
+		}
+		res.Iterations++
+		res.AckedVerified += r.AckedKept
+		res.AckedLost += r.AckedLost
+		if r.RecoverySucceeded {
+			res.SuccessfulRecoveries++
+		} else {
+			res.FailedRecoveries++
+		}
+		res.Results = append(res.Results, r)
+		if t.cfg.Progress != nil {
+			t.cfg.Progress(r)
+		}
+	}
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+// childRun is what one child did before it died.
+type childRun struct {
+	ready    time.Time
+	killedAt time.Time
+	signal   string
+	status   string
+	point    string
+	stderr   string
+	lines    []ackLine
+	badLines []error
+}
+
+func (t *ProcessCrashTester) iteration(i int) (KillIterationResult, error) {
+	rng := rand.New(rand.NewPCG(t.cfg.Seed, uint64(i)))
+	cc := ChildConfig{Dir: t.dir, Seed: t.cfg.Seed, Iteration: i, Writers: t.cfg.Writers,
+		Durability: t.cfg.Durability, SegmentSize: t.cfg.SegmentSize}
+	if len(t.cfg.CrashPoints) > 0 {
+		cc.CrashPoint = t.cfg.CrashPoints[rng.IntN(len(t.cfg.CrashPoints))].String()
+		cc.CrashHit = 1 + rng.Uint64N(t.cfg.MaxHit)
+	}
+	sig := t.cfg.Signals[rng.IntN(len(t.cfg.Signals))]
+	runFor := t.cfg.MinRuntime + time.Duration(rng.Int64N(int64(t.cfg.MaxRuntime-t.cfg.MinRuntime)+1))
+	maxAcks := 0
+	if t.cfg.MaxAcks > 0 {
+		maxAcks = 1 + rng.IntN(t.cfg.MaxAcks)
+	}
+	run, err := t.runChild(cc, sig, runFor, maxAcks)
+	if err != nil {
+		return KillIterationResult{}, err
+	}
+	r := KillIterationResult{Iteration: i, Signal: run.signal, CrashPoint: run.point, ExitStatus: run.status, childErr: run.stderr,
+		Reproduce: t.reproduce(i)}
+	if !run.ready.IsZero() && !run.killedAt.IsZero() {
+		r.KillTime = run.killedAt.Sub(run.ready)
+	}
+	t.record(run, cc, &r)
+	t.verify(&r)
+	return r, nil
+}
+
+func (t *ProcessCrashTester) reproduce(i int) string {
+	if t.cfg.Reproduce == "" {
+		return fmt.Sprintf("rerun the campaign with seed %d (iteration %d of the same directory)", t.cfg.Seed, i)
+	}
+	return strings.ReplaceAll(t.cfg.Reproduce, "%d", fmt.Sprint(t.cfg.Seed)) + fmt.Sprintf(" (fails at iteration %d)", i)
+}
+
+// runChild starts the child, kills it as configured and collects every
+// acknowledgement line it wrote before dying.
+func (t *ProcessCrashTester) runChild(cc ChildConfig, sig syscall.Signal, runFor time.Duration, maxAcks int) (*childRun, error) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(t.binary, append(append([]string{}, t.cfg.Args...), cc.args()...)...)
+	cmd.Env = append(os.Environ(), t.cfg.Env...)
+	cmd.ExtraFiles = []*os.File{pw}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		pr.Close()
+		pw.Close()
+		return nil, err
+	}
+	pw.Close() // the child holds the write end now; EOF comes when it dies
+	lines, errs := make(chan ackLine, 1024), make(chan error, 16)
+	go readAcks(pr, lines, errs)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	run := &childRun{}
+	run.collect(lines, errs, exited, cmd, sig, runFor, maxAcks)
+	pr.Close()
+	run.stderr = strings.TrimSpace(stderr.String())
+	if i := strings.IndexByte(run.stderr, '\n'); i >= 0 && (strings.HasPrefix(run.stderr, "SIGABRT") || strings.HasPrefix(run.stderr, "SIGSEGV")) {
+		run.stderr = run.stderr[:i] // the goroutine dump of a signalled Go process
+	}
+	if len(run.stderr) > 2000 {
+		run.stderr = run.stderr[:2000] + "…"
+	}
+	return run, nil
+}
+
+// collect reads acknowledgements until it is time to kill, kills, reaps the
+// child and drains the pipe.
+func (run *childRun) collect(lines <-chan ackLine, errs <-chan error, exited <-chan error, cmd *exec.Cmd, sig syscall.Signal, runFor time.Duration, maxAcks int) {
+	deadline := time.NewTimer(runFor + 30*time.Second) // until ready; reset when ready
+	defer deadline.Stop()
+	acks, done := 0, false
+	kill := func() {
+		if run.killedAt.IsZero() {
+			run.killedAt = time.Now()
+			run.signal = sig.String()
+			cmd.Process.Signal(sig)
+		}
+	}
+	var exitErr error
+	for lines != nil || !done {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				lines = nil
+				continue
+			}
+			run.lines = append(run.lines, l)
+			switch l.kind {
+			case 'R':
+				run.ready = time.Now()
+				deadline.Reset(runFor)
+			case 'A':
+				if acks++; maxAcks > 0 && acks >= maxAcks {
+					kill()
+				}
+			case 'K':
+				run.point, run.signal = l.text, "SIGKILL (whitebox)"
+				run.killedAt = time.Now()
+			}
+		case e := <-errs:
+			run.badLines = append(run.badLines, e)
+		case <-deadline.C:
+			kill()
+		case exitErr = <-exited:
+			done = true
+			exited = nil
+		}
+	}
+	run.status = exitStatus(exitErr)
+}
+
+func exitStatus(err error) string {
+	if err == nil {
+		return "exit 0"
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return "killed by " + ws.Signal().String()
+		}
+		if ee.ExitCode() == 2 {
+			return "exit 2"
+		}
+		return fmt.Sprintf("exit %d", ee.ExitCode())
+	}
+	return err.Error()
+}
+
+// record feeds the child's acknowledgements into the model, regenerating
+// each operation's writes from the seed.
+func (t *ProcessCrashTester) record(run *childRun, cc ChildConfig, r *KillIterationResult) {
+	cfg := WorkloadConfig{Seed: iterationSeed(cc.Seed, cc.Iteration)}
+	gens := map[int]*Generator{}
+	steps := map[[2]int]Step{}
+	ops := map[[2]int]*Op{}
+	step := func(w, k int) Step {
+		g := gens[w]
+		if g == nil {
+			g = NewGenerator(cfg, uint64(w), "")
+			gens[w] = g
+		}
+		for g.n < k {
+			steps[[2]int{w, g.n + 1}] = g.Next()
+		}
+		return steps[[2]int{w, k}]
+	}
+	for _, l := range run.lines {
+		if l.kind == 'R' || l.kind == 'K' {
+			continue
+		}
+		key := [2]int{l.writer, l.op}
+		op := ops[key]
+		if op == nil {
+			s := step(l.writer, l.op)
+			op = t.model.Begin(Op{Writer: l.writer, Kind: s.Kind, Writes: s.Writes, Mode: s.Mode})
+			ops[key] = op
+		}
+		switch l.kind {
+		case 'I':
+			t.model.Intent(op, l.version)
+		case 'A':
+			r.Acks++
+			t.model.Ack(op, l.version, l.seqs)
+			r.AckedUpTo = max(r.AckedUpTo, l.version)
+		case 'F':
+			t.model.Fail(op, nil)
+		case 'E':
+			op.Err = l.text // outcome unknown: stays in flight
+		}
+	}
+	for _, e := range run.badLines {
+		r.Mismatches = append(r.Mismatches, StateMismatch{Entity: "acknowledgement pipe", Expected: "well-formed lines", Actual: e.Error()})
+	}
+}
+
+// verify opens the database the child left, judges it and probes that the
+// next commit follows.
+func (t *ProcessCrashTester) verify(r *KillIterationResult) {
+	expect := t.cfg.Durability
+	if t.cfg.Expect != nil {
+		expect = *t.cfg.Expect
+	}
+	openDurability := expect
+	if openDurability == inmem.InMemory {
+		openDurability = inmem.Strict
+	}
+	start := time.Now()
+	db, err := inmem.Open(t.dir, &inmem.Options{Durability: openDurability, SegmentSize: t.cfg.SegmentSize})
+	r.RecoveryTime = time.Since(start)
+	if err != nil {
+		r.Err = fmt.Errorf("recovery: %w", err)
+		return
+	}
+	defer db.Close()
+	v := t.model.Judge(db, Promise{Durability: expect, Crash: ProcessKill})
+	r.Recovered, r.InFlight, r.AckedKept, r.AckedLost = v.Recovered, v.InFlight, v.AckedKept, v.AckedLost
+	r.Mismatches = append(r.Mismatches, v.Mismatches...)
+	t.model.Settle(db.LastVersion())
+	probe := newRunner(db, t.model, make(chan struct{}), time.Minute, 0)
+	key := fmt.Sprintf("after-kill-%d", r.Iteration)
+	if err := probe.KVPut("crashtest-probe", key, UniqueValue("crashtest-probe", key, r.Iteration, 16)); err != nil {
+		probe.mismatch("probe", "a write after recovery to succeed", err.Error())
+	}
+	r.Mismatches = append(r.Mismatches, probe.mismatches...)
+	r.RecoverySucceeded = len(r.Mismatches) == 0
+	if !diedOfSignal(r.ExitStatus, r.childErr) {
+		r.RecoverySucceeded = false
+		r.Err = fmt.Errorf("the child did not die of a signal: %s", r.ExitStatus)
+	}
+}
+
+// diedOfSignal reports whether the child died of the signal it was sent.
+// The Go runtime handles SIGABRT and an external SIGSEGV itself: it stops
+// the world, prints every goroutine and exits with status 2.
+func diedOfSignal(status, stderr string) bool {
+	if strings.HasPrefix(status, "killed by") {
+		return true
+	}
+	return status == "exit 2" && (strings.HasPrefix(stderr, "SIGABRT") || strings.HasPrefix(stderr, "SIGSEGV"))
+}
