@@ -49,13 +49,17 @@ func (s *Store) validate(txn uint64, ms []writeset.Mutation) error {
 		return fmt.Errorf("%w: version %d is not above %d", ErrInvalid, txn, s.last)
 	}
 	created := map[[16]byte]bool{}
+	createdNames := map[string]bool{}
 	appended := map[[16]byte]uint64{}
 	for i, m := range ms {
 		if m.Kind == writeset.CreateRun {
-			if m.Key == "" || s.runs[m.Run] != nil || s.byName[m.Key] != nil || created[m.Run] {
+			// NB: two creates of one name in one writeset would leave two
+			// runs of that name, which no snapshot can hold.
+			if m.Key == "" || s.runs[m.Run] != nil || s.byName[m.Key] != nil || created[m.Run] || createdNames[m.Key] {
 				return fmt.Errorf("%w: mutation %d creates run %q (%x) that exists or has no name", ErrInvalid, i, m.Key, m.Run)
 			}
 			created[m.Run] = true
+			createdNames[m.Key] = true
 			continue
 		}
 		r := s.runs[m.Run]

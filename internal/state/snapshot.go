@@ -226,10 +226,17 @@ func (d *decoder) fail(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrSnapshotFormat, fmt.Sprintf(format, args...))
 }
 
+// failRead is fail for a read that returned err. err stays matchable: a
+// *base.CorruptionError from the snapshot framing keeps its file and offset,
+// and an I/O error stays an I/O error.
+func (d *decoder) failRead(err error, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %w", ErrSnapshotFormat, fmt.Sprintf(format, args...), err)
+}
+
 func (d *decoder) uvarint() (uint64, error) {
 	x, err := binary.ReadUvarint(d.br)
 	if err != nil {
-		return 0, d.fail("bad number: %v", err)
+		return 0, d.failRead(err, "bad number")
 	}
 	return x, nil
 }
@@ -237,7 +244,7 @@ func (d *decoder) uvarint() (uint64, error) {
 func (d *decoder) varint() (int64, error) {
 	x, err := binary.ReadVarint(d.br)
 	if err != nil {
-		return 0, d.fail("bad number: %v", err)
+		return 0, d.failRead(err, "bad number")
 	}
 	return x, nil
 }
@@ -252,7 +259,7 @@ func (d *decoder) bytes() ([]byte, error) {
 	}
 	b := make([]byte, n)
 	if _, err := io.ReadFull(d.r, b); err != nil {
-		return nil, d.fail("cut short: %v", err)
+		return nil, d.failRead(err, "cut short")
 	}
 	d.stats.Bytes += n
 	return b, nil
@@ -276,8 +283,11 @@ func (d *decoder) entry() (Entry, error) {
 		return x, err
 	}
 	flags, err := d.br.ReadByte()
-	if err != nil || flags > 1 {
-		return x, d.fail("bad entry flags")
+	if err != nil {
+		return x, d.failRead(err, "entry flags")
+	}
+	if flags > 1 {
+		return x, d.fail("bad entry flags %d", flags)
 	}
 	x.Deleted = flags == 1
 	x.Value, err = d.bytes()
@@ -299,10 +309,13 @@ func DecodeSnapshot(r io.Reader, at uint64, maxValue int) (*Store, SnapshotStats
 	for {
 		tag, err := br.ReadByte()
 		if err != nil {
-			return nil, d.stats, d.fail("missing end marker: %v", err)
+			return nil, d.stats, d.failRead(err, "missing end marker")
 		}
 		if tag == tagEnd {
-			return s, d.stats, d.end()
+			if err := d.end(); err != nil {
+				return nil, d.stats, err
+			}
+			return s, d.stats, nil
 		}
 		if tag == tagRun {
 			cur, err = d.run(s)
@@ -330,8 +343,13 @@ func (d *decoder) end() error {
 			return d.fail("end marker count %d is %d, read %d", i, got, w)
 		}
 	}
-	if _, err := d.br.ReadByte(); err != io.EOF {
+	// NB: reading past the end marker is what makes the snapshot framing
+	// check its trailer, so a damaged trailer shows here.
+	switch _, err := d.br.ReadByte(); {
+	case err == nil:
 		return d.fail("bytes after the end marker")
+	case err != io.EOF:
+		return d.failRead(err, "after the end marker")
 	}
 	return nil
 }
@@ -339,7 +357,7 @@ func (d *decoder) end() error {
 func (d *decoder) run(s *Store) (*Run, error) {
 	var id [16]byte
 	if _, err := io.ReadFull(d.r, id[:]); err != nil {
-		return nil, d.fail("run id cut short")
+		return nil, d.failRead(err, "run id cut short")
 	}
 	name, err := d.bytes()
 	if err != nil {
@@ -458,14 +476,17 @@ func (d *decoder) event(r *Run) error {
 func (d *decoder) retention(s *Store) error {
 	var id [16]byte
 	if _, err := io.ReadFull(d.r, id[:]); err != nil {
-		return d.fail("run id cut short")
+		return d.failRead(err, "run id cut short")
 	}
 	if s.retention[id] != nil {
 		return d.fail("retention of %x repeated", id)
 	}
 	n, err := d.uvarint()
-	if err != nil || n == 0 {
-		return d.fail("bad retention history")
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return d.fail("empty retention history")
 	}
 	c := &Chain{}
 	for i := uint64(0); i < n; i++ {
