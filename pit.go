@@ -108,3 +108,27 @@ func writeNote(fsys vfs.FS, path, content string) error {
 	}
 	return f.Close()
 }
+
+// keepInLostFound copies a segment into lost+found, with a note saying why,
+// before recovery changes it.
+func (db *DB) keepInLostFound(info wal.SegmentInfo, why string) error {
+	fsys := db.opts.FS
+	lost := db.path(LostFoundName)
+	if err := fsys.MkdirAll(lost); err != nil {
+		return err
+	}
+	stamp := time.Now().UTC().Format("20060102T150405.000000000")
+	data, err := vfs.ReadFile(fsys, info.Path)
+	if err != nil {
+		return err
+	}
+	name := wal.SegmentName(info.Num)
+	if err := writeNote(fsys, filepath.Join(lost, name+"."+stamp), string(data)); err != nil {
+		return err
+	}
+	note := fmt.Sprintf("in-mem point-in-time recovery, %s\ncopied %s here whole before cutting %s\n", stamp, name, why)
+	if err := writeNote(fsys, filepath.Join(lost, "NOTE-"+stamp+".txt"), note); err != nil {
+		return err
+	}
+	return db.syncDirs(lost, db.dir)
+}

@@ -297,6 +297,12 @@ func (db *DB) truncateTorn(res *wal.ScanResult) (uint64, int64, error) {
 		prev := res.Segments[len(res.Segments)-2]
 		return prev.Num, prev.Size, nil
 	}
+	if db.opts.Recovery == RecoverPointInTime {
+		// A repair keeps every byte it cuts.
+		if err := db.keepInLostFound(info, "a torn tail cut at offset "+fmt.Sprint(info.ValidEnd)); err != nil {
+			return 0, 0, err
+		}
+	}
 	if err := fsys.Truncate(d.Path, info.ValidEnd); err != nil {
 		return 0, 0, err
 	}

@@ -357,3 +357,14 @@ func (r *ScenarioRunner) check(op *Op, pred prediction, o outcome) {
 		r.model.Ack(op, o.version, o.seqs)
 	}
 }
+
+// NewRunner returns a runner that records every operation on db in m,
+// without any crash: to build a history to damage, or to check your own use
+// of a database against the model (then call m.Compare).
+func NewRunner(db *inmem.DB, m *ReferenceModel) *ScenarioRunner {
+	return newRunner(db, m, make(chan struct{}), time.Minute, 0)
+}
+
+// Mismatches returns the disagreements between the database and the model
+// the runner saw while operations ran.
+func (r *ScenarioRunner) Mismatches() []StateMismatch { return r.mismatches }
