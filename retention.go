@@ -2,6 +2,8 @@ package inmem
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/in-mem/inmem/internal/state"
@@ -51,18 +53,22 @@ func (p RetentionPolicy) String() string {
 	return "keep-all"
 }
 
-// ParseRetentionPolicy parses "all", "last:N" or "for:DURATION".
+// ParseRetentionPolicy parses "all", "last:N" or "for:DURATION". The whole
+// string must match: "last:3x" is refused, not read as "last:3".
 func ParseRetentionPolicy(s string) (RetentionPolicy, error) {
-	var n int
-	var d string
-	switch {
-	case s == "all" || s == "keep-all":
+	if s == "all" || s == "keep-all" {
 		return KeepAll(), nil
-	case scan(s, "last:%d", &n):
+	}
+	if rest, ok := strings.CutPrefix(s, "last:"); ok {
+		n, err := strconv.Atoi(rest)
+		if err != nil {
+			return RetentionPolicy{}, invalidf("retention %q: %v", s, err)
+		}
 		p := KeepLast(n)
 		return p, p.validate()
-	case scan(s, "for:%s", &d):
-		dur, err := time.ParseDuration(d)
+	}
+	if rest, ok := strings.CutPrefix(s, "for:"); ok {
+		dur, err := time.ParseDuration(rest)
 		if err != nil {
 			return RetentionPolicy{}, invalidf("retention %q: %v", s, err)
 		}
@@ -70,11 +76,6 @@ func ParseRetentionPolicy(s string) (RetentionPolicy, error) {
 		return p, p.validate()
 	}
 	return RetentionPolicy{}, invalidf("retention %q: want all, last:N or for:DURATION", s)
-}
-
-func scan(s, format string, arg any) bool {
-	n, err := fmt.Sscanf(s, format, arg)
-	return err == nil && n == 1
 }
 
 // GetRetentionPolicy returns the run's retention policy (KeepAll if none was
