@@ -1,0 +1,221 @@
+package inmem_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/in-mem/inmem"
+	"github.com/in-mem/inmem/vfs"
+)
+
+// TestDB_Compact_WALOnly checks that WAL-only compaction after a checkpoint
+// reduces disk use, removes the covered segments and older snapshots, and
+// changes no read, before and after a reopen.
+func TestDB_Compact_WALOnly(t *testing.T) {
+	seed := testSeed(t)
+	opts := &inmem.Options{SegmentSize: 4096}
+	mem := vfs.NewMemFS()
+	db := openMem(t, mem, opts)
+	g := newGen(seed, "w")
+	g.valueSize = 200
+	runGen(t, g, db, 200)
+	if _, err := db.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	runGen(t, g, db, 200)
+	ck, err := db.Checkpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	runGen(t, g, db, 20) // records after the watermark stay needed
+	before := dump(t, db, g.m.extra())
+	segsBefore, bytesBefore := segments(t, mem), diskBytes(t, mem, testDir)
+
+	info, err := db.Compact(inmem.CompactWALOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	segsAfter, bytesAfter := segments(t, mem), diskBytes(t, mem, testDir)
+	if info.SegmentsRemoved == 0 || info.SnapshotsRemoved != 1 || info.VersionsRemoved != 0 || info.Checkpoint != nil {
+		t.Fatalf("Compact = %+v, want segments and one old snapshot removed, no versions", info)
+	}
+	if len(segsAfter) != len(segsBefore)-info.SegmentsRemoved || bytesAfter != bytesBefore-info.ReclaimedBytes || bytesAfter >= bytesBefore {
+		t.Fatalf("disk went from %d segments / %d bytes to %d / %d; Compact reported %+v", len(segsBefore), bytesBefore, len(segsAfter), bytesAfter, info)
+	}
+	if _, err := mem.Stat(ck.File); err != nil {
+		t.Fatalf("the current snapshot is gone: %v", err)
+	}
+	if d := diffStates(before, dump(t, db, g.m.extra())); d != "" {
+		t.Fatalf("compaction changed reads:\n%s", d)
+	}
+	again, err := db.Compact(inmem.CompactWALOnly)
+	if err != nil || again.SegmentsRemoved != 0 || again.ReclaimedBytes != 0 {
+		t.Fatalf("a second compaction = %+v, %v; want nothing to do", again, err)
+	}
+	db.Close()
+	db = openMem(t, mem, opts)
+	defer db.Close()
+	if d := diffStates(before, dump(t, db, g.m.extra())); d != "" {
+		t.Fatalf("reopen after compaction changed reads:\n%s", d)
+	}
+}
+
+// TestDB_Compact_NoCheckpoint checks that without a snapshot compaction
+// keeps every segment: recovery still needs them all.
+func TestDB_Compact_NoCheckpoint(t *testing.T) {
+	db, mem := newTestDB(t, &inmem.Options{SegmentSize: 4096})
+	g := newGen(1, "w")
+	g.valueSize = 200
+	runGen(t, g, db, 100)
+	before := files(t, mem, testDir)
+	info, err := db.Compact(inmem.CompactWALOnly)
+	if err != nil || info.SegmentsRemoved != 0 || info.ReclaimedBytes != 0 {
+		t.Fatalf("Compact = %+v, %v; want nothing removed", info, err)
+	}
+	if err := sameFiles(before, files(t, mem, testDir)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDB_Compact_InvalidMode checks that an unknown mode is refused.
+func TestDB_Compact_InvalidMode(t *testing.T) {
+	db, _ := newTestDB(t, nil)
+	if _, err := db.Compact(7); !errors.Is(err, inmem.ErrInvalid) {
+		t.Fatalf("Compact(7) = %v, want ErrInvalid", err)
+	}
+	if inmem.CompactFull.String() != "full" || inmem.CompactWALOnly.String() != "wal-only" {
+		t.Fatal("CompactMode names")
+	}
+}
+
+// TestDB_CompactFull_KeepLast checks that full compaction under KeepLast(1)
+// removes old versions: reading one returns a *HistoryTrimmedError, never a
+// neighbouring version; the latest reads as before; runs without a policy,
+// events and cells are untouched; and all of it stays so after reopen, also
+// once newer versions were written on top.
+func TestDB_CompactFull_KeepLast(t *testing.T) {
+	for _, mode := range []inmem.Durability{inmem.Strict, inmem.InMemory} {
+		t.Run(mode.String(), func(t *testing.T) {
+			mem := vfs.NewMemFS()
+			opts := &inmem.Options{Durability: mode}
+			db := openMem(t, mem, opts)
+			run, _ := db.CreateRun("trimmed")
+			other, _ := db.CreateRun("kept")
+			var vs []inmem.Version
+			for i := range 5 {
+				v, err := db.KVPut(run, "k", []byte{byte('a' + i)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				vs = append(vs, v)
+				db.KVPut(other, "k", []byte{byte('a' + i)})
+				db.EventAppend(run, []byte{byte(i)})
+				db.StateSet(run, "c", []byte{byte(i)})
+			}
+			if _, err := db.SetRetentionPolicy(run, inmem.KeepLast(1)); err != nil {
+				t.Fatal(err)
+			}
+			info, err := db.Compact(inmem.CompactFull)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.VersionsRemoved != 4 {
+				t.Fatalf("VersionsRemoved = %d, want 4", info.VersionsRemoved)
+			}
+			if (mode == inmem.InMemory) != (info.Checkpoint == nil) {
+				t.Fatalf("CompactFull checkpoint %+v in mode %s", info.Checkpoint, mode)
+			}
+			latest := vs[len(vs)-1]
+			check := func(what string) {
+				t.Helper()
+				for _, v := range vs[:len(vs)-1] {
+					_, err := db.KVGetAt(run, "k", v)
+					var he *inmem.HistoryTrimmedError
+					if !errors.As(err, &he) || !errors.Is(err, inmem.ErrHistoryTrimmed) || he.Requested != v || he.Earliest != latest || he.Key != "k" {
+						t.Fatalf("%s: KVGetAt(%d) = %v, want a *HistoryTrimmedError (requested %d, earliest %d)", what, v, err, v, latest)
+					}
+				}
+				for _, at := range []inmem.Version{latest, latest + 1000} {
+					got, err := db.KVGetAt(run, "k", at)
+					if err != nil || got.Version != latest || string(got.Value) != "e" {
+						t.Fatalf("%s: KVGetAt(%d) = %+v, %v; want e at %d", what, at, got, err, latest)
+					}
+				}
+				if h, err := db.KVHistory(run, "k"); err != nil || len(h) != 1 || h[0].Version != latest {
+					t.Fatalf("%s: KVHistory = %+v, %v; want only version %d", what, h, err, latest)
+				}
+				if h, _ := db.KVHistory(other, "k"); len(h) != 5 {
+					t.Fatalf("%s: the run without a policy lost history: %d versions", what, len(h))
+				}
+				if got, err := db.KVGetAt(other, "k", vs[0]+1); err != nil || string(got.Value) != "a" {
+					t.Fatalf("%s: KVGetAt on the kept run = %+v, %v", what, got, err)
+				}
+				if n, _ := db.EventCount(run); n != 5 {
+					t.Fatalf("%s: events trimmed: %d", what, n)
+				}
+			}
+			check("after compaction")
+			if mode == inmem.InMemory {
+				return
+			}
+			db.Close()
+			db = openMem(t, mem, opts)
+			check("after reopen")
+			v6, _ := db.KVPut(run, "k", []byte("f"))
+			db.Close()
+			db = openMem(t, mem, opts)
+			defer db.Close()
+			if h, _ := db.KVHistory(run, "k"); len(h) != 2 || h[0].Version != latest || h[1].Version != v6 {
+				t.Fatalf("after a new version and reopen: history %+v", h)
+			}
+			if _, err := db.KVGetAt(run, "k", vs[0]); !errors.Is(err, inmem.ErrHistoryTrimmed) {
+				t.Fatalf("trimmed version readable again after reopen: %v", err)
+			}
+		})
+	}
+}
+
+// TestDB_CompactFull_KeepFor checks the age-based policy: versions younger
+// than the age stay, older ones go, the newest always stays.
+func TestDB_CompactFull_KeepFor(t *testing.T) {
+	db, _ := newTestDB(t, nil)
+	young, _ := db.CreateRun("young")
+	old, _ := db.CreateRun("old")
+	for i := range 3 {
+		db.KVPut(young, "k", []byte{byte(i)})
+		db.KVPut(old, "k", []byte{byte(i)})
+	}
+	db.SetRetentionPolicy(young, inmem.KeepFor(time.Hour))
+	db.SetRetentionPolicy(old, inmem.KeepFor(time.Microsecond))
+	time.Sleep(2 * time.Millisecond)
+	info, err := db.Compact(inmem.CompactFull)
+	if err != nil || info.VersionsRemoved != 2 {
+		t.Fatalf("Compact = %+v, %v; want 2 versions removed", info, err)
+	}
+	if h, _ := db.KVHistory(young, "k"); len(h) != 3 {
+		t.Fatalf("KeepFor(1h) history has %d versions, want 3", len(h))
+	}
+	if h, _ := db.KVHistory(old, "k"); len(h) != 1 || h[0].Value[0] != 2 {
+		t.Fatalf("KeepFor(1µs) history = %+v, want only the newest", h)
+	}
+}
+
+// TestDB_CompactFull_KeepsTombstone checks that trimming a deleted key
+// keeps its deletion, so it stays deleted.
+func TestDB_CompactFull_KeepsTombstone(t *testing.T) {
+	db, _ := newTestDB(t, nil)
+	run, _ := db.CreateRun("r")
+	db.KVPut(run, "k", []byte("v"))
+	db.KVDelete(run, "k")
+	db.SetRetentionPolicy(run, inmem.KeepLast(1))
+	if _, err := db.Compact(inmem.CompactFull); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.KVGet(run, "k"); !errors.Is(err, inmem.ErrNotFound) {
+		t.Fatalf("KVGet of a deleted, trimmed key = %v, want ErrNotFound", err)
+	}
+	if keys, _ := db.KVKeys(run, ""); len(keys) != 0 {
+		t.Fatalf("KVKeys = %v", keys)
+	}
+}
