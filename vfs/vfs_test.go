@@ -1,0 +1,249 @@
+package vfs_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/in-mem/inmem/vfs"
+)
+
+// forEachFS runs a scenario against every FS: the OS in a temporary
+// directory and a MemFS. dir is the directory to work in.
+func forEachFS(t *testing.T, f func(t *testing.T, fsys vfs.FS, dir string)) {
+	t.Run("os", func(t *testing.T) { f(t, vfs.OS, t.TempDir()) })
+	t.Run("mem", func(t *testing.T) {
+		fsys := vfs.NewMemFS()
+		if err := fsys.MkdirAll("/tmp/test"); err != nil {
+			t.Fatal(err)
+		}
+		f(t, fsys, "/tmp/test")
+	})
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeAll(t *testing.T, fsys vfs.FS, path string, data []byte) {
+	t.Helper()
+	f, err := fsys.Create(path)
+	must(t, err)
+	n, err := f.Write(data)
+	if err != nil || n != len(data) {
+		t.Fatalf("Write: %d, %v", n, err)
+	}
+	must(t, f.Sync())
+	must(t, f.Close())
+}
+
+func readAll(t *testing.T, fsys vfs.FS, path string) string {
+	t.Helper()
+	b, err := vfs.ReadFile(fsys, path)
+	must(t, err)
+	return string(b)
+}
+
+// TestFS_Scenario: the same small life of a database directory behaves the
+// same on every FS.
+func TestFS_Scenario(t *testing.T) {
+	forEachFS(t, func(t *testing.T, fsys vfs.FS, dir string) {
+		wal := filepath.Join(dir, "WAL")
+		must(t, fsys.MkdirAll(wal))
+		must(t, fsys.MkdirAll(wal)) // again: no error
+		must(t, vfs.SyncDir(fsys, dir))
+
+		seg := filepath.Join(wal, "wal-000001.seg")
+		writeAll(t, fsys, seg, []byte("header"))
+		f, err := fsys.OpenAppend(seg)
+		must(t, err)
+		_, err = f.Write([]byte("+rec1"))
+		must(t, err)
+		_, err = f.Write([]byte("+rec2"))
+		must(t, err)
+		must(t, f.Sync())
+		must(t, f.Close())
+		if got := readAll(t, fsys, seg); got != "header+rec1+rec2" {
+			t.Fatalf("content %q", got)
+		}
+
+		// ReadAt: whole, partial at the end, past the end.
+		r, err := fsys.Open(seg)
+		must(t, err)
+		buf := make([]byte, 5)
+		if n, err := r.ReadAt(buf, 6); n != 5 || err != nil || string(buf) != "+rec1" {
+			t.Fatalf("ReadAt(6) = %d %q %v", n, buf, err)
+		}
+		if n, err := r.ReadAt(buf, 14); n != 2 || err != io.EOF || string(buf[:2]) != "c2" {
+			t.Fatalf("ReadAt(14) = %d %q %v, want 2 bytes and io.EOF", n, buf[:n], err)
+		}
+		if n, err := r.ReadAt(buf, 100); n != 0 || err != io.EOF {
+			t.Fatalf("ReadAt past the end = %d, %v", n, err)
+		}
+		if _, err := r.Write([]byte("x")); err == nil {
+			t.Fatalf("Write to a file opened with Open succeeded")
+		}
+		must(t, r.Close())
+
+		info, err := fsys.Stat(seg)
+		must(t, err)
+		if info.Size() != 16 || info.IsDir() || info.Name() != "wal-000001.seg" {
+			t.Fatalf("Stat = %v %v %v", info.Size(), info.IsDir(), info.Name())
+		}
+		if info, err := fsys.Stat(wal); err != nil || !info.IsDir() {
+			t.Fatalf("Stat(dir) = %v, %v", info, err)
+		}
+
+		// Truncate shrinks and grows with zeros.
+		must(t, fsys.Truncate(seg, 11))
+		if got := readAll(t, fsys, seg); got != "header+rec1" {
+			t.Fatalf("after Truncate(11): %q", got)
+		}
+		must(t, fsys.Truncate(seg, 13))
+		if got := readAll(t, fsys, seg); got != "header+rec1\x00\x00" {
+			t.Fatalf("after Truncate(13): %q", got)
+		}
+
+		// Create truncates an existing file.
+		tmp := filepath.Join(dir, "MANIFEST.tmp")
+		writeAll(t, fsys, tmp, []byte("old old old"))
+		writeAll(t, fsys, tmp, []byte("new"))
+		if got := readAll(t, fsys, tmp); got != "new" {
+			t.Fatalf("Create did not truncate: %q", got)
+		}
+
+		// Rename replaces the target.
+		final := filepath.Join(dir, "MANIFEST")
+		writeAll(t, fsys, final, []byte("previous"))
+		must(t, fsys.Rename(tmp, final))
+		must(t, vfs.SyncDir(fsys, dir))
+		if got := readAll(t, fsys, final); got != "new" {
+			t.Fatalf("after Rename: %q", got)
+		}
+		if ok, err := vfs.Exists(fsys, tmp); ok || err != nil {
+			t.Fatalf("old name still exists: %v %v", ok, err)
+		}
+
+		names, err := fsys.List(dir)
+		must(t, err)
+		if !slices.Equal(names, []string{"MANIFEST", "WAL"}) {
+			t.Fatalf("List = %v", names)
+		}
+
+		// Remove: a non-empty directory refuses.
+		if err := fsys.Remove(wal); err == nil {
+			t.Fatalf("Remove of a non-empty directory succeeded")
+		}
+		must(t, fsys.Remove(seg))
+		must(t, fsys.Remove(wal))
+		if _, err := fsys.Stat(seg); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("Stat after Remove = %v", err)
+		}
+		if ok, err := vfs.Exists(fsys, wal); ok || err != nil {
+			t.Fatalf("Exists(removed dir) = %v, %v", ok, err)
+		}
+	})
+}
+
+// TestFS_Errors: the failures every FS reports the same way.
+func TestFS_Errors(t *testing.T) {
+	forEachFS(t, func(t *testing.T, fsys vfs.FS, dir string) {
+		missing := filepath.Join(dir, "missing")
+		notExist := func(what string, err error) {
+			t.Helper()
+			if !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("%s = %v, want not-exist", what, err)
+			}
+		}
+		_, err := fsys.Open(missing)
+		notExist("Open", err)
+		_, err = fsys.OpenAppend(missing)
+		notExist("OpenAppend", err)
+		_, err = fsys.OpenDir(missing)
+		notExist("OpenDir", err)
+		_, err = fsys.Create(filepath.Join(missing, "f"))
+		notExist("Create in a missing directory", err)
+		notExist("Rename", fsys.Rename(missing, filepath.Join(dir, "x")))
+		notExist("Remove", fsys.Remove(missing))
+		_, err = fsys.List(missing)
+		notExist("List", err)
+		_, err = fsys.Stat(missing)
+		notExist("Stat", err)
+		notExist("Truncate", fsys.Truncate(missing, 0))
+		_, err = vfs.ReadFile(fsys, missing)
+		notExist("ReadFile", err)
+		notExist("SyncDir", vfs.SyncDir(fsys, missing))
+
+		file := filepath.Join(dir, "file")
+		writeAll(t, fsys, file, []byte("x"))
+		if err := fsys.MkdirAll(filepath.Join(file, "sub")); err == nil {
+			t.Errorf("MkdirAll through a file succeeded")
+		}
+		if _, err := fsys.List(file); err == nil {
+			t.Errorf("List of a file succeeded")
+		}
+		if _, err := fsys.Create(dir); err == nil {
+			t.Errorf("Create of a directory succeeded")
+		}
+		f, err := fsys.Create(filepath.Join(dir, "closed"))
+		must(t, err)
+		must(t, f.Close())
+		if _, err := f.Write([]byte("x")); err == nil {
+			t.Errorf("Write after Close succeeded")
+		}
+		if err := f.Close(); err == nil {
+			t.Errorf("second Close succeeded")
+		}
+	})
+}
+
+// TestFS_Lock: a lock conflicts within one process and is released by
+// Close, on every FS.
+func TestFS_Lock(t *testing.T) {
+	forEachFS(t, func(t *testing.T, fsys vfs.FS, dir string) {
+		name := filepath.Join(dir, "db", "LOCK") // the parent is created as needed on the OS
+		if _, ok := fsys.(*vfs.MemFS); ok {
+			must(t, fsys.MkdirAll(filepath.Join(dir, "db")))
+		}
+		l, err := fsys.Lock(name)
+		must(t, err)
+		if ok, _ := vfs.Exists(fsys, name); !ok {
+			t.Fatalf("Lock did not create %s", name)
+		}
+		if _, err := fsys.Lock(name); !errors.Is(err, vfs.ErrLocked) {
+			t.Fatalf("second Lock = %v, want ErrLocked", err)
+		}
+		other, err := fsys.Lock(filepath.Join(dir, "db", "OTHER"))
+		must(t, err)
+		must(t, l.Close())
+		l2, err := fsys.Lock(name)
+		if err != nil {
+			t.Fatalf("Lock after Close = %v", err)
+		}
+		must(t, l2.Close())
+		must(t, other.Close())
+	})
+}
+
+func TestReadFile_Empty(t *testing.T) {
+	forEachFS(t, func(t *testing.T, fsys vfs.FS, dir string) {
+		p := filepath.Join(dir, "empty")
+		writeAll(t, fsys, p, nil)
+		b, err := vfs.ReadFile(fsys, p)
+		if err != nil || len(b) != 0 {
+			t.Fatalf("ReadFile(empty) = %q, %v", b, err)
+		}
+		big := bytes.Repeat([]byte("0123456789"), 10000)
+		writeAll(t, fsys, p, big)
+		if b, err := vfs.ReadFile(fsys, p); err != nil || !bytes.Equal(b, big) {
+			t.Fatalf("ReadFile(big): %d bytes, %v", len(b), err)
+		}
+	})
+}
