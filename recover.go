@@ -107,7 +107,10 @@ func (db *DB) create() error {
 			return err
 		}
 	}
-	if err := db.syncDirs(filepath.Dir(filepath.Clean(db.dir)), db.dir); err != nil {
+	// Open may have created db.dir and any of its parents: make every
+	// directory entry on the way durable, or a power loss can take the whole
+	// database with it.
+	if err := db.syncDirs(append(ancestors(db.dir), db.dir)...); err != nil {
 		return err
 	}
 	f, err := wal.CreateSegment(fsys, db.walDir(), 1, uuid, db.opts.CrashPoints)
@@ -364,6 +367,18 @@ func syncFile(fsys vfs.FS, path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// ancestors returns the directories above dir, nearest first, up to the
+// root (or the current directory for a relative path).
+func ancestors(dir string) []string {
+	var out []string
+	for d := filepath.Dir(filepath.Clean(dir)); ; d = filepath.Dir(d) {
+		out = append(out, d)
+		if d == filepath.Dir(d) {
+			return out
+		}
+	}
 }
 
 func (db *DB) syncDirs(dirs ...string) error {

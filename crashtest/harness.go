@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -225,6 +226,7 @@ func (h *CrashHarness) recoverAndVerify(res *CrashTestResult, c *crash, runner *
 	}
 	res.RecoverySucceeded = true
 	promise := Promise{Durability: h.cfg.Durability, Crash: res.CrashType}
+	res.RecoveryReport = db.Recovery()
 	rv.Verdict = h.model.Judge(db, promise)
 	rv.Mismatches = append(rv.Mismatches, rv.Verdict.Mismatches...)
 	h.model.Settle(db.LastVersion())
@@ -245,6 +247,9 @@ func (h *CrashHarness) recover(c *crash, res *CrashTestResult) (*inmem.DB, vfs.F
 	var fsys vfs.FS = vfs.OS
 	if c.mem != nil {
 		fsys = c.mem
+	}
+	if names, err := fsys.List(filepath.Join(h.dir, snapDirName)); err == nil {
+		res.CrashFiles = names
 	}
 	if h.cfg.AfterCrash != nil {
 		if err := h.cfg.AfterCrash(fsys, h.dir); err != nil {

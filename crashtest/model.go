@@ -202,6 +202,7 @@ func (m *ReferenceModel) stateAt(v inmem.Version) (*dbState, inmem.Version) {
 type Verdict struct {
 	Recovered  inmem.Version // the database's last version
 	Required   inmem.Version // the promise's lower bound
+	LastAcked  inmem.Version // the highest acknowledged version, promised or not
 	MaxKnown   inmem.Version // the highest version any operation could have
 	AckedKept  int           // acknowledged write operations present
 	AckedLost  int           // acknowledged write operations absent (a broken promise if required)
@@ -230,7 +231,7 @@ func (m *ReferenceModel) Judge(db *inmem.DB, p Promise) Verdict {
 }
 
 func (m *ReferenceModel) judgeState(got *dbState, p Promise, more func(*dbState) error) Verdict {
-	v := Verdict{Recovered: got.last, Required: m.Required(p), MaxKnown: m.maxKnown()}
+	v := Verdict{Recovered: got.last, Required: m.Required(p), LastAcked: m.latest.last, MaxKnown: m.maxKnown()}
 	add := func(entity, exp, act string) {
 		v.Mismatches = append(v.Mismatches, StateMismatch{entity, exp, act})
 	}

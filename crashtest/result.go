@@ -28,6 +28,11 @@ type CrashTestResult struct {
 	Duration            time.Duration
 	RecoveryDuration    time.Duration
 	Recovery            RecoveryVerification
+	// RecoveryReport is what the verified recovery found and did.
+	RecoveryReport inmem.RecoveryReport
+	// CrashFiles lists the snapshot files (SNAPSHOTS/...) the crash left, before
+	// recovery.
+	CrashFiles []string
 	Seed                uint64 // the harness seed
 	ScenarioSeed        uint64 // the seed of this scenario's random choices
 	// Report, for a failure, says what broke, the last operations, and how to

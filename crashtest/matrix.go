@@ -1,0 +1,313 @@
+package crashtest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/in-mem/inmem"
+	"github.com/in-mem/inmem/vfs"
+)
+
+// MatrixKind is a column of the crash scenario matrix.
+type MatrixKind string
+
+// The matrix's crash kinds.
+const (
+	// MatrixKill kills a real child process with SIGKILL at the point.
+	MatrixKill MatrixKind = "kill"
+	// MatrixPowerDrop loses power at the point; only synced data survives.
+	MatrixPowerDrop MatrixKind = "powerloss-drop"
+	// MatrixPowerRandom loses power at the point; a seeded random subset of
+	// unsynced writes survives, torn at sector boundaries.
+	MatrixPowerRandom MatrixKind = "powerloss-random"
+)
+
+// MatrixKinds returns every column.
+func MatrixKinds() []MatrixKind {
+	return []MatrixKind{MatrixKill, MatrixPowerDrop, MatrixPowerRandom}
+}
+
+// MatrixConfig configures RunMatrix.
+type MatrixConfig struct {
+	Seed         uint64
+	Durabilities []inmem.Durability // default Strict and Buffered
+	Points       []CrashPoint       // default all
+	Kinds        []MatrixKind       // default all
+	// Runs per cell: kill iterations, or random power-loss states. Default 2.
+	Runs int
+	// Dir is scratch space; each cell gets its own subdirectory.
+	Dir string
+	// Binary, Args and Env start the workload child of the kill column (see
+	// ProcessCrashConfig).
+	Binary string
+	Args   []string
+	Env    []string
+	// Progress is called after every cell.
+	Progress func(MatrixCell)
+	// Reproduce is the command for one cell: %d seed, %p point, %t kind, %u
+	// durability.
+	Reproduce string
+}
+
+// MatrixCell is one cell of the matrix: a crash point under one crash kind
+// and durability mode, with its expected result and whether it held.
+type MatrixCell struct {
+	Point         string        `json:"crash_point"`
+	Kind          MatrixKind    `json:"crash_type"`
+	Durability    string        `json:"durability"`
+	Expectation   string        `json:"expectation"`
+	Runs          int           `json:"runs"`
+	Hits          int           `json:"hits"` // runs in which the crash point fired
+	AckedVerified int           `json:"acked_verified"`
+	Passed        bool          `json:"passed"`
+	Failures      []string      `json:"failures,omitempty"`
+	Reproduce     string        `json:"reproduce"`
+	Duration      time.Duration `json:"duration_ns"`
+}
+
+// expectation is what a cell promises and the check that it held.
+type expectation struct {
+	text  string
+	check func(res *CrashTestResult) string // "" if it held
+}
+
+// allAckedPresent checks that every acknowledged commit survived.
+func allAckedPresent(res *CrashTestResult) string {
+	v := res.Recovery.Verdict
+	if v.Recovered < v.LastAcked {
+		return fmt.Sprintf("recovered v%d, but v%d was acknowledged", v.Recovered, v.LastAcked)
+	}
+	return ""
+}
+
+// syncedPresent checks that every commit acknowledged before the last
+// completed sync survived: Buffered's promise after a power loss.
+func syncedPresent(res *CrashTestResult) string {
+	v := res.Recovery.Verdict
+	if v.Recovered < v.Required {
+		return fmt.Sprintf("recovered v%d, but v%d was acknowledged before the last sync", v.Recovered, v.Required)
+	}
+	return ""
+}
+
+// expectations lists, per crash point, the expected result of a crash there
+// (for the power-loss columns; the kill column expects every acknowledged
+// commit, as a process crash keeps every write).
+func expectationFor(p CrashPoint, d inmem.Durability, kind MatrixKind) expectation {
+	promised, promisedText := allAckedPresent, "every acknowledged commit is present"
+	if d == inmem.Buffered && kind != MatrixKill {
+		promised, promisedText = syncedPresent, "every commit acknowledged before the last sync is present"
+	}
+	snapshotIs := func(want ...uint64) func(*CrashTestResult) string {
+		return func(res *CrashTestResult) string {
+			if msg := allAckedPresent(res); msg != "" {
+				return msg
+			}
+			if !slices.Contains(want, res.RecoveryReport.SnapshotID) {
+				return fmt.Sprintf("recovery started from snapshot %d, want one of %v", res.RecoveryReport.SnapshotID, want)
+			}
+			return ""
+		}
+	}
+	switch p {
+	case BeforeWalWrite:
+		return expectation{"the commit in flight is absent; every acknowledged commit is present", func(res *CrashTestResult) string {
+			v := res.Recovery.Verdict
+			if d == inmem.Strict && v.Recovered != v.LastAcked {
+				return fmt.Sprintf("recovered v%d, want exactly the acknowledged v%d", v.Recovered, v.LastAcked)
+			}
+			if v.Recovered > v.LastAcked {
+				return fmt.Sprintf("recovered v%d: a commit never written is present", v.Recovered)
+			}
+			return ""
+		}}
+	case AfterWalWriteBeforeFsync:
+		return expectation{"the commit in flight may be present or absent, but whole", func(*CrashTestResult) string { return "" }}
+	case AfterFsync:
+		if d == inmem.Strict {
+			return expectation{"the commit in flight was synced: it is present", func(res *CrashTestResult) string {
+				v := res.Recovery.Verdict
+				if v.MaxKnown <= v.LastAcked || v.Recovered != v.MaxKnown {
+					return fmt.Sprintf("recovered v%d, want the synced v%d", v.Recovered, v.MaxKnown)
+				}
+				return ""
+			}}
+		}
+		return expectation{"the sync completed: every acknowledged commit is present", allAckedPresent}
+	case DuringSegmentRotation:
+		return expectation{"every acknowledged commit is present (the old segment was synced first)", allAckedPresent}
+	case DuringSnapshotBeforeRename:
+		return expectation{"data present; recovery ignores the unrenamed snapshot and starts from the previous one", snapshotIs(1)}
+	case DuringSnapshotAfterRename:
+		return expectation{"data present; the new snapshot file exists but the MANIFEST still names the previous one", func(res *CrashTestResult) string {
+			if msg := snapshotIs(1)(res); msg != "" {
+				return msg
+			}
+			if !slices.Contains(res.CrashFiles, "snap-000002.chk") {
+				return fmt.Sprintf("the renamed snapshot is missing after the crash: %v", res.CrashFiles)
+			}
+			return ""
+		}}
+	case DuringManifestUpdate:
+		return expectation{"data present; the old or the new MANIFEST, never neither", snapshotIs(1, 2)}
+	case DuringCompaction:
+		return expectation{promisedText + "; half-removed segments do no harm", promised}
+	case DuringRecovery:
+		return expectation{"a crash during recovery, then a second recovery: " + promisedText, func(res *CrashTestResult) string {
+			if res.RecoveryCrashes != 1 {
+				return "the recovery did not crash"
+			}
+			return promised(res)
+		}}
+	}
+	return expectation{promisedText, promised}
+}
+
+// matrixHit is the hit of a point the matrix crashes at: the second
+// checkpoint for the snapshot points (so a previous snapshot exists), a few
+// commits in for the commit points.
+func matrixHit(p CrashPoint) uint64 {
+	switch p {
+	case DuringSnapshotBeforeRename, DuringSnapshotAfterRename:
+		return 2
+	case DuringManifestUpdate:
+		return 3 // the second checkpoint's MANIFEST, before its rename
+	case BeforeWalWrite, AfterWalWriteBeforeFsync:
+		return 5
+	case AfterFsync:
+		return 3
+	}
+	return 1
+}
+
+// RunMatrix runs every cell: every crash point × crash kind × durability.
+func RunMatrix(cfg MatrixConfig) ([]MatrixCell, error) {
+	if len(cfg.Durabilities) == 0 {
+		cfg.Durabilities = []inmem.Durability{inmem.Strict, inmem.Buffered}
+	}
+	if len(cfg.Points) == 0 {
+		cfg.Points = AllCrashPoints()
+	}
+	if len(cfg.Kinds) == 0 {
+		cfg.Kinds = MatrixKinds()
+	}
+	cfg.Runs = max(cfg.Runs, 1)
+	var cells []MatrixCell
+	for _, d := range cfg.Durabilities {
+		for _, p := range cfg.Points {
+			for _, k := range cfg.Kinds {
+				cell, err := runCell(cfg, p, k, d)
+				if err != nil {
+					return cells, err
+				}
+				cells = append(cells, cell)
+				if cfg.Progress != nil {
+					cfg.Progress(cell)
+				}
+			}
+		}
+	}
+	return cells, nil
+}
+
+func (cfg MatrixConfig) reproduce(p CrashPoint, k MatrixKind, d inmem.Durability) string {
+	r := cfg.Reproduce
+	if r == "" {
+		r = "go run ./cmd/inmem crash matrix --seed %d --point %p --type %t --durability %u"
+	}
+	for from, to := range map[string]string{"%d": fmt.Sprint(cfg.Seed), "%p": p.String(), "%t": string(k), "%u": d.String()} {
+		r = strings.ReplaceAll(r, from, to)
+	}
+	return r
+}
+
+func runCell(cfg MatrixConfig, p CrashPoint, k MatrixKind, d inmem.Durability) (MatrixCell, error) {
+	start := time.Now()
+	cell := MatrixCell{Point: p.String(), Kind: k, Durability: d.String(), Runs: cfg.Runs, Reproduce: cfg.reproduce(p, k, d)}
+	dir, err := os.MkdirTemp(cfg.Dir, fmt.Sprintf("%s-%s-%s-", d, p, k))
+	if err != nil {
+		return cell, err
+	}
+	defer os.RemoveAll(dir)
+	if k == MatrixKill {
+		err = killCell(cfg, p, d, dir, &cell)
+	} else {
+		err = powerCell(cfg, p, k, d, dir, &cell)
+	}
+	cell.Passed = err == nil && len(cell.Failures) == 0 && cell.Hits > 0
+	if err == nil && cell.Hits == 0 {
+		cell.Failures = append(cell.Failures, "the crash point was never reached")
+	}
+	cell.Duration = time.Since(start)
+	return cell, err
+}
+
+func powerCell(cfg MatrixConfig, p CrashPoint, k MatrixKind, d inmem.Durability, dir string, cell *MatrixCell) error {
+	exp := expectationFor(p, d, k)
+	cell.Expectation = exp.text
+	for run := 0; run < cfg.Runs; run++ {
+		hc := DefaultCrashConfig()
+		hc.Seed = cfg.Seed*1000 + uint64(run)
+		hc.CrashProbability = 0
+		hc.CrashTypes = []CrashType{PowerLoss}
+		hc.PowerLossPolicy = vfs.DropUnsynced
+		if k == MatrixPowerRandom {
+			hc.PowerLossPolicy = vfs.RandomUnsynced
+		}
+		hc.Durability = d
+		hc.Options.SegmentSize = 4096
+		h := NewCrashHarness(filepath.Join(dir, fmt.Sprint(run)), hc)
+		h.SetCrashPointHit(p, matrixHit(p))
+		res, err := h.RunScenario(MixedScenario(3))
+		if err != nil {
+			return err
+		}
+		if res.Crashed {
+			cell.Hits++
+		}
+		cell.AckedVerified += res.Recovery.Verdict.AckedKept
+		if !res.Recovery.Valid {
+			cell.Failures = append(cell.Failures, res.Report)
+			continue
+		}
+		if msg := exp.check(res); msg != "" {
+			cell.Failures = append(cell.Failures, fmt.Sprintf("run %d: expected %s: %s", run, exp.text, msg))
+		}
+	}
+	return nil
+}
+
+func killCell(cfg MatrixConfig, p CrashPoint, d inmem.Durability, dir string, cell *MatrixCell) error {
+	cell.Expectation = "a real SIGKILL at the point: every acknowledged commit is present, the commit in flight whole or absent"
+	if cfg.Binary == "" {
+		return fmt.Errorf("crashtest: the kill column needs the workload child's binary")
+	}
+	pc := ProcessCrashConfig{
+		MinRuntime: 3 * time.Second, MaxRuntime: 3 * time.Second, Iterations: cfg.Runs,
+		CrashPoints: []CrashPoint{p}, MaxHit: 2, Seed: cfg.Seed, Durability: d,
+		SegmentSize: 4096, Args: cfg.Args, Env: cfg.Env,
+	}
+	if p == DuringRecovery {
+		// The first child creates the database and must be killed from
+		// outside; every later one crashes in the recovery of its open.
+		pc.MinRuntime, pc.MaxRuntime, pc.MaxHit, pc.Iterations = 300*time.Millisecond, 300*time.Millisecond, 1, cfg.Runs+1
+	}
+	res, err := NewProcessCrashTester(cfg.Binary, dir, pc).Run()
+	if err != nil {
+		return err
+	}
+	for _, r := range res.Results {
+		if r.CrashPoint == p.String() {
+			cell.Hits++
+		}
+		if !r.RecoverySucceeded {
+			cell.Failures = append(cell.Failures, r.String())
+		}
+	}
+	cell.AckedVerified = res.AckedVerified
+	return nil
+}
