@@ -32,9 +32,9 @@ type CrashTestResult struct {
 	RecoveryReport inmem.RecoveryReport
 	// CrashFiles lists the snapshot files (SNAPSHOTS/...) the crash left, before
 	// recovery.
-	CrashFiles []string
-	Seed                uint64 // the harness seed
-	ScenarioSeed        uint64 // the seed of this scenario's random choices
+	CrashFiles   []string
+	Seed         uint64 // the harness seed
+	ScenarioSeed uint64 // the seed of this scenario's random choices
 	// Report, for a failure, says what broke, the last operations, and how to
 	// reproduce it.
 	Report string
