@@ -81,7 +81,9 @@ func (db *DB) SetRetentionPolicy(run RunID, p RetentionPolicy) (Version, error) 
 }
 
 // Reads see every acknowledged commit and never a commit that is not yet
-// acknowledged: the published watermark.
+// acknowledged: the published watermark. NB: reads of KV and state cells fix
+// that version under the run's lock (the state.Run Now methods), since
+// commits and compaction prune history below it.
 
 // readRun returns the run at the published version.
 func (db *DB) readRun(id RunID) (*state.Run, uint64, error) {
@@ -122,11 +124,11 @@ func (db *DB) ListRuns() ([]RunInfo, error) {
 
 // KVGet returns the latest value of key, or ErrNotFound.
 func (db *DB) KVGet(run RunID, key string) (Versioned, error) {
-	r, at, err := db.readRun(run)
+	r, _, err := db.readRun(run)
 	if err != nil {
 		return Versioned{}, err
 	}
-	e, _, ok := r.KV(key, at)
+	e, _, ok := r.KVNow(key, db.visible.Load)
 	if !ok || e.Deleted {
 		return Versioned{}, fmt.Errorf("%w: key %q", ErrNotFound, key)
 	}
@@ -138,12 +140,11 @@ func (db *DB) KVGet(run RunID, key string) (Versioned, error) {
 // deleted) then, and a *HistoryTrimmedError if retention removed that
 // version.
 func (db *DB) KVGetAt(run RunID, key string, ver Version) (Versioned, error) {
-	r, at, err := db.readRun(run)
+	r, _, err := db.readRun(run)
 	if err != nil {
 		return Versioned{}, err
 	}
-	at = min(at, uint64(ver))
-	e, trimmed, ok := r.KV(key, at)
+	e, trimmed, ok := r.KVNow(key, func() uint64 { return min(db.visible.Load(), uint64(ver)) })
 	if trimmed != 0 && uint64(ver) < trimmed {
 		return Versioned{}, &HistoryTrimmedError{Key: key, Requested: ver, Earliest: Version(trimmed)}
 	}
@@ -156,11 +157,11 @@ func (db *DB) KVGetAt(run RunID, key string, ver Version) (Versioned, error) {
 // KVHistory returns every retained version of key, oldest first. A deletion
 // appears as a version with a nil Value.
 func (db *DB) KVHistory(run RunID, key string) ([]Versioned, error) {
-	r, at, err := db.readRun(run)
+	r, _, err := db.readRun(run)
 	if err != nil {
 		return nil, err
 	}
-	entries, _ := r.KVHistory(key, at)
+	entries, _ := r.KVHistoryNow(key, db.visible.Load)
 	if len(entries) == 0 {
 		return nil, fmt.Errorf("%w: key %q", ErrNotFound, key)
 	}
@@ -177,11 +178,11 @@ func (db *DB) KVHistory(run RunID, key string) ([]Versioned, error) {
 // KVKeys returns the keys of the run that start with prefix and are not
 // deleted, sorted.
 func (db *DB) KVKeys(run RunID, prefix string) ([]string, error) {
-	r, at, err := db.readRun(run)
+	r, _, err := db.readRun(run)
 	if err != nil {
 		return nil, err
 	}
-	return r.KVKeys(prefix, at), nil
+	return r.KVKeysNow(prefix, db.visible.Load), nil
 }
 
 // EventRange returns the events with from <= Seq < to. A to beyond the end
@@ -211,11 +212,11 @@ func (db *DB) EventCount(run RunID) (uint64, error) {
 
 // StateGet returns a state cell's value and version, or ErrNotFound.
 func (db *DB) StateGet(run RunID, cell string) (Versioned, error) {
-	r, at, err := db.readRun(run)
+	r, _, err := db.readRun(run)
 	if err != nil {
 		return Versioned{}, err
 	}
-	e, ok := r.Cell(cell, at)
+	e, ok := r.CellNow(cell, db.visible.Load)
 	if !ok {
 		return Versioned{}, fmt.Errorf("%w: cell %q", ErrNotFound, cell)
 	}
@@ -224,11 +225,11 @@ func (db *DB) StateGet(run RunID, cell string) (Versioned, error) {
 
 // StateCells returns the names of the run's state cells, sorted.
 func (db *DB) StateCells(run RunID) ([]string, error) {
-	r, at, err := db.readRun(run)
+	r, _, err := db.readRun(run)
 	if err != nil {
 		return nil, err
 	}
-	return r.CellNames(at), nil
+	return r.CellNamesNow(db.visible.Load), nil
 }
 
 // LastVersion returns the highest version readers can see: every commit at

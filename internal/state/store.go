@@ -134,25 +134,43 @@ func (s *Store) Runs(at uint64) []*Run {
 // KV returns the newest version of key at version at (which may be a
 // tombstone), with the chain's trim mark.
 func (r *Run) KV(key string, at uint64) (Entry, uint64, bool) {
+	return r.KVNow(key, func() uint64 { return at })
+}
+
+// KVNow is KV at the version now returns, called with the run's lock held.
+//
+// NB: readers of the published state must read this way (the Now methods):
+// commits prune state cells below the store's floor (see SetFloor) and
+// compaction trims KV chains below the published version, both under the
+// run's lock. A version a reader loaded before taking the lock may already
+// be pruned away, and an existing cell or key would read as missing; a
+// version loaded under the lock is at or above anything pruned before.
+func (r *Run) KVNow(key string, now func() uint64) (Entry, uint64, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	c := r.kv[key]
 	if c == nil {
 		return Entry{}, 0, false
 	}
-	e, ok := c.at(at)
+	e, ok := c.at(now())
 	return e, c.Trimmed, ok
 }
 
 // KVHistory returns every retained version of key up to version at, oldest
 // first, and the chain's trim mark.
 func (r *Run) KVHistory(key string, at uint64) ([]Entry, uint64) {
+	return r.KVHistoryNow(key, func() uint64 { return at })
+}
+
+// KVHistoryNow is KVHistory at the version now returns; see KVNow.
+func (r *Run) KVHistoryNow(key string, now func() uint64) ([]Entry, uint64) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	c := r.kv[key]
 	if c == nil {
 		return nil, 0
 	}
+	at := now()
 	var out []Entry
 	for _, e := range c.Entries {
 		if e.Version <= at {
@@ -165,7 +183,13 @@ func (r *Run) KVHistory(key string, at uint64) ([]Entry, uint64) {
 // KVKeys returns the keys with prefix whose newest version at version at is
 // not a tombstone, sorted.
 func (r *Run) KVKeys(prefix string, at uint64) []string {
+	return r.KVKeysNow(prefix, func() uint64 { return at })
+}
+
+// KVKeysNow is KVKeys at the version now returns; see KVNow.
+func (r *Run) KVKeysNow(prefix string, now func() uint64) []string {
 	r.mu.RLock()
+	at := now()
 	var keys []string
 	for k, c := range r.kv {
 		if !strings.HasPrefix(k, prefix) {
@@ -212,18 +236,29 @@ func (r *Run) Events(from, to, at uint64) []Event {
 
 // Cell returns the value of a state cell at version at.
 func (r *Run) Cell(name string, at uint64) (Entry, bool) {
+	return r.CellNow(name, func() uint64 { return at })
+}
+
+// CellNow is Cell at the version now returns; see KVNow.
+func (r *Run) CellNow(name string, now func() uint64) (Entry, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	c := r.cells[name]
 	if c == nil {
 		return Entry{}, false
 	}
-	return c.at(at)
+	return c.at(now())
 }
 
 // CellNames returns the names of the cells that exist at version at, sorted.
 func (r *Run) CellNames(at uint64) []string {
+	return r.CellNamesNow(func() uint64 { return at })
+}
+
+// CellNamesNow is CellNames at the version now returns; see KVNow.
+func (r *Run) CellNamesNow(now func() uint64) []string {
 	r.mu.RLock()
+	at := now()
 	var names []string
 	for n, c := range r.cells {
 		if _, ok := c.at(at); ok {
