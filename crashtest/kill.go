@@ -30,6 +30,11 @@ type ProcessCrashConfig struct {
 	// not reach it by MaxRuntime, the parent kills it with a signal.
 	CrashPoints []CrashPoint
 	MaxHit      uint64
+	// WhiteboxRatio is the chance an iteration is a whitebox kill when
+	// CrashPoints is set (default 1: every iteration).
+	WhiteboxRatio float64
+	// Deadline, if set, ends the run early once passed.
+	Deadline time.Time
 	Seed        uint64
 	// Durability the child runs in.
 	Durability inmem.Durability
@@ -81,6 +86,9 @@ func NewProcessCrashTester(binary, dir string, cfg ProcessCrashConfig) *ProcessC
 	}
 	if cfg.MaxHit == 0 {
 		cfg.MaxHit = 20
+	}
+	if cfg.WhiteboxRatio == 0 {
+		cfg.WhiteboxRatio = 1
 	}
 	return &ProcessCrashTester{binary: binary, dir: dir, cfg: cfg, model: NewReferenceModel()}
 }
@@ -159,6 +167,9 @@ func (t *ProcessCrashTester) Run() (*ProcessCrashResults, error) {
 	start := time.Now()
 	res := &ProcessCrashResults{}
 	for i := 0; i < t.cfg.Iterations; i++ {
+		if !t.cfg.Deadline.IsZero() && time.Now().After(t.cfg.Deadline) && i > 0 {
+			break
+		}
 		r, err := t.iteration(i)
 		if err != nil {
 			return res, fmt.Errorf("crashtest: iteration %d: %w", i, err)
@@ -196,7 +207,7 @@ func (t *ProcessCrashTester) iteration(i int) (KillIterationResult, error) {
 	rng := rand.New(rand.NewPCG(t.cfg.Seed, uint64(i)))
 	cc := ChildConfig{Dir: t.dir, Seed: t.cfg.Seed, Iteration: i, Writers: t.cfg.Writers,
 		Durability: t.cfg.Durability, SegmentSize: t.cfg.SegmentSize}
-	if len(t.cfg.CrashPoints) > 0 {
+	if len(t.cfg.CrashPoints) > 0 && rng.Float64() < t.cfg.WhiteboxRatio {
 		cc.CrashPoint = t.cfg.CrashPoints[rng.IntN(len(t.cfg.CrashPoints))].String()
 		cc.CrashHit = 1 + rng.Uint64N(t.cfg.MaxHit)
 	}

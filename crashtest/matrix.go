@@ -48,6 +48,9 @@ type MatrixConfig struct {
 	Env    []string
 	// Progress is called after every cell.
 	Progress func(MatrixCell)
+	// Select, if set, runs only the cells (numbered in matrix order) it
+	// accepts: a shard of the matrix.
+	Select func(i int) bool
 	// Reproduce is the command for one cell: %d seed, %p point, %t kind, %u
 	// durability.
 	Reproduce string
@@ -197,9 +200,13 @@ func RunMatrix(cfg MatrixConfig) ([]MatrixCell, error) {
 	}
 	cfg.Runs = max(cfg.Runs, 1)
 	var cells []MatrixCell
+	i := -1
 	for _, d := range cfg.Durabilities {
 		for _, p := range cfg.Points {
 			for _, k := range cfg.Kinds {
+				if i++; cfg.Select != nil && !cfg.Select(i) {
+					continue
+				}
 				cell, err := runCell(cfg, p, k, d)
 				if err != nil {
 					return cells, err
