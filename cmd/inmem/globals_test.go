@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/in-mem/inmem"
+)
+
+func TestReadKeyFile(t *testing.T) {
+	key := bytes.Repeat([]byte{0xab}, 32)
+	tcs := []struct {
+		name    string
+		content []byte
+		ok      bool
+	}{
+		{"raw", key, true},
+		{"hex", []byte(hex.EncodeToString(key)), true},
+		{"hex with newline", []byte(hex.EncodeToString(key) + "\n"), true},
+		{"short raw", key[:16], false},
+		{"short hex", []byte(hex.EncodeToString(key[:16])), false},
+		{"not hex", []byte(strings.Repeat("zz", 32)), false},
+	}
+	for _, tc := range tcs {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "key")
+			if err := os.WriteFile(path, tc.content, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			got, err := readKeyFile(path)
+			if tc.ok && (err != nil || !bytes.Equal(got, key)) {
+				t.Errorf("readKeyFile = %x, %v; want the key", got, err)
+			}
+			if !tc.ok && !errors.Is(err, inmem.ErrInvalid) {
+				t.Errorf("readKeyFile = %v, want ErrInvalid", err)
+			}
+		})
+	}
+	if _, err := readKeyFile(filepath.Join(t.TempDir(), "absent")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing key file: %v", err)
+	}
+}
+
+func TestGlobals_ReadCommandsDoNotCreate(t *testing.T) {
+	dir := newDir(t)
+	for _, args := range [][]string{
+		{"kv", "get", "r", "k"}, {"runs"}, {"checkpoint"}, {"compact"}, {"retention", "get", "r"},
+	} {
+		_, err := runCLI(t, append(args, "--dir", dir)...)
+		if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "no in-mem database in") {
+			t.Errorf("inmem %v on no database: %v", args, err)
+		}
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a read command created %s", dir)
+	}
+}
+
+func TestGlobals_Locked(t *testing.T) {
+	dir := newDir(t)
+	db, err := inmem.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	_, err = runCLI(t, "kv", "put", "--dir", dir, "r", "k", "v")
+	if !errors.Is(err, inmem.ErrLocked) || !strings.Contains(err.Error(), "another process has the database open") {
+		t.Errorf("put on an open database: %v", err)
+	}
+}
+
+func TestGlobals_DirArg(t *testing.T) {
+	g := &globals{dir: "a"}
+	if d, err := g.dirArg([]string{"a/"}); err != nil || d != "a/" {
+		t.Errorf("same dir twice: %q, %v", d, err)
+	}
+	if _, err := g.dirArg([]string{"b"}); exitCode(err) != exitUsage {
+		t.Errorf("two dirs: %v, want a usage error", err)
+	}
+	if d, err := g.dirArg(nil); err != nil || d != "a" {
+		t.Errorf("--dir only: %q, %v", d, err)
+	}
+}
+
+func TestGlobals_Buffered(t *testing.T) {
+	dir := newDir(t)
+	mustRun(t, "kv", "put", "--dir", dir, "--durability", "buffered", "r", "k", "v")
+	if out := mustRun(t, "kv", "get", "--dir", dir, "r", "k"); out != "v\n" {
+		t.Errorf("get after a buffered put = %q", out)
+	}
+}
