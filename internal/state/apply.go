@@ -110,7 +110,7 @@ func (s *Store) applyOne(txn uint64, ts int64, m writeset.Mutation, floor uint64
 			c = &Chain{}
 			r.kv[m.Key] = c
 		}
-		c.Entries = append(c.Entries, Entry{Version: txn, TS: ts, Value: m.Value, Deleted: m.Kind == writeset.KVDelete})
+		c.Entries = appendVersion(c.Entries, Entry{Version: txn, TS: ts, Value: m.Value, Deleted: m.Kind == writeset.KVDelete})
 	case writeset.EventAppend:
 		r.events = append(r.events, Event{Seq: m.Seq, Version: txn, TS: ts, Payload: m.Value})
 	case writeset.StateSet:
@@ -122,6 +122,17 @@ func (s *Store) applyOne(txn uint64, ts int64, m writeset.Mutation, floor uint64
 		c.Entries = append(c.Entries, Entry{Version: txn, TS: ts, Value: m.Value})
 		pruneBelow(c, floor)
 	}
+}
+
+// appendVersion appends e to a chain. NB: a writeset that writes one key
+// twice keeps only its last write, as a Tx does: two entries of one version
+// would break history reads and make the snapshot refuse to load. The
+// replaced chain is a copy, never changed in place (see Run.view).
+func appendVersion(es []Entry, e Entry) []Entry {
+	if n := len(es); n > 0 && es[n-1].Version == e.Version {
+		return append(es[:n-1:n-1], e)
+	}
+	return append(es, e)
 }
 
 // pruneBelow drops the entries older than the newest one at or below floor:

@@ -390,3 +390,27 @@ func TestTrim(t *testing.T) {
 		})
 	}
 }
+
+// TestApply_SameKeyTwice: a writeset that writes one key twice keeps its
+// last write, one version, and the store still snapshots and reloads.
+func TestApply_SameKeyTwice(t *testing.T) {
+	s := populated(t)
+	apply(t, s, 7, put(runA, "dup", "first"), put(runA, "dup", "second"), put(runA, "k1", "v4"), del(runA, "k1"))
+	a, _ := s.Run(runA, Latest)
+	hist, _ := a.KVHistory("dup", Latest)
+	if len(hist) != 1 || string(hist[0].Value) != "second" || hist[0].Version != 7 {
+		t.Fatalf("dup history %+v", hist)
+	}
+	hist, _ = a.KVHistory("k1", Latest)
+	if n := len(hist); n != 3 || !hist[n-1].Deleted || hist[n-1].Version != 7 || hist[n-2].Version != 5 {
+		t.Fatalf("k1 history %+v", hist)
+	}
+	b := encoded(t, s, 7)
+	dec, _, err := DecodeSnapshot(bytes.NewReader(b), 7, testMaxValue)
+	if err != nil {
+		t.Fatalf("snapshot of a store with a key written twice in one commit: %v", err)
+	}
+	if !bytes.Equal(encoded(t, dec, 7), b) {
+		t.Fatalf("round trip differs")
+	}
+}

@@ -333,7 +333,9 @@ func TestErrorNamed(t *testing.T) {
 	if _, ok := errorfs.ErrorNamed("nope"); ok {
 		t.Fatalf("ErrorNamed accepted junk")
 	}
-	if !errors.Is(errorfs.ErrNoSpace, syscall.ENOSPC) || !errors.Is(errorfs.ErrSyncFailed, syscall.EIO) {
+	nospc := &fs.PathError{Op: "write", Path: "f", Err: errorfs.ErrNoSpace}
+	failed := &fs.PathError{Op: "sync", Path: "f", Err: errorfs.ErrSyncFailed}
+	if !errors.Is(nospc, syscall.ENOSPC) || !errors.Is(failed, syscall.EIO) {
 		t.Fatalf("injected errors do not match their errno")
 	}
 }
