@@ -115,7 +115,7 @@ type TailStatus struct {
 	// recovery cuts, and Bytes how much it cuts. Offset is -1 if the damage
 	// is a missing file.
 	File       string `json:"file,omitempty"`
-	Offset     int64  `json:"offset,omitempty"`
+	Offset     int64  `json:"offset"`
 	Bytes      int64  `json:"bytes,omitempty"`
 	HeaderTorn bool   `json:"header_torn,omitempty"` // recovery removes the segment
 	Reason     string `json:"reason,omitempty"`

@@ -410,3 +410,78 @@ func TestInspect_NoDatabase(t *testing.T) {
 		}
 	}
 }
+
+// segmented builds a database whose log spans at least four segments.
+func segmented(t *testing.T, dir string) {
+	t.Helper()
+	db, err := inmem.Open(dir, &inmem.Options{SegmentSize: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := db.CreateRun("r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		if _, err := db.KVPut(id, fmt.Sprintf("k%d", i), bytes.Repeat([]byte{'x'}, 20)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(ivSegment(dir, 4)); err != nil {
+		t.Fatalf("want at least 4 segments: %v", err)
+	}
+}
+
+func TestInspect_MissingMiddleSegment(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	segmented(t, dir)
+	if err := os.Remove(ivSegment(dir, 2)); err != nil {
+		t.Fatal(err)
+	}
+	r, err := inmem.Inspect(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Tail.State != inmem.TailCorrupt || r.Tail.File != ivSegment(dir, 2) || r.Tail.Offset != -1 ||
+		!strings.Contains(r.Tail.String(), "segment 2 is missing") {
+		t.Errorf("tail = %+v (%s)", r.Tail, r.Tail)
+	}
+	if r.Segments[0].Num != 1 || r.Segments[0].AfterDamage || r.LastTxn != r.Segments[0].LastTxn {
+		t.Errorf("first segment %+v, last txn %d", r.Segments[0], r.LastTxn)
+	}
+	for _, s := range r.Segments[1:] {
+		if !s.AfterDamage || s.Records == 0 || s.Damage != "" {
+			t.Errorf("segment after the gap: %+v", s)
+		}
+	}
+}
+
+func TestInspect_TornSegmentHeader(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	segmented(t, dir)
+	nums, _ := filepath.Glob(filepath.Join(dir, "WAL", "wal-*.seg"))
+	last := nums[len(nums)-1]
+	// A rotation cut short: the new segment holds part of its header.
+	if err := os.Truncate(last, 10); err != nil {
+		t.Fatal(err)
+	}
+	before := ivTree(t, dir)
+	r, err := inmem.Inspect(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Tail.State != inmem.TailTorn || !r.Tail.HeaderTorn || r.Tail.File != last || r.Tail.Bytes != 10 || r.Corruption != nil {
+		t.Errorf("tail = %+v", r.Tail)
+	}
+	v, err := inmem.Verify(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.TornTail || !v.HeaderTorn || v.TornSegment != last || v.LastVersion != r.LastTxn {
+		t.Errorf("verify = %+v, inspect last txn %d", *v, r.LastTxn)
+	}
+	ivSame(t, dir, before)
+}

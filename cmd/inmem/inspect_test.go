@@ -133,8 +133,8 @@ func TestInspect_TornTail(t *testing.T) {
 	before := tree(t, dir)
 	out := mustRun(t, "inspect", dir)
 	checkUnchanged(t, dir, before)
-	want := fmt.Sprintf("tail         torn at offset %d of %s (10 bytes would be cut)", cut, segPath(dir))
-	if !strings.Contains(out, want) || !regexp.MustCompile(`(?m)^last txn\s+5$`).MatchString(out) {
+	want := fmt.Sprintf(`(?m)^tail\s+torn at offset %d of %s \(10 bytes would be cut\)`, cut, regexp.QuoteMeta(segPath(dir)))
+	if !regexp.MustCompile(want).MatchString(out) || !regexp.MustCompile(`(?m)^last txn\s+5$`).MatchString(out) {
 		t.Errorf("inspect output lacks %q and last txn 5:\n%s", want, out)
 	}
 	if !strings.Contains(out, fmt.Sprintf("torn tail at offset %d", cut)) {
