@@ -121,6 +121,7 @@ type TailStatus struct {
 	Reason     string `json:"reason,omitempty"`
 }
 
+// String describes the status as the inspect command prints it.
 func (t TailStatus) String() string {
 	switch t.State {
 	case TailTorn:
