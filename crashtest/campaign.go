@@ -248,7 +248,7 @@ func runPowerLossScenario(cfg CampaignConfig, d inmem.Durability, deadline time.
 		}
 		rep.Iterations = append(rep.Iterations, IterationPoint{Scenario: ScenarioPowerLoss, Durability: d.String(), Index: done,
 			RecoveryMs: float64(res.RecoveryTime.Microseconds()) / 1000 / float64(max(res.States, 1)),
-			Acked: uint64(res.AckedOps), Recovered: uint64(res.AckedChecked / max(res.States, 1)), Passed: len(res.Violations) == 0})
+			Acked:      uint64(res.AckedOps), Recovered: uint64(res.AckedChecked / max(res.States, 1)), Passed: len(res.Violations) == 0})
 		cfg.progress(Progress{Scenario: ScenarioPowerLoss, Durability: d.String(), Done: done + 1, Total: cfg.Iterations,
 			Violations: sum.Violations, Note: fmt.Sprintf("seed %d: %d states", seed, res.States)})
 	}

@@ -35,7 +35,7 @@ type ProcessCrashConfig struct {
 	WhiteboxRatio float64
 	// Deadline, if set, ends the run early once passed.
 	Deadline time.Time
-	Seed        uint64
+	Seed     uint64
 	// Durability the child runs in.
 	Durability inmem.Durability
 	// Expect is the promise the recovered state is judged by; default
