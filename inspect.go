@@ -189,21 +189,38 @@ func (in *inspector) run() error {
 	if in.m == nil && in.r.ManifestError == "" && len(nums) == 0 && len(snaps) == 0 {
 		return fmt.Errorf("inmem: no in-mem database in %s: %w", in.dir, fs.ErrNotExist)
 	}
-	if in.m == nil && in.r.ManifestError == "" {
-		in.r.ManifestError = "MANIFEST is missing"
-		in.corrupt(filepath.Join(in.dir, manifest.FileName), -1, "MANIFEST is missing")
-	}
 	if err := in.inspectSnapshots(snaps); err != nil {
 		return err
 	}
 	if err := in.inspectLog(nums); err != nil {
 		return err
 	}
+	if in.m == nil && in.r.ManifestError == "" {
+		in.missingManifest()
+	}
 	if err := in.inspectTemps(snaps); err != nil {
 		return err
 	}
 	in.sumReclaimable()
 	return nil
+}
+
+// missingManifest judges a directory without a MANIFEST as Open does: with
+// log records or snapshots, the MANIFEST was lost (corruption); without,
+// the creation of the database was cut short and Open starts it anew.
+func (in *inspector) missingManifest() {
+	orphans := len(in.r.Snapshots) > 0
+	for _, s := range in.r.Segments {
+		orphans = orphans || s.Records > 0
+	}
+	if !orphans {
+		in.r.ManifestError = "MANIFEST is missing, and so are log records and snapshots: a creation cut short, which Open starts anew"
+		return
+	}
+	in.r.ManifestError = "MANIFEST is missing"
+	// NB: this outranks damage found in the log, as it does in Open.
+	in.r.Corruption = nil
+	in.corrupt(filepath.Join(in.dir, manifest.FileName), -1, "MANIFEST is missing but log records or snapshots exist")
 }
 
 // corrupt records the first damage that makes Open refuse the database.

@@ -485,3 +485,23 @@ func TestInspect_TornSegmentHeader(t *testing.T) {
 	}
 	ivSame(t, dir, before)
 }
+
+func TestInspect_CreationCutShort(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	ivBuild(t, dir, nil, 1)
+	seg := ivSegment(dir, 1)
+	// Segment 1 with its header only and no MANIFEST: what a crash during
+	// the creation of a database leaves.
+	for _, err := range []error{os.Truncate(seg, 32), os.Remove(filepath.Join(dir, "MANIFEST"))} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := inmem.Inspect(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Corruption != nil || !strings.Contains(r.ManifestError, "creation cut short") || r.Tail.State != inmem.TailClean {
+		t.Errorf("corruption %v, manifest error %q, tail %v", r.Corruption, r.ManifestError, r.Tail)
+	}
+}
