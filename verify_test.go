@@ -132,3 +132,17 @@ func TestVerify_Locked(t *testing.T) {
 		t.Errorf("Verify of an open database = %v, want ErrLocked", err)
 	}
 }
+
+func TestVerify_DamagedSnapshot(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	checkpointed(t, dir, nil)
+	snap := filepath.Join(dir, "SNAPSHOTS", "snap-000002.chk")
+	ivFlip(t, snap, 100)
+	before := ivTree(t, dir)
+	_, err := inmem.Verify(dir, nil)
+	var ce *inmem.CorruptionError
+	if !errors.As(err, &ce) || ce.File != snap {
+		t.Errorf("Verify = %v, want corruption in %s", err, snap)
+	}
+	ivSame(t, dir, before)
+}
