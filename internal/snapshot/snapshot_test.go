@@ -511,7 +511,7 @@ func TestWriteFile_FillError(t *testing.T) {
 }
 
 // TestGolden_Stream pins the framing of format version 1 byte for byte
-// with a small two-field stream. Regenerate only for a new format version:
+// with a one-block stream. Regenerate only for a new format version:
 // go test ./internal/snapshot -run Golden -update
 func TestGolden_Stream(t *testing.T) {
 	path := filepath.Join("testdata", "golden", "v1", "stream.chk")
