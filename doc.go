@@ -57,6 +57,18 @@
 // syncs what it read before accepting a commit, so a second crash cannot lose
 // what the first recovery served.
 //
+// # Backup
+//
+// DB.Export writes a self-contained copy of the database as of a checkpoint
+// into an empty directory while the database stays open and writable: a
+// MANIFEST, the snapshot, an empty log segment, and last an EXPORT marker
+// listing every file with its size and checksum. Import verifies the marker
+// and opens the copy (in place, or into memory with InMemory); a directory
+// whose Export or copy did not finish is refused with ErrIncompleteExport.
+// A closed database directory may also simply be copied file by file, and
+// so may an open one that takes no commit between a Checkpoint and the end
+// of the copy.
+//
 // # Testing seams
 //
 // Options.FS runs the engine on any vfs.FS: vfs.MemFS simulates power loss,

@@ -43,6 +43,10 @@ var (
 	ErrCodecMismatch = errors.New("inmem: codec mismatch")
 	// ErrTxDone is returned when a Tx is used after its function returned.
 	ErrTxDone = errors.New("inmem: transaction already finished")
+	// ErrIncompleteExport is returned by Import when the directory is not a
+	// complete export: its EXPORT marker, or a file the marker lists, is
+	// missing or short (an Export or a copy that did not finish).
+	ErrIncompleteExport = errors.New("inmem: not a complete export")
 )
 
 // CorruptionError names the damaged file, the offset of the first damage
