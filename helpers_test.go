@@ -48,8 +48,16 @@ func runPattern(name string) string {
 
 const testDir = "db"
 
+// tb is the part of testing.TB the checking helpers need; *rapid.T has it
+// too.
+type tb interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+}
+
 // openMem opens (creating) testDir on fsys, failing the test on error.
-func openMem(t testing.TB, fsys vfs.FS, opts *inmem.Options) *inmem.DB {
+func openMem(t tb, fsys vfs.FS, opts *inmem.Options) *inmem.DB {
 	t.Helper()
 	o := inmem.Options{}
 	if opts != nil {
@@ -137,7 +145,7 @@ func newRunState(name string, id inmem.RunID, v inmem.Version) *runState {
 
 // dump reads the whole observable state of db. extra names keys, per run
 // name, whose newest version may be a deletion (KVKeys does not list those).
-func dump(t testing.TB, db *inmem.DB, extra map[string][]string) dbState {
+func dump(t tb, db *inmem.DB, extra map[string][]string) dbState {
 	t.Helper()
 	s, err := dumpErr(db, extra)
 	if err != nil {
@@ -330,7 +338,7 @@ func unionKeys[V1, V2 any](a map[string]V1, b map[string]V2) map[string]bool {
 // checkInvariants checks what must hold of any state: event sequences are
 // 0..n-1, every version is at or below Last, histories have increasing
 // versions, and timestamps never decrease as versions increase.
-func checkInvariants(t testing.TB, s dbState) {
+func checkInvariants(t tb, s dbState) {
 	t.Helper()
 	type vt struct {
 		v  inmem.Version
@@ -369,7 +377,7 @@ func checkInvariants(t testing.TB, s dbState) {
 }
 
 // files returns every file under root on fsys with its content.
-func files(t testing.TB, fsys vfs.FS, root string) map[string][]byte {
+func files(t tb, fsys vfs.FS, root string) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
 	var walk func(dir string)
@@ -400,7 +408,7 @@ func files(t testing.TB, fsys vfs.FS, root string) map[string][]byte {
 }
 
 // diskBytes is the total size of the files under root.
-func diskBytes(t testing.TB, fsys vfs.FS, root string) int64 {
+func diskBytes(t tb, fsys vfs.FS, root string) int64 {
 	var n int64
 	for _, b := range files(t, fsys, root) {
 		n += int64(len(b))

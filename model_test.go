@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
-	"testing"
 
 	"github.com/in-mem/inmem"
 )
@@ -174,7 +173,7 @@ func modelOf(recs []rec, upTo inmem.Version) (*model, error) {
 }
 
 // checkModel fails the test if db's state differs from m's.
-func checkModel(t testing.TB, db *inmem.DB, m *model, what string) {
+func checkModel(t tb, db *inmem.DB, m *model, what string) {
 	t.Helper()
 	got := dump(t, db, m.extra())
 	checkInvariants(t, got)
@@ -474,7 +473,7 @@ func (g *gen) abort(db *inmem.DB, run string) (rec, bool, error) {
 
 // runGen runs n steps of g against db, failing the test on any unexpected
 // outcome, and returns the acknowledged commits.
-func runGen(t testing.TB, g *gen, db *inmem.DB, n int) []rec {
+func runGen(t tb, g *gen, db *inmem.DB, n int) []rec {
 	t.Helper()
 	var recs []rec
 	for i := range n {
