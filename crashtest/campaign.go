@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/in-mem/inmem"
+	"github.com/in-mem/inmem/vfs"
 )
 
 // Campaign scenarios, as `inmem crash` names them.
@@ -46,6 +47,43 @@ type CampaignConfig struct {
 	Progress func(Progress)
 	// Command is how reproduce lines start (default "go run ./cmd/inmem").
 	Command string
+
+	Matrix    MatrixOptions
+	Kill      KillOptions
+	PowerLoss PowerLossOptions
+	IOErrors  IOErrorOptions
+}
+
+// MatrixOptions narrow the matrix scenario.
+type MatrixOptions struct {
+	Points []CrashPoint
+	Kinds  []MatrixKind
+	Runs   int // per cell, default 2
+}
+
+// KillOptions tune the kill scenario.
+type KillOptions struct {
+	Signals                []syscall.Signal // default a mix of SIGKILL, SIGABRT, SIGSEGV
+	CrashPoints            []CrashPoint     // whitebox points (default all)
+	WhiteboxRatio          float64          // share of whitebox iterations (default 0.3; -1 for none)
+	MinRuntime, MaxRuntime time.Duration    // default 50 ms to 200 ms
+	Writers                int
+	Dir                    string // the database directory (default a temporary one)
+}
+
+// PowerLossOptions tune the power-loss exploration.
+type PowerLossOptions struct {
+	Policies       []vfs.CrashMode
+	RandomStates   int
+	EveryOperation bool
+	At             *int             // explore only the crash after this many filesystem operations
+	Policy         *vfs.CrashPolicy // with At: only this policy
+}
+
+// IOErrorOptions tune the I/O error sweep.
+type IOErrorOptions struct {
+	At     *int
+	Errors []string
 }
 
 // Progress is one finished unit of work of a campaign.
@@ -157,10 +195,17 @@ func runMatrixScenario(cfg CampaignConfig, d inmem.Durability, rep *Report, sum 
 		return err
 	}
 	defer os.RemoveAll(dir)
-	total := len(AllCrashPoints()) * len(MatrixKinds())
 	done := 0
+	points, kinds := cfg.Matrix.Points, cfg.Matrix.Kinds
+	if len(points) == 0 {
+		points = AllCrashPoints()
+	}
+	if len(kinds) == 0 {
+		kinds = MatrixKinds()
+	}
+	total := len(points) * len(kinds)
 	cells, err := RunMatrix(MatrixConfig{
-		Seed: cfg.Seed, Durabilities: []inmem.Durability{d}, Runs: 2, Dir: dir,
+		Seed: cfg.Seed, Durabilities: []inmem.Durability{d}, Points: points, Kinds: kinds, Runs: max(cfg.Matrix.Runs, 2), Dir: dir,
 		Binary: cfg.Binary, Args: cfg.Args, Env: cfg.Env, Select: cfg.mine,
 		Reproduce: cfg.Command + " crash matrix --seed %d --point %p --type %t --durability %u",
 		Progress: func(c MatrixCell) {
@@ -184,22 +229,43 @@ func runMatrixScenario(cfg CampaignConfig, d inmem.Durability, rep *Report, sum 
 }
 
 func runKillScenario(cfg CampaignConfig, d inmem.Durability, deadline time.Time, rep *Report, sum *ScenarioSummary) error {
-	dir, err := os.MkdirTemp(cfg.Dir, "kill-")
-	if err != nil {
-		return err
+	dir := cfg.Kill.Dir
+	if dir == "" {
+		tmp, err := os.MkdirTemp(cfg.Dir, "kill-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	} else if len(cfg.Durabilities) > 1 {
+		dir = filepath.Join(dir, d.String())
 	}
-	defer os.RemoveAll(dir)
 	iterations := cfg.Iterations
 	if iterations <= 0 {
 		iterations = 1 << 30 // until the deadline
 	}
 	seed := cfg.shardSeed()
+	ko := cfg.Kill
+	if len(ko.Signals) == 0 {
+		ko.Signals = []syscall.Signal{syscall.SIGKILL, syscall.SIGKILL, syscall.SIGABRT, syscall.SIGSEGV}
+	}
+	if len(ko.CrashPoints) == 0 {
+		ko.CrashPoints = AllCrashPoints()
+	}
+	switch {
+	case ko.WhiteboxRatio == 0:
+		ko.WhiteboxRatio = 0.3
+	case ko.WhiteboxRatio < 0:
+		ko.CrashPoints = nil
+	}
+	if ko.MaxRuntime <= 0 {
+		ko.MinRuntime, ko.MaxRuntime = 50*time.Millisecond, 200*time.Millisecond
+	}
 	pc := ProcessCrashConfig{
-		MinRuntime: 50 * time.Millisecond, MaxRuntime: 200 * time.Millisecond, Iterations: iterations,
-		Signals:     []syscall.Signal{syscall.SIGKILL, syscall.SIGKILL, syscall.SIGABRT, syscall.SIGSEGV},
-		CrashPoints: AllCrashPoints(), WhiteboxRatio: 0.3, MaxHit: 5,
-		Seed: seed, Durability: d, Args: cfg.Args, Env: cfg.Env,
-		Reproduce: fmt.Sprintf("%s crash kill --seed %%d --iterations N %s", cfg.Command, cfg.flags(d)),
+		MinRuntime: ko.MinRuntime, MaxRuntime: ko.MaxRuntime, Iterations: iterations,
+		Signals: ko.Signals, CrashPoints: ko.CrashPoints, WhiteboxRatio: ko.WhiteboxRatio, MaxHit: 5,
+		Writers: ko.Writers, Seed: seed, Durability: d, Args: cfg.Args, Env: cfg.Env,
+		Reproduce: fmt.Sprintf("%s crash kill --seed %%d --iterations N --durability %s", cfg.Command, d),
 	}
 	if cfg.Iterations <= 0 {
 		pc.Deadline = deadline
@@ -219,6 +285,9 @@ func runKillScenario(cfg CampaignConfig, d inmem.Durability, deadline time.Time,
 		cfg.progress(Progress{Scenario: ScenarioKill, Durability: d.String(), Done: r.Iteration + 1, Total: total, Violations: sum.Violations,
 			Note: r.Signal})
 	}
+	if cfg.Binary == "" {
+		return fmt.Errorf("the kill scenario needs the workload child's binary")
+	}
 	res, err := NewProcessCrashTester(cfg.Binary, dir, pc).Run()
 	if res != nil {
 		sum.Runs, sum.AckedVerified, sum.AckedLost = res.Iterations, res.AckedVerified, res.AckedLost
@@ -231,10 +300,13 @@ func runPowerLossScenario(cfg CampaignConfig, d inmem.Durability, deadline time.
 	sum.Unit = "crash states"
 	for k, done := cfg.Shard, 0; cfg.more(done, deadline); k, done = k+cfg.Shards, done+1 {
 		seed := cfg.Seed + uint64(k)
+		po := cfg.PowerLoss
 		res, err := Explore(ExploreConfig{
 			Workload: WorkloadConfig{Seed: seed, Ops: cfg.Ops}, Durability: d,
+			Policies: po.Policies, RandomStates: po.RandomStates, EveryOperation: po.EveryOperation,
+			Only: po.At, OnlyPolicy: po.Policy,
 			Options:   inmem.Options{SegmentSize: 16 << 10},
-			Reproduce: fmt.Sprintf("%s crash powerloss --seed %%d --ops %d --durability %s --at %%o --policy %%p", cfg.Command, cfg.Ops, d),
+			Reproduce: fmt.Sprintf("%s crash powerloss --seed %%d --iterations 1 --ops %d --durability %s --at %%o --policy %%p", cfg.Command, cfg.Ops, d),
 		})
 		if err != nil {
 			return err
@@ -261,7 +333,7 @@ func runIOErrorScenario(cfg CampaignConfig, d inmem.Durability, deadline time.Ti
 		seed := cfg.Seed + uint64(k)
 		res, err := ErrorSweep(SweepConfig{
 			Workload: WorkloadConfig{Seed: seed, Ops: min(cfg.Ops, 70)}, Durability: d,
-			Options: inmem.Options{SegmentSize: 4096},
+			Options: inmem.Options{SegmentSize: 4096}, Only: cfg.IOErrors.At, Errors: cfg.IOErrors.Errors,
 		})
 		if err != nil {
 			return err

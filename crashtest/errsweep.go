@@ -219,7 +219,7 @@ func sweepOne(cfg SweepConfig, index int, op errorfs.Op, name string) sweepOutco
 	var out sweepOutcome
 	fail := func(problem string, ms []StateMismatch) sweepOutcome {
 		out.violation = &SweepViolation{OpIndex: index, Op: op.String(), Injected: name, Problem: problem, Mismatches: ms,
-			Reproduce: fmt.Sprintf("go run ./cmd/inmem crash ioerrors --seed %d --ops %d --durability %s --at %d --error %s",
+			Reproduce: fmt.Sprintf("go run ./cmd/inmem crash ioerrors --seed %d --iterations 1 --ops %d --durability %s --at %d --error %s",
 				cfg.Workload.Seed, cfg.Workload.Ops, cfg.Durability, index, name)}
 		return out
 	}
