@@ -128,26 +128,28 @@ func realMain(f *flags) error {
 	return writeResults(f.out, rep, md)
 }
 
-// runAll interleaves engines within each run, so slow drifts in the
-// machine's load spread over every engine instead of biasing one.
+// runAll interleaves the engines within each workload of each run, so
+// the figures compared with each other were taken minutes apart at most
+// and a drift in the machine's load spreads over every engine.
 func runAll(es []*Engine, want map[string]bool, cfg *Config, runs int) (map[string][]Sample, error) {
 	samples := map[string][]Sample{}
 	for r := 1; r <= runs; r++ {
-		for _, e := range es {
-			dir := filepath.Join(cfg.Root, fmt.Sprintf("%s-run%d", e.Name, r))
-			ss, err := runEngine(e, want, cfg, dir)
-			for _, s := range ss {
-				u, _ := unit(s.Workload)
-				cfg.Progress("run %d/%d  %-7s %-11s %s", r, runs, e.Name, s.Workload, human(s.Value, u))
+		for _, g := range groups {
+			for _, e := range es {
+				if !e.wants(g, want) {
+					continue
+				}
+				ss, err := runGroup(e, g, want, cfg, filepath.Join(cfg.Root, fmt.Sprintf("%s-run%d", e.Name, r)))
+				for _, s := range ss {
+					u, _ := unit(s.Workload)
+					cfg.Progress("run %d/%d  %-7s %-11s %s", r, runs, e.Name, s.Workload, human(s.Value, u))
+				}
+				samples[e.Name] = append(samples[e.Name], ss...)
+				if err != nil {
+					return nil, err
+				}
+				runtime.GC()
 			}
-			samples[e.Name] = append(samples[e.Name], ss...)
-			if err != nil {
-				return nil, err
-			}
-			if !cfg.Keep {
-				os.RemoveAll(dir)
-			}
-			runtime.GC()
 		}
 	}
 	return samples, nil

@@ -61,32 +61,55 @@ func unit(w string) (string, bool) {
 	return "ops/s", true
 }
 
-// runEngine runs the selected workloads of one engine once, each on a fresh
-// directory under dir.
-func runEngine(e *Engine, want map[string]bool, cfg *Config, dir string) ([]Sample, error) {
-	var out []Sample
-	for _, w := range []string{wDurable1, wDurable16, wBuffered} {
-		if !want[w] || !e.supports(w) {
-			continue
-		}
-		d := filepath.Join(dir, w)
-		s, err := runWrites(e, w, cfg, d)
-		if err != nil {
-			return out, fmt.Errorf("%s %s: %w", e.Name, w, err)
-		}
-		out = append(out, s)
-		if err := cleanup(cfg, d); err != nil {
-			return out, err
+// groupLoaded stands for recovery, reads and checkpoint, which share one
+// loaded database.
+const groupLoaded = "loaded"
+
+// groups lists the steps of one run: each write workload on its own empty
+// database, then the loaded database.
+var groups = []string{wDurable1, wDurable16, wBuffered, groupLoaded}
+
+func (e *Engine) wants(g string, want map[string]bool) bool {
+	if g == groupLoaded {
+		return (want[wRecovery] || want[wReads] || want[wCheckpoint]) && e.supports(wRecovery)
+	}
+	return want[g] && e.supports(g)
+}
+
+// runGroup runs one step of a run for one engine, on a fresh directory
+// under dir that it removes afterwards (unless cfg.Keep).
+func runGroup(e *Engine, g string, want map[string]bool, cfg *Config, dir string) ([]Sample, error) {
+	d := filepath.Join(dir, g)
+	var ss []Sample
+	var err error
+	if g == groupLoaded {
+		ss, err = runLoaded(e, want, cfg, d)
+	} else {
+		var s Sample
+		if s, err = runWrites(e, g, cfg, d); err == nil {
+			ss = []Sample{s}
 		}
 	}
-	if (want[wRecovery] || want[wReads] || want[wCheckpoint]) && e.supports(wRecovery) {
-		d := filepath.Join(dir, "loaded")
-		ss, err := runLoaded(e, want, cfg, d)
+	if err != nil {
+		return ss, fmt.Errorf("%s %s: %w", e.Name, g, err)
+	}
+	if err := cleanup(cfg, d); err != nil {
+		return ss, err
+	}
+	os.Remove(dir) // only if empty: the last step of this engine's run
+	return ss, nil
+}
+
+// runEngine runs every selected workload of one engine once.
+func runEngine(e *Engine, want map[string]bool, cfg *Config, dir string) ([]Sample, error) {
+	var out []Sample
+	for _, g := range groups {
+		if !e.wants(g, want) {
+			continue
+		}
+		ss, err := runGroup(e, g, want, cfg, dir)
 		out = append(out, ss...)
 		if err != nil {
-			return out, fmt.Errorf("%s: %w", e.Name, err)
-		}
-		if err := cleanup(cfg, d); err != nil {
 			return out, err
 		}
 	}
