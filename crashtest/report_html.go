@@ -148,7 +148,10 @@ func lineChart(xLabel, yLabel string, ss []series) template.HTML {
 		for i, v := range s.ys {
 			pts[i] = fmt.Sprintf("%.1f,%.1f", x(i), y(v))
 		}
-		fmt.Fprintf(&b, `<polyline class="series" data-name="%s" fill="none" stroke="%s" stroke-width="1.5" points="%s"/>`, s.name, s.color, strings.Join(pts, " "))
+		// Earlier series are drawn wider, so equal lines stay visible.
+		width := 1.5 + 2*float64(len(ss)-1-si)
+		fmt.Fprintf(&b, `<polyline class="series" data-name="%s" fill="none" stroke="%s" stroke-width="%g" stroke-opacity="0.85" points="%s"/>`,
+			s.name, s.color, width, strings.Join(pts, " "))
 		if len(s.ys) <= 60 {
 			for i, v := range s.ys {
 				fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="2" fill="%s"><title>%s %d: %s</title></circle>`, x(i), y(v), s.color, xLabel, i+1, fmtNum(v))
