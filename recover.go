@@ -255,7 +255,7 @@ func loadSnapshot(o Options, dir string, m manifest.Manifest) (*state.Store, err
 	if err != nil {
 		var ce *base.CorruptionError
 		if errors.As(err, &ce) {
-			return nil, err
+			return nil, ce // the damaged block, with its file and offset
 		}
 		return nil, &base.CorruptionError{File: path, Offset: -1, Reason: "snapshot content does not decode", Err: err}
 	}
