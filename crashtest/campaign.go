@@ -166,14 +166,6 @@ func (cfg CampaignConfig) mine(i int) bool { return i%cfg.Shards == cfg.Shard }
 // (the kill campaign, whose iterations share a directory) its own seed.
 func (cfg CampaignConfig) shardSeed() uint64 { return cfg.Seed + uint64(cfg.Shard)*1_000_003 }
 
-func (cfg CampaignConfig) flags(d inmem.Durability) string {
-	s := fmt.Sprintf("--durability %s", d)
-	if cfg.Shards > 1 {
-		s += fmt.Sprintf(" --shard %d/%d", cfg.Shard, cfg.Shards)
-	}
-	return s
-}
-
 func (cfg CampaignConfig) progress(p Progress) {
 	if cfg.Progress != nil {
 		cfg.Progress(p)
