@@ -212,7 +212,7 @@ func (db *DB) finishExport(dir string, m manifest.Manifest) (ExportInfo, error) 
 // writeMarker writes EXPORT crash-safely: temp file, sync, rename, sync.
 func writeMarker(fsys vfs.FS, dir string, marker []byte) error {
 	tmp := filepath.Join(dir, exportTemp)
-	if err := writeNote(fsys, tmp, string(marker)); err != nil {
+	if err := vfs.WriteFile(fsys, tmp, marker); err != nil {
 		return err
 	}
 	if err := fsys.Rename(tmp, filepath.Join(dir, ExportName)); err != nil {

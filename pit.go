@@ -48,7 +48,7 @@ func (db *DB) setAside(res *wal.ScanResult) (uint64, int64, error) {
 			}
 		}
 	}
-	if err := writeNote(fsys, filepath.Join(lost, "NOTE-"+stamp+".txt"), note.String()); err != nil {
+	if err := vfs.WriteFile(fsys, filepath.Join(lost, "NOTE-"+stamp+".txt"), []byte(note.String())); err != nil {
 		return 0, 0, err
 	}
 	if err := db.syncDirs(lost, db.walDir(), db.dir); err != nil {
@@ -81,7 +81,7 @@ func (db *DB) cutDamaged(res *wal.ScanResult, info wal.SegmentInfo, lost, stamp 
 	if err != nil {
 		return 0, 0, err
 	}
-	if err := writeNote(fsys, filepath.Join(lost, name+"."+stamp), string(data)); err != nil {
+	if err := vfs.WriteFile(fsys, filepath.Join(lost, name+"."+stamp), data); err != nil {
 		return 0, 0, err
 	}
 	if err := fsys.Truncate(info.Path, info.ValidEnd); err != nil {
@@ -90,23 +90,6 @@ func (db *DB) cutDamaged(res *wal.ScanResult, info wal.SegmentInfo, lost, stamp 
 	rep.Cut, rep.CutAt = name, info.ValidEnd
 	fmt.Fprintf(note, "copied %s here whole, then cut it at offset %d (%d bytes dropped)\n", name, info.ValidEnd, info.Size-info.ValidEnd)
 	return info.Num, info.ValidEnd, nil
-}
-
-// writeNote writes a file and syncs it.
-func writeNote(fsys vfs.FS, path, content string) error {
-	f, err := fsys.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write([]byte(content)); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // keepInLostFound copies a segment into lost+found, with a note saying why,
@@ -123,11 +106,11 @@ func (db *DB) keepInLostFound(info wal.SegmentInfo, why string) error {
 		return err
 	}
 	name := wal.SegmentName(info.Num)
-	if err := writeNote(fsys, filepath.Join(lost, name+"."+stamp), string(data)); err != nil {
+	if err := vfs.WriteFile(fsys, filepath.Join(lost, name+"."+stamp), data); err != nil {
 		return err
 	}
 	note := fmt.Sprintf("in-mem point-in-time recovery, %s\ncopied %s here whole before cutting %s\n", stamp, name, why)
-	if err := writeNote(fsys, filepath.Join(lost, "NOTE-"+stamp+".txt"), note); err != nil {
+	if err := vfs.WriteFile(fsys, filepath.Join(lost, "NOTE-"+stamp+".txt"), []byte(note)); err != nil {
 		return err
 	}
 	return db.syncDirs(lost, db.dir)

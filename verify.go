@@ -163,7 +163,7 @@ func copyIfPresent(from vfs.FS, to *vfs.MemFS, path string) error {
 	if err != nil {
 		return err
 	}
-	return writeSynced(to, path, data)
+	return vfs.WriteFile(to, path, data)
 }
 
 // copyDir copies the regular files of dir; a missing dir is not copied.
@@ -192,20 +192,4 @@ func copyDir(from vfs.FS, to *vfs.MemFS, dir string) error {
 		}
 	}
 	return vfs.SyncDir(to, dir)
-}
-
-func writeSynced(fsys vfs.FS, path string, data []byte) error {
-	f, err := fsys.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

@@ -82,19 +82,7 @@ func (t *WalCorruptionTester) rewrite(path string, fn func([]byte) ([]byte, erro
 	if data, err = fn(data); err != nil {
 		return err
 	}
-	f, err := t.fs.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return vfs.WriteFile(t.fs, path, data)
 }
 
 func (t *WalCorruptionTester) rewriteLast(fn func([]byte) ([]byte, error)) error {

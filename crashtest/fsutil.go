@@ -42,19 +42,7 @@ func copyFile(srcFS vfs.FS, src string, dstFS vfs.FS, dst string) error {
 	if err != nil {
 		return err
 	}
-	f, err := dstFS.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return vfs.WriteFile(dstFS, dst, data)
 }
 
 // loadDir returns a MemFS holding the durable copy of dir (empty if dir does

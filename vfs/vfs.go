@@ -117,3 +117,21 @@ func Exists(fsys FS, name string) (bool, error) {
 	}
 	return false, err
 }
+
+// WriteFile creates (or truncates) name, writes data and syncs it. The file
+// is durable once its directory is synced too.
+func WriteFile(fsys FS, name string, data []byte) error {
+	f, err := fsys.Create(name)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
