@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -86,6 +87,9 @@ func TestReport_Markdown(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
+	}
+	if _, err := json.Marshal(rep); err != nil {
+		t.Fatalf("report does not encode: %v", err)
 	}
 	c := find(rep.Cells, "pebble", wReads)
 	if c == nil || c.Median != 6 || c.Min != 3 || c.Max != 9 {

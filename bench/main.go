@@ -25,6 +25,7 @@ type flags struct {
 	engines, workloads, dir, out   string
 	runs, n, reads, d1, d16, bn    int
 	cpuProfile, blockProf, mutProf string
+	from                           string
 }
 
 func parseFlags(args []string) (*flags, error) {
@@ -45,6 +46,7 @@ func parseFlags(args []string) (*flags, error) {
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole invocation")
 	fs.StringVar(&f.blockProf, "blockprofile", "", "write a blocking profile")
 	fs.StringVar(&f.mutProf, "mutexprofile", "", "write a mutex contention profile")
+	fs.StringVar(&f.from, "from", "", "run nothing: re-render the Markdown of an earlier latest.json")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -94,6 +96,9 @@ func main() {
 }
 
 func realMain(f *flags) error {
+	if f.from != "" {
+		return rerender(f.from)
+	}
 	es, err := selectEngines(f.engines)
 	if err != nil {
 		return err
@@ -240,4 +245,21 @@ func writeProfile(name, path string) {
 	if err := pprof.Lookup(name).WriteTo(out, 0); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 	}
+}
+
+// rerender prints the Markdown of a saved report, recomputing ratios and
+// targets from its per-run figures.
+func rerender(path string) error {
+	js, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var rep Report
+	if err := json.Unmarshal(js, &rep); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	rep.Ratios = ratios(rep.Cells)
+	rep.Targets = targets(rep.Ratios)
+	fmt.Print(rep.Markdown())
+	return nil
 }

@@ -23,11 +23,39 @@ type Cell struct {
 
 // Ratio compares in-mem with another engine on one workload. X > 1 means
 // in-mem is faster: ops/s divided, or seconds divided the other way.
+//
+// X compares the medians; Lo and Hi are the smallest and largest ratio of
+// the two engines' figures from the same run (run i against run i), the
+// spread of the comparison itself.
 type Ratio struct {
 	Workload string  `json:"workload"`
 	Against  string  `json:"against"`
 	Kind     string  `json:"kind"` // "best peer", "raw", "raw-gc", or a named target peer
 	X        float64 `json:"x"`
+	Lo       float64 `json:"per_run_min"`
+	Hi       float64 `json:"per_run_max"`
+}
+
+func newRatio(w, kind string, a, b *Cell) Ratio {
+	r := Ratio{Workload: w, Against: b.Engine, Kind: kind, X: speedup(a, b), Lo: math.Inf(1), Hi: math.Inf(-1)}
+	for i := range min(len(a.Runs), len(b.Runs)) {
+		x := b.Runs[i] / a.Runs[i]
+		if a.Higher {
+			x = 1 / x
+		}
+		r.Lo, r.Hi = min(r.Lo, x), max(r.Hi, x)
+	}
+	if math.IsInf(r.Lo, 0) {
+		r.Lo, r.Hi = r.X, r.X
+	}
+	return r
+}
+
+func (r Ratio) String() string {
+	if r.Lo == r.Hi {
+		return fmt.Sprintf("%.2f×", r.X)
+	}
+	return fmt.Sprintf("%.2f× (%.2f–%.2f)", r.X, r.Lo, r.Hi)
 }
 
 // Target is one goal from the issue, checked against a run's ratios.
@@ -37,6 +65,8 @@ type Target struct {
 	Against  string  `json:"against"`
 	Want     float64 `json:"want_x"`
 	Got      float64 `json:"got_x"`
+	Lo       float64 `json:"per_run_min"`
+	Hi       float64 `json:"per_run_max"`
 	Met      bool    `json:"met"`
 	Measured bool    `json:"measured"`
 }
@@ -166,11 +196,11 @@ func ratios(cells []*Cell) []Ratio {
 			continue
 		}
 		if b := bestPeer(cells, w); b != nil {
-			out = append(out, Ratio{w, b.Engine, "best peer", speedup(im, b)})
+			out = append(out, newRatio(w, "best peer", im, b))
 		}
 		for _, base := range []string{rawEngine.Name, rawGroupEngine.Name, pebbleEngine.Name, sqliteEngine.Name} {
 			if c := find(cells, base, w); c != nil {
-				out = append(out, Ratio{w, base, base, speedup(im, c)})
+				out = append(out, newRatio(w, base, im, c))
 			}
 		}
 	}
@@ -194,6 +224,7 @@ func targets(rs []Ratio) []Target {
 		for _, r := range rs {
 			if r.Workload == t.Workload && r.Kind == t.Against {
 				t.Got, t.Measured, t.Met = r.X, true, r.X >= t.Want
+				t.Lo, t.Hi = r.Lo, r.Hi
 			}
 		}
 		out = append(out, t)
@@ -289,7 +320,7 @@ func (r *Report) writeRatios(b *strings.Builder) {
 	if len(r.Ratios) == 0 {
 		return
 	}
-	b.WriteString("\n### in-mem relative to the others, same run\n\n×N = in-mem is N times as fast (throughput ratio, or inverse time ratio).\n\n")
+	b.WriteString("\n### in-mem relative to the others, same run\n\n×N = in-mem is N times as fast (throughput ratio, or inverse time ratio), from the medians; in brackets the lowest and highest ratio of figures taken in the same run.\n\n")
 	b.WriteString("| workload | best peer | × best peer | × raw | × raw-gc | × pebble | × sqlite |\n|---|---|---|---|---|---|---|\n")
 	for _, w := range workloads {
 		row := map[string]string{}
@@ -300,7 +331,7 @@ func (r *Report) writeRatios(b *strings.Builder) {
 			if x.Kind == "best peer" {
 				row["peer"] = x.Against
 			}
-			row[x.Kind] = fmt.Sprintf("%.2f×", x.X)
+			row[x.Kind] = x.String()
 		}
 		if len(row) == 0 {
 			continue
@@ -318,15 +349,15 @@ func dash(s string) string {
 }
 
 func (r *Report) writeTargets(b *strings.Builder) {
-	b.WriteString("\n### Targets\n\n| target | measured | |\n|---|---|---|\n")
+	b.WriteString("\n### Targets\n\nJudged on the ratio of medians; in brackets the per-run range. \"within noise\" means some run fell on the other side.\n\n| target | measured | |\n|---|---|---|\n")
 	for _, t := range r.Targets {
 		switch {
 		case !t.Measured:
 			fmt.Fprintf(b, "| %s | not measured | — |\n", t.Name)
 		case t.Met:
-			fmt.Fprintf(b, "| %s | %.2f× | met |\n", t.Name, t.Got)
+			fmt.Fprintf(b, "| %s | %s | met%s |\n", t.Name, t.ratio(), t.note())
 		default:
-			fmt.Fprintf(b, "| %s | %.2f× | **missed** |\n", t.Name, t.Got)
+			fmt.Fprintf(b, "| %s | %s | **missed**%s |\n", t.Name, t.ratio(), t.note())
 		}
 	}
 }
@@ -352,4 +383,19 @@ func (r *Report) writeMachine(b *strings.Builder) {
 		r.Config["n"], r.Config["reads"], r.Config["d1"], concurrentWriters, r.Config["d16"], r.Config["bn"], r.Config["runs"])
 	fmt.Fprintf(b, "- load average at start / end: %s / %s; wall time %.0f s\n", r.StartLoad, r.EndLoad, r.Seconds)
 	fmt.Fprintf(b, "- command: `%s`\n", r.Command)
+}
+
+func (t Target) ratio() string {
+	return Ratio{X: t.Got, Lo: t.Lo, Hi: t.Hi}.String()
+}
+
+// note flags a verdict that some run contradicts.
+func (t Target) note() string {
+	if t.Lo == t.Hi {
+		return ""
+	}
+	if (t.Met && t.Lo < t.Want) || (!t.Met && t.Hi >= t.Want) {
+		return " (within noise)"
+	}
+	return ""
 }
