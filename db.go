@@ -77,6 +77,7 @@ type DB struct {
 	last     uint64 // highest version assigned; guarded by commitMu
 	lastTS   int64  // guarded by commitMu
 	encBuf   []byte // guarded by commitMu
+	payBuf   []byte // guarded by commitMu
 
 	// maintMu serializes checkpoints, compaction, export and Close.
 	maintMu  sync.Mutex

@@ -5,39 +5,58 @@ import (
 	"testing"
 
 	"github.com/in-mem/inmem/internal/state"
+	"github.com/in-mem/inmem/internal/writeset"
 	"github.com/in-mem/inmem/vfs"
 )
 
 // TestTx_Write_OneMutationPerKey checks that a Tx writing a key or cell
-// several times queues one mutation for it, holding the last write.
+// several times queues one mutation for it, holding the last write, both
+// while it searches its writes and once it has built its index map.
 func TestTx_Write_OneMutationPerKey(t *testing.T) {
 	db, err := Open("db", &Options{FS: vfs.NewMemFS(), Durability: InMemory})
 	if err != nil {
 		t.Fatal(err)
 	}
 	run, _ := db.CreateRun("r")
-	var n int
-	err = db.Update(func(tx *Tx) error {
-		for i := range 5 {
-			tx.KVPut(run, "k", []byte(strconv.Itoa(i)))
-			tx.StateSet(run, "c", []byte(strconv.Itoa(i)))
-			tx.KVPut(run, "k"+strconv.Itoa(i), nil)
+	for _, distinct := range []int{2, smallTx, smallTx + 1, 3 * smallTx} {
+		var n int
+		err = db.Update(func(tx *Tx) error {
+			for round := range 3 {
+				v := []byte(strconv.Itoa(round))
+				for i := range distinct {
+					tx.KVPut(run, "k"+strconv.Itoa(i), v)
+				}
+				tx.StateSet(run, "k0", v) // a cell, not the key of the same name
+				tx.EventAppend(run, v)
+			}
+			tx.KVDelete(run, "k1")
+			n = len(tx.muts)
+			if built := tx.keys != nil; built != (distinct+1+1 > smallTx) {
+				t.Errorf("%d distinct keys: index map built %v", distinct, built)
+			}
+			for i := range distinct {
+				j, ok := tx.find(txKey{false, run, "k" + strconv.Itoa(i)})
+				m := tx.muts[j]
+				switch {
+				case !ok || m.Key != "k"+strconv.Itoa(i):
+					t.Errorf("find(k%d) = %d, %v: %+v", i, j, ok, m)
+				case i == 1 && m.Kind != writeset.KVDelete:
+					t.Errorf("k1's mutation is %+v, want its deletion", m)
+				case i != 1 && string(m.Value) != "2":
+					t.Errorf("k%d's mutation holds %q, want the last write", i, m.Value)
+				}
+			}
+			if j, ok := tx.find(txKey{true, run, "k0"}); !ok || tx.muts[j].Kind != writeset.StateSet || string(tx.muts[j].Value) != "2" {
+				t.Errorf("cell k0: %d, %v", j, ok)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		tx.KVDelete(run, "k")
-		n = len(tx.muts)
-		if m := tx.muts[tx.kv[txKey{run, "k"}]]; m.Value != nil || m.Key != "k" {
-			t.Errorf("the mutation of k is %+v, want its deletion", m)
+		if want := distinct + 1 + 3; n != want {
+			t.Fatalf("%d distinct keys: %d mutations queued, want %d", distinct, n, want)
 		}
-		if m := tx.muts[tx.cells[txKey{run, "c"}]]; string(m.Value) != "4" {
-			t.Errorf("the mutation of c holds %q, want the last write", m.Value)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != 7 { // k, c, k0..k4
-		t.Fatalf("%d mutations queued, want 7", n)
 	}
 }
 

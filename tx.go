@@ -19,17 +19,49 @@ type Tx struct {
 	db      *DB
 	version uint64
 	muts    []writeset.Mutation
+	mut0    [1]writeset.Mutation // muts' first backing array: most Txs write once
 	done    bool
 
 	runs   map[string][16]byte // runs created by this Tx
-	kv     map[txKey]int       // index in muts of the write of each key
-	cells  map[txKey]int       // index in muts of the write of each cell
+	keys   map[txKey]int       // index in muts of each key's write; see find
 	events map[[16]byte]uint64 // events appended per run
 }
 
+// txKey names what a Tx writes at most once: a KV key or a state cell.
 type txKey struct {
-	run [16]byte
-	key string
+	cell bool
+	run  [16]byte
+	key  string
+}
+
+// keyOf returns the txKey m writes, if it writes one.
+func keyOf(m *writeset.Mutation) (txKey, bool) {
+	switch m.Kind {
+	case writeset.KVPut, writeset.KVDelete:
+		return txKey{false, m.Run, m.Key}, true
+	case writeset.StateSet:
+		return txKey{true, m.Run, m.Key}, true
+	}
+	return txKey{}, false
+}
+
+// smallTx is how many writes a Tx searches one by one for an earlier write
+// of a key before it builds the keys map: a map per single-write commit
+// would cost more than the rest of the commit.
+const smallTx = 8
+
+// find returns the index in muts of this Tx's write of k, if any.
+func (tx *Tx) find(k txKey) (int, bool) {
+	if tx.keys != nil {
+		i, ok := tx.keys[k]
+		return i, ok
+	}
+	for i := range tx.muts {
+		if mk, ok := keyOf(&tx.muts[i]); ok && mk == k {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 // Update runs fn in a transaction and commits its writes as one record:
@@ -50,6 +82,7 @@ func (db *DB) Commit(fn func(*Tx) error) (Version, error) {
 		return 0, err
 	}
 	tx := &Tx{db: db, version: db.last + 1}
+	tx.muts = tx.mut0[:0]
 	err := fn(tx)
 	tx.done = true
 	if err != nil || len(tx.muts) == 0 {
@@ -69,10 +102,12 @@ func (db *DB) commitLocked(tx *Tx) (Version, error) {
 	if db.log != nil {
 		db.encBuf = writeset.Append(db.encBuf[:0], tx.muts)
 		var err error
-		if payload, err = db.opts.Codec.Encode(nil, db.encBuf); err != nil {
+		// The log copies the payload on Append: encode into a reused buffer.
+		if payload, err = db.opts.Codec.Encode(db.payBuf[:0], db.encBuf); err != nil {
 			db.commitMu.Unlock()
 			return 0, fmt.Errorf("inmem: encode commit: %w", err)
 		}
+		db.payBuf = payload
 		if size := len(payload) + recordOverhead; size > db.opts.MaxRecordSize {
 			db.commitMu.Unlock()
 			return 0, fmt.Errorf("%w: %d bytes, MaxRecordSize is %d", ErrTooLarge, size, db.opts.MaxRecordSize)
@@ -197,7 +232,7 @@ func (tx *Tx) KVPut(run RunID, key string, value []byte) error {
 	if err := tx.kvCheck(run, key); err != nil {
 		return err
 	}
-	tx.kvWrite(writeset.Mutation{Kind: writeset.KVPut, Run: run, Key: key, Value: bytes.Clone(nonNil(value))})
+	tx.write(writeset.Mutation{Kind: writeset.KVPut, Run: run, Key: key, Value: bytes.Clone(nonNil(value))})
 	return nil
 }
 
@@ -218,26 +253,27 @@ func (tx *Tx) kvCheck(run RunID, key string) error {
 	return tx.run(run)
 }
 
-// kvWrite records a put or delete of a key.
-func (tx *Tx) kvWrite(m writeset.Mutation) {
-	if tx.kv == nil {
-		tx.kv = map[txKey]int{}
-	}
-	tx.write(tx.kv, m)
-}
-
-// write records m, replacing this Tx's earlier write of the same key (index
-// maps each key to its write in muts). NB: a commit writes a key at most
-// once, its last write winning: two entries of one key with the same
-// version break history reads and make the snapshot refuse to load.
-func (tx *Tx) write(index map[txKey]int, m writeset.Mutation) {
-	k := txKey{m.Run, m.Key}
-	if i, ok := index[k]; ok {
+// write records m, a put, delete or cell write, replacing this Tx's earlier
+// write of the same key. NB: a commit writes a key at most once, its last
+// write winning: two entries of one key with the same version break history
+// reads and make the snapshot refuse to load.
+func (tx *Tx) write(m writeset.Mutation) {
+	k, _ := keyOf(&m)
+	if i, ok := tx.find(k); ok {
 		tx.muts[i] = m
 		return
 	}
 	tx.add(m)
-	index[k] = len(tx.muts) - 1
+	if tx.keys != nil {
+		tx.keys[k] = len(tx.muts) - 1
+	} else if len(tx.muts) > smallTx {
+		tx.keys = make(map[txKey]int, 2*len(tx.muts))
+		for i := range tx.muts {
+			if mk, ok := keyOf(&tx.muts[i]); ok {
+				tx.keys[mk] = i
+			}
+		}
+	}
 }
 
 // KVDelete deletes key. It fails with ErrNotFound, and writes nothing, if
@@ -249,7 +285,7 @@ func (tx *Tx) KVDelete(run RunID, key string) error {
 	if _, err := tx.KVGet(run, key); err != nil {
 		return err
 	}
-	tx.kvWrite(writeset.Mutation{Kind: writeset.KVDelete, Run: run, Key: key})
+	tx.write(writeset.Mutation{Kind: writeset.KVDelete, Run: run, Key: key})
 	return nil
 }
 
@@ -259,7 +295,7 @@ func (tx *Tx) KVGet(run RunID, key string) (Versioned, error) {
 	if err := tx.kvCheck(run, key); err != nil {
 		return Versioned{}, err
 	}
-	if i, ok := tx.kv[txKey{run, key}]; ok {
+	if i, ok := tx.find(txKey{false, run, key}); ok {
 		m := tx.muts[i]
 		if m.Kind == writeset.KVDelete {
 			return Versioned{}, fmt.Errorf("%w: key %q", ErrNotFound, key)
@@ -304,7 +340,7 @@ func (tx *Tx) StateGet(run RunID, cell string) (Versioned, error) {
 	if err := tx.kvCheck(run, cell); err != nil {
 		return Versioned{}, err
 	}
-	if i, ok := tx.cells[txKey{run, cell}]; ok {
+	if i, ok := tx.find(txKey{true, run, cell}); ok {
 		return Versioned{Value: bytes.Clone(tx.muts[i].Value), Version: Version(tx.version)}, nil
 	}
 	r, _ := tx.db.store.Run(run, state.Latest)
@@ -323,10 +359,7 @@ func (tx *Tx) StateSet(run RunID, cell string, value []byte) error {
 	if err := tx.kvCheck(run, cell); err != nil {
 		return err
 	}
-	if tx.cells == nil {
-		tx.cells = map[txKey]int{}
-	}
-	tx.write(tx.cells, writeset.Mutation{Kind: writeset.StateSet, Run: run, Key: cell, Value: bytes.Clone(nonNil(value))})
+	tx.write(writeset.Mutation{Kind: writeset.StateSet, Run: run, Key: cell, Value: bytes.Clone(nonNil(value))})
 	return nil
 }
 
