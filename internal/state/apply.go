@@ -107,7 +107,7 @@ func (s *Store) applyOne(txn uint64, ts int64, m writeset.Mutation, floor uint64
 	case writeset.KVPut, writeset.KVDelete:
 		c := r.kv[m.Key]
 		if c == nil {
-			c = &Chain{}
+			c = newChain()
 			r.kv[m.Key] = c
 		}
 		c.Entries = appendVersion(c.Entries, Entry{Version: txn, TS: ts, Value: m.Value, Deleted: m.Kind == writeset.KVDelete})
@@ -116,7 +116,7 @@ func (s *Store) applyOne(txn uint64, ts int64, m writeset.Mutation, floor uint64
 	case writeset.StateSet:
 		c := r.cells[m.Key]
 		if c == nil {
-			c = &Chain{}
+			c = newChain()
 			r.cells[m.Key] = c
 		}
 		c.Entries = append(c.Entries, Entry{Version: txn, TS: ts, Value: m.Value})

@@ -220,6 +220,35 @@ type decoder struct {
 	maxValue uint64
 	at       uint64
 	stats    SnapshotStats
+
+	// The current run's KV chains, gathered to build its map at the run's
+	// end at its final size: growing it key by key costs more than the
+	// rest of the decoding. Keys come sorted (see encoder.run), so order
+	// alone proves none is repeated.
+	kvRun   *Run
+	kv      []pendingKV
+	lastKey string
+}
+
+type pendingKV struct {
+	key string
+	c   *Chain
+}
+
+// flushKV puts the gathered chains into their run's map.
+func (d *decoder) flushKV() {
+	if len(d.kv) == 0 {
+		return
+	}
+	r := d.kvRun
+	if len(r.kv) == 0 {
+		r.kv = make(map[string]*Chain, len(d.kv))
+	}
+	for _, p := range d.kv {
+		r.kv[p.key] = p.c
+	}
+	clear(d.kv)
+	d.kv = d.kv[:0]
 }
 
 func (d *decoder) fail(format string, args ...any) error {
@@ -311,6 +340,9 @@ func DecodeSnapshot(r io.Reader, at uint64, maxValue int) (*Store, SnapshotStats
 		if err != nil {
 			return nil, d.stats, d.failRead(err, "missing end marker")
 		}
+		if tag == tagRun || tag == tagRetention || tag == tagEnd {
+			d.flushKV()
+		}
 		if tag == tagEnd {
 			if err := d.end(); err != nil {
 				return nil, d.stats, err
@@ -392,7 +424,11 @@ func (d *decoder) chain(first uint64) (*Chain, error) {
 	if n == 0 {
 		return nil, d.fail("empty history")
 	}
-	c := &Chain{Trimmed: trimmed}
+	c := newChain()
+	if n > 1 { // NB: n comes from disk: preallocate for typical histories only
+		c.Entries = make([]Entry, 0, min(n, 64))
+	}
+	c.Trimmed = trimmed
 	prev := first
 	for i := uint64(0); i < n; i++ {
 		x, err := d.entry()
@@ -416,14 +452,21 @@ func (d *decoder) runEntry(r *Run, tag byte) error {
 		if err != nil {
 			return err
 		}
-		if r.kv[string(key)] != nil {
-			return d.fail("key %q repeated", key)
+		if r != d.kvRun {
+			d.flushKV()
+			d.kvRun, d.lastKey = r, ""
+		}
+		// NB: the first key may be "", so order is checked against the
+		// previous key only once there is one.
+		if (len(d.kv) > 0 || len(r.kv) > 0) && string(key) <= d.lastKey {
+			return d.fail("key %q repeated or out of order (after %q)", key, d.lastKey)
 		}
 		c, err := d.chain(0)
 		if err != nil {
 			return err
 		}
-		r.kv[string(key)] = c
+		d.lastKey = string(key)
+		d.kv = append(d.kv, pendingKV{d.lastKey, c})
 		d.stats.Keys++
 	case tagEvent:
 		return d.event(r)
@@ -439,7 +482,9 @@ func (d *decoder) runEntry(r *Run, tag byte) error {
 		if r.cells[string(name)] != nil {
 			return d.fail("cell %q repeated", name)
 		}
-		r.cells[string(name)] = &Chain{Entries: []Entry{x}}
+		c := newChain()
+		c.Entries = append(c.Entries, x)
+		r.cells[string(name)] = c
 		d.stats.Cells++
 	default:
 		return d.fail("unknown tag %q", tag)
