@@ -80,15 +80,17 @@ type kvView struct {
 	trimmed uint64
 }
 
-// view copies the references a snapshot at version at needs. Chains are
-// only appended to or replaced (never changed in place) while a snapshot
-// runs, so the copied slice headers stay valid after the lock is released.
+// view copies the references a snapshot at version at needs, the KV chains
+// sorted by key. Chains are only appended to or replaced (never changed in
+// place) while a snapshot runs, so the copied slice headers stay valid
+// after the lock is released.
 func (r *Run) view(at uint64) runView {
+	order := r.keyOrder()
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	v := runView{kv: make([]kvView, 0, len(r.kv)), events: r.events[:r.visibleEvents(at)]}
-	for k, c := range r.kv {
-		v.kv = append(v.kv, kvView{key: k, entries: c.Entries, trimmed: c.Trimmed})
+	v := runView{kv: make([]kvView, 0, len(order)), events: r.events[:r.visibleEvents(at)]}
+	for _, p := range order {
+		v.kv = append(v.kv, kvView{key: p.key, entries: p.c.Entries, trimmed: p.c.Trimmed})
 	}
 	for k, c := range r.cells {
 		if e, ok := c.at(at); ok {
@@ -122,6 +124,42 @@ func (s *Store) EncodeSnapshot(w io.Writer, at uint64) (SnapshotStats, error) {
 
 func byKey(a, b kvView) int { return strings.Compare(a.key, b.key) }
 
+// keyOrder returns every KV chain of the run sorted by key, and keeps that
+// order for the next call: only the keys added since are sorted, then
+// merged in. Sorting a million keys cost more than the rest of a
+// checkpoint.
+func (r *Run) keyOrder() []kvRef {
+	r.mu.RLock()
+	sorted, added := r.sorted, r.added
+	r.mu.RUnlock()
+	if len(added) == 0 {
+		return sorted
+	}
+	fresh := slices.Clone(added)
+	slices.SortFunc(fresh, func(a, b kvRef) int { return cmp.Compare(a.key, b.key) })
+	merged := make([]kvRef, 0, len(sorted)+len(fresh))
+	i, j := 0, 0
+	for i < len(sorted) && j < len(fresh) {
+		if sorted[i].key < fresh[j].key {
+			merged = append(merged, sorted[i])
+			i++
+		} else {
+			merged = append(merged, fresh[j])
+			j++
+		}
+	}
+	merged = append(append(merged, sorted[i:]...), fresh[j:]...)
+	r.mu.Lock()
+	if len(r.sorted) == len(sorted) && len(r.added) >= len(added) { // else another snapshot merged first
+		r.sorted, r.added = merged, slices.Clip(r.added[len(added):])
+		if len(r.added) == 0 {
+			r.added = nil
+		}
+	}
+	r.mu.Unlock()
+	return merged
+}
+
 func (e *encoder) run(r *Run, at uint64) error {
 	v := r.view(at)
 	e.buf = append(e.buf, tagRun)
@@ -130,7 +168,6 @@ func (e *encoder) run(r *Run, at uint64) error {
 	e.uvarint(r.Version)
 	e.varint(r.TS)
 	e.stats.Runs++
-	slices.SortFunc(v.kv, byKey)
 	for _, kv := range v.kv {
 		e.chain(tagKV, kv, at)
 		if err := e.flush(false); err != nil {
@@ -226,16 +263,15 @@ type decoder struct {
 	// rest of the decoding. Keys come sorted (see encoder.run), so order
 	// alone proves none is repeated.
 	kvRun   *Run
-	kv      []pendingKV
+	kv      []kvRef
 	lastKey string
+
+	slab    []byte // see alloc
+	scratch []byte // see text
 }
 
-type pendingKV struct {
-	key string
-	c   *Chain
-}
-
-// flushKV puts the gathered chains into their run's map.
+// flushKV puts the gathered chains into their run's map, and hands the run
+// their order (see Run.keyOrder).
 func (d *decoder) flushKV() {
 	if len(d.kv) == 0 {
 		return
@@ -247,8 +283,12 @@ func (d *decoder) flushKV() {
 	for _, p := range d.kv {
 		r.kv[p.key] = p.c
 	}
-	clear(d.kv)
-	d.kv = d.kv[:0]
+	if len(r.sorted) == 0 {
+		r.sorted = d.kv
+	} else {
+		r.sorted = append(r.sorted, d.kv...) // keys ascend across flushes too
+	}
+	d.kv = nil
 }
 
 func (d *decoder) fail(format string, args ...any) error {
@@ -286,12 +326,56 @@ func (d *decoder) bytes() ([]byte, error) {
 	if n > d.maxValue {
 		return nil, d.fail("length %d above the limit %d", n, d.maxValue)
 	}
-	b := make([]byte, n)
+	b := d.alloc(int(n))
 	if _, err := io.ReadFull(d.r, b); err != nil {
 		return nil, d.failRead(err, "cut short")
 	}
 	d.stats.Bytes += n
 	return b, nil
+}
+
+// text reads a key or a name: bytes read into a reused buffer, then
+// copied once into the string.
+func (d *decoder) text() (string, error) {
+	n, err := d.uvarint()
+	if err != nil {
+		return "", err
+	}
+	if n > d.maxValue {
+		return "", d.fail("length %d above the limit %d", n, d.maxValue)
+	}
+	if uint64(cap(d.scratch)) < n {
+		d.scratch = make([]byte, n)
+	}
+	b := d.scratch[:n]
+	if _, err := io.ReadFull(d.r, b); err != nil {
+		return "", d.failRead(err, "cut short")
+	}
+	d.stats.Bytes += n
+	return string(b), nil
+}
+
+// Small values are carved out of slabs: a million allocations of a hundred
+// bytes cost the allocator and the GC more than the rest of the loading.
+// NB: values are never changed once stored (readers get copies) and each
+// is capped, so no append can reach a neighbour; a slab stays in memory
+// while any of its values does, which bounds the waste by the value bytes
+// the snapshot held.
+const (
+	slabSize     = 64 << 10
+	slabMaxValue = 1 << 10
+)
+
+func (d *decoder) alloc(n int) []byte {
+	if n > slabMaxValue {
+		return make([]byte, n)
+	}
+	if len(d.slab) < n {
+		d.slab = make([]byte, slabSize)
+	}
+	b := d.slab[:n:n]
+	d.slab = d.slab[n:]
+	return b
 }
 
 func (d *decoder) version() (uint64, error) {
@@ -391,7 +475,7 @@ func (d *decoder) run(s *Store) (*Run, error) {
 	if _, err := io.ReadFull(d.r, id[:]); err != nil {
 		return nil, d.failRead(err, "run id cut short")
 	}
-	name, err := d.bytes()
+	name, err := d.text()
 	if err != nil {
 		return nil, err
 	}
@@ -403,10 +487,10 @@ func (d *decoder) run(s *Store) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(name) == 0 || s.runs[id] != nil || s.byName[string(name)] != nil {
+	if len(name) == 0 || s.runs[id] != nil || s.byName[name] != nil {
 		return nil, d.fail("run %q (%x) is empty or repeated", name, id)
 	}
-	r := newRun(id, string(name), v, ts)
+	r := newRun(id, name, v, ts)
 	s.runs[id], s.byName[r.Name] = r, r
 	d.stats.Runs++
 	return r, nil
@@ -448,7 +532,7 @@ func (d *decoder) chain(first uint64) (*Chain, error) {
 func (d *decoder) runEntry(r *Run, tag byte) error {
 	switch tag {
 	case tagKV:
-		key, err := d.bytes()
+		key, err := d.text()
 		if err != nil {
 			return err
 		}
@@ -458,20 +542,20 @@ func (d *decoder) runEntry(r *Run, tag byte) error {
 		}
 		// NB: the first key may be "", so order is checked against the
 		// previous key only once there is one.
-		if (len(d.kv) > 0 || len(r.kv) > 0) && string(key) <= d.lastKey {
+		if (len(d.kv) > 0 || len(r.kv) > 0) && key <= d.lastKey {
 			return d.fail("key %q repeated or out of order (after %q)", key, d.lastKey)
 		}
 		c, err := d.chain(0)
 		if err != nil {
 			return err
 		}
-		d.lastKey = string(key)
-		d.kv = append(d.kv, pendingKV{d.lastKey, c})
+		d.lastKey = key
+		d.kv = append(d.kv, kvRef{key, c})
 		d.stats.Keys++
 	case tagEvent:
 		return d.event(r)
 	case tagCell:
-		name, err := d.bytes()
+		name, err := d.text()
 		if err != nil {
 			return err
 		}
@@ -479,12 +563,12 @@ func (d *decoder) runEntry(r *Run, tag byte) error {
 		if err != nil {
 			return err
 		}
-		if r.cells[string(name)] != nil {
+		if r.cells[name] != nil {
 			return d.fail("cell %q repeated", name)
 		}
 		c := newChain()
 		c.Entries = append(c.Entries, x)
-		r.cells[string(name)] = c
+		r.cells[name] = c
 		d.stats.Cells++
 	default:
 		return d.fail("unknown tag %q", tag)

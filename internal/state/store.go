@@ -81,6 +81,20 @@ type Run struct {
 	kv     map[string]*Chain
 	events []Event
 	cells  map[string]*Chain
+
+	// sorted and added list every chain of kv: sorted by key those known
+	// when the last snapshot was written or read, added those created
+	// since, in creation order. A chain is never removed from kv nor
+	// replaced, so a snapshot sorts only the keys added since the last one
+	// (see keyOrder). sorted is replaced whole, added only appended to.
+	sorted []kvRef
+	added  []kvRef
+}
+
+// kvRef is a KV key and its chain.
+type kvRef struct {
+	key string
+	c   *Chain
 }
 
 func newRun(id [16]byte, name string, version uint64, ts int64) *Run {
