@@ -241,8 +241,8 @@ const (
 // stays in memory while any of its values does, which bounds the waste by
 // the value bytes replayed.
 func carve(slab, b []byte) ([]byte, []byte) {
-	if len(b) > replaySlabMax {
-		return cloneBytes(b), slab
+	if len(b) == 0 || len(b) > replaySlabMax {
+		return cloneBytes(b), slab // NB: never nil: a nil value reads as a deletion
 	}
 	if cap(slab)-len(slab) < len(b) {
 		slab = make([]byte, 0, replaySlab)

@@ -367,8 +367,8 @@ const (
 )
 
 func (d *decoder) alloc(n int) []byte {
-	if n > slabMaxValue {
-		return make([]byte, n)
+	if n == 0 || n > slabMaxValue {
+		return make([]byte, n) // NB: never nil: a nil value reads as a deletion
 	}
 	if len(d.slab) < n {
 		d.slab = make([]byte, slabSize)
