@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"maps"
 	"path/filepath"
 	"regexp"
@@ -432,5 +431,3 @@ func sameFiles(want, got map[string][]byte) error {
 	}
 	return nil
 }
-
-func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
