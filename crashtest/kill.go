@@ -53,6 +53,10 @@ type ProcessCrashConfig struct {
 	Progress func(KillIterationResult)
 	// Reproduce is printed with failures; %d is replaced by the seed.
 	Reproduce string
+	// Target, if set, runs a Target's key/value workload instead of in-mem's:
+	// Binary is then a target child (TargetMain) and the key/value model
+	// judges. CrashPoints do not apply.
+	Target *TargetWorkload
 }
 
 // ProcessCrashTester kills real child processes running a workload and
@@ -63,6 +67,8 @@ type ProcessCrashTester struct {
 	dir    string
 	cfg    ProcessCrashConfig
 	model  *ReferenceModel
+	kv     *kvModel // with cfg.Target
+	env    crashEnv
 }
 
 // NewProcessCrashTester returns a tester that runs binary (the inmem CLI or
@@ -90,7 +96,11 @@ func NewProcessCrashTester(binary, dir string, cfg ProcessCrashConfig) *ProcessC
 	if cfg.WhiteboxRatio == 0 {
 		cfg.WhiteboxRatio = 1
 	}
-	return &ProcessCrashTester{binary: binary, dir: dir, cfg: cfg, model: NewReferenceModel()}
+	t := &ProcessCrashTester{binary: binary, dir: dir, cfg: cfg, model: NewReferenceModel(), env: crashEnv{crash: ProcessKill}}
+	if cfg.Target != nil {
+		t.kv = newKVModel(*cfg.Target, cfg.Seed)
+	}
+	return t
 }
 
 // Model returns the reference model, holding the history of every iteration.
@@ -138,6 +148,10 @@ type KillIterationResult struct {
 	RecoveryTime      time.Duration
 	Reproduce         string
 	childErr          string
+
+	// Unpromised are losses the configuration never promised to prevent (an
+	// unsafe Target under a power loss): reported, not violations.
+	Unpromised []StateMismatch
 }
 
 func (r KillIterationResult) String() string {
@@ -146,6 +160,9 @@ func (r KillIterationResult) String() string {
 		s += " at " + r.CrashPoint
 	}
 	s += fmt.Sprintf(", %d acks up to v%d, recovered v%d", r.Acks, r.AckedUpTo, r.Recovered)
+	if len(r.Unpromised) > 0 {
+		s += ": " + r.unpromisedText()
+	}
 	if !r.RecoverySucceeded {
 		s += fmt.Sprintf(": FAILED (%v, %d mismatches)", r.Err, len(r.Mismatches))
 		for i, m := range r.Mismatches {
@@ -200,10 +217,15 @@ type childRun struct {
 	point    string
 	stderr   string
 	lines    []ackLine
+	at       []uint64 // crashEnv.clock as each line arrived
 	badLines []error
+	cutErr   error
 }
 
 func (t *ProcessCrashTester) iteration(i int) (KillIterationResult, error) {
+	if t.cfg.Target != nil {
+		return t.targetIteration(i)
+	}
 	rng := rand.New(rand.NewPCG(t.cfg.Seed, uint64(i)))
 	cc := ChildConfig{Dir: t.dir, Seed: t.cfg.Seed, Iteration: i, Writers: t.cfg.Writers,
 		Durability: t.cfg.Durability, SegmentSize: t.cfg.SegmentSize}
@@ -211,24 +233,53 @@ func (t *ProcessCrashTester) iteration(i int) (KillIterationResult, error) {
 		cc.CrashPoint = t.cfg.CrashPoints[rng.IntN(len(t.cfg.CrashPoints))].String()
 		cc.CrashHit = 1 + rng.Uint64N(t.cfg.MaxHit)
 	}
+	sig, runFor, maxAcks := t.drawKill(rng)
+	run, err := t.crashChild(cc.args(), sig, runFor, maxAcks)
+	if err != nil {
+		return KillIterationResult{}, err
+	}
+	r := t.newResult(i, run)
+	t.record(run, cc, &r)
+	t.verify(&r)
+	return r, nil
+}
+
+// drawKill draws the iteration's signal, run time and acknowledgement limit.
+func (t *ProcessCrashTester) drawKill(rng *rand.Rand) (syscall.Signal, time.Duration, int) {
 	sig := t.cfg.Signals[rng.IntN(len(t.cfg.Signals))]
 	runFor := t.cfg.MinRuntime + time.Duration(rng.Int64N(int64(t.cfg.MaxRuntime-t.cfg.MinRuntime)+1))
 	maxAcks := 0
 	if t.cfg.MaxAcks > 0 {
 		maxAcks = 1 + rng.IntN(t.cfg.MaxAcks)
 	}
-	run, err := t.runChild(cc, sig, runFor, maxAcks)
+	return sig, runFor, maxAcks
+}
+
+// crashChild runs the child to its crash and, for a power cut, brings the
+// filesystem back (crashEnv.revive) before anything is recovered.
+func (t *ProcessCrashTester) crashChild(args []string, sig syscall.Signal, runFor time.Duration, maxAcks int) (*childRun, error) {
+	run, err := t.runChild(args, sig, runFor, maxAcks)
 	if err != nil {
-		return KillIterationResult{}, err
+		return nil, err
 	}
+	if run.cutErr != nil {
+		return nil, fmt.Errorf("cutting the power: %w", run.cutErr)
+	}
+	if t.env.revive != nil {
+		if err := t.env.revive(); err != nil {
+			return nil, fmt.Errorf("bringing the filesystem back after the crash: %w", err)
+		}
+	}
+	return run, nil
+}
+
+func (t *ProcessCrashTester) newResult(i int, run *childRun) KillIterationResult {
 	r := KillIterationResult{Iteration: i, Signal: run.signal, CrashPoint: run.point, ExitStatus: run.status, childErr: run.stderr,
 		Reproduce: t.reproduce(i)}
 	if !run.ready.IsZero() && !run.killedAt.IsZero() {
 		r.KillTime = run.killedAt.Sub(run.ready)
 	}
-	t.record(run, cc, &r)
-	t.verify(&r)
-	return r, nil
+	return r
 }
 
 func (t *ProcessCrashTester) reproduce(i int) string {
@@ -240,12 +291,12 @@ func (t *ProcessCrashTester) reproduce(i int) string {
 
 // runChild starts the child, kills it as configured and collects every
 // acknowledgement line it wrote before dying.
-func (t *ProcessCrashTester) runChild(cc ChildConfig, sig syscall.Signal, runFor time.Duration, maxAcks int) (*childRun, error) {
+func (t *ProcessCrashTester) runChild(args []string, sig syscall.Signal, runFor time.Duration, maxAcks int) (*childRun, error) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(t.binary, append(append([]string{}, t.cfg.Args...), cc.args()...)...)
+	cmd := exec.Command(t.binary, append(append([]string{}, t.cfg.Args...), args...)...)
 	cmd.Env = append(os.Environ(), t.cfg.Env...)
 	cmd.ExtraFiles = []*os.File{pw}
 	var stderr bytes.Buffer
@@ -261,7 +312,7 @@ func (t *ProcessCrashTester) runChild(cc ChildConfig, sig syscall.Signal, runFor
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	run := &childRun{}
-	run.collect(lines, errs, exited, cmd, sig, runFor, maxAcks)
+	run.collect(lines, errs, exited, cmd, sig, runFor, maxAcks, &t.env)
 	pr.Close()
 	run.stderr = strings.TrimSpace(stderr.String())
 	if i := strings.IndexByte(run.stderr, '\n'); i >= 0 && (strings.HasPrefix(run.stderr, "SIGABRT") || strings.HasPrefix(run.stderr, "SIGSEGV")) {
@@ -275,7 +326,7 @@ func (t *ProcessCrashTester) runChild(cc ChildConfig, sig syscall.Signal, runFor
 
 // collect reads acknowledgements until it is time to kill, kills, reaps the
 // child and drains the pipe.
-func (run *childRun) collect(lines <-chan ackLine, errs <-chan error, exited <-chan error, cmd *exec.Cmd, sig syscall.Signal, runFor time.Duration, maxAcks int) {
+func (run *childRun) collect(lines <-chan ackLine, errs <-chan error, exited <-chan error, cmd *exec.Cmd, sig syscall.Signal, runFor time.Duration, maxAcks int, env *crashEnv) {
 	deadline := time.NewTimer(runFor + 30*time.Second) // until ready; reset when ready
 	defer deadline.Stop()
 	acks, done := 0, false
@@ -283,6 +334,10 @@ func (run *childRun) collect(lines <-chan ackLine, errs <-chan error, exited <-c
 		if run.killedAt.IsZero() {
 			run.killedAt = time.Now()
 			run.signal = sig.String()
+			if env.cut != nil {
+				run.cutErr = env.cut()
+				run.signal = "power cut, then " + run.signal
+			}
 			cmd.Process.Signal(sig)
 		}
 	}
@@ -295,6 +350,9 @@ func (run *childRun) collect(lines <-chan ackLine, errs <-chan error, exited <-c
 				continue
 			}
 			run.lines = append(run.lines, l)
+			if env.clock != nil {
+				run.at = append(run.at, env.clock())
+			}
 			switch l.kind {
 			case 'R':
 				run.ready = time.Now()
@@ -353,6 +411,7 @@ func (t *ProcessCrashTester) record(run *childRun, cc ChildConfig, r *KillIterat
 		}
 		return steps[[2]int{w, k}]
 	}
+	syncs := newSyncTracker(t.model.Latest())
 	for _, l := range run.lines {
 		if l.kind == 'R' || l.kind == 'K' {
 			continue
@@ -375,6 +434,9 @@ func (t *ProcessCrashTester) record(run *childRun, cc ChildConfig, r *KillIterat
 			t.model.Fail(op, nil)
 		case 'E':
 			op.Err = l.text // outcome unknown: stays in flight
+		}
+		if v, ok := syncs.observe(l, op.Kind == OpFlush || op.Kind == OpCheckpoint); ok {
+			t.model.syncedUpTo(v)
 		}
 	}
 	for _, e := range run.badLines {
@@ -401,7 +463,7 @@ func (t *ProcessCrashTester) verify(r *KillIterationResult) {
 		return
 	}
 	defer db.Close()
-	v := t.model.Judge(db, Promise{Durability: expect, Crash: ProcessKill})
+	v := t.model.Judge(db, Promise{Durability: expect, Crash: t.env.crash})
 	r.Recovered, r.InFlight, r.AckedKept, r.AckedLost = v.Recovered, v.InFlight, v.AckedKept, v.AckedLost
 	r.Mismatches = append(r.Mismatches, v.Mismatches...)
 	t.model.Settle(db.LastVersion())
@@ -412,7 +474,7 @@ func (t *ProcessCrashTester) verify(r *KillIterationResult) {
 	}
 	r.Mismatches = append(r.Mismatches, probe.mismatches...)
 	r.RecoverySucceeded = len(r.Mismatches) == 0
-	if !diedOfSignal(r.ExitStatus, r.childErr) {
+	if t.env.crash == ProcessKill && !diedOfSignal(r.ExitStatus, r.childErr) {
 		r.RecoverySucceeded = false
 		r.Err = fmt.Errorf("the child did not die of a signal: %s", r.ExitStatus)
 	}
