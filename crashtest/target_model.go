@@ -195,8 +195,8 @@ func (m *kvModel) judgePut(p *kvPut, c *checkResult, must bool, report func(bool
 	got, ok := c.values[p.key]
 	switch {
 	case ok && bytes.Equal(got, p.value):
-		if p.status == Acked {
-			v.kept++
+		if p.status == Acked && !p.found {
+			v.kept++ // counted once, at the first recovery that finds it
 		}
 	case ok:
 		v.phantoms++
