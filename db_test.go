@@ -650,3 +650,40 @@ func TestDB_EmptyValue_SurvivesReopen(t *testing.T) {
 	}
 	db.Close()
 }
+
+// TestDB_Update_PanicReleasesLock checks that a transaction function that
+// panics writes nothing, lets the panic through, and leaves the database
+// taking commits.
+func TestDB_Update_PanicReleasesLock(t *testing.T) {
+	db := openMem(t, vfs.NewMemFS(), nil) // NB: no cleanup Close: it would block too
+	run, _ := db.CreateRun("r")
+	last := db.LastVersion()
+	func() {
+		defer func() {
+			if p := recover(); p != "boom" {
+				t.Fatalf("recovered %v, want the function's panic", p)
+			}
+		}()
+		db.Update(func(tx *inmem.Tx) error {
+			tx.KVPut(run, "k", []byte("v"))
+			panic("boom")
+		})
+	}()
+	if db.LastVersion() != last {
+		t.Fatal("the panicking transaction committed")
+	}
+	done := make(chan error, 1)
+	go func() { _, err := db.KVPut(run, "after", nil); done <- err }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a commit after a panicking transaction blocked")
+	}
+	if _, err := db.KVGet(run, "k"); !errors.Is(err, inmem.ErrNotFound) {
+		t.Fatalf("the panicking transaction's write is visible: %v", err)
+	}
+	db.Close()
+}

@@ -83,13 +83,28 @@ func (db *DB) Commit(fn func(*Tx) error) (Version, error) {
 	}
 	tx := &Tx{db: db, version: db.last + 1}
 	tx.muts = tx.mut0[:0]
-	err := fn(tx)
-	tx.done = true
+	err := db.runTx(tx, fn)
 	if err != nil || len(tx.muts) == 0 {
 		db.commitMu.Unlock()
 		return 0, err
 	}
 	return db.commitLocked(tx)
+}
+
+// runTx calls fn with commitMu held. NB: if fn panics, nothing was applied:
+// commitMu is released as the panic goes on, or every later commit would
+// block forever once a caller recovers it.
+func (db *DB) runTx(tx *Tx, fn func(*Tx) error) error {
+	returned := false
+	defer func() {
+		tx.done = true
+		if !returned {
+			db.commitMu.Unlock()
+		}
+	}()
+	err := fn(tx)
+	returned = true
+	return err
 }
 
 // commitLocked assigns the version, applies the writes (invisible until
