@@ -39,10 +39,12 @@ type KernelConfig struct {
 
 // KernelCrashTester cuts the power under a workload child through the real
 // kernel: the database lives on a small ext4 on a loop device; at a random
-// moment the tester calls EXT4_IOC_SHUTDOWN with NOLOGFLUSH (xfstests'
-// godown), so whatever has not reached the device is lost, then SIGKILLs the
-// child, unmounts, detaches, attaches again and mounts (the journal
-// replays), recovers and judges: Strict must keep every acknowledged commit;
+// moment the tester freezes the child (SIGSTOP, so it cannot acknowledge
+// anything after the power is gone), calls EXT4_IOC_SHUTDOWN with
+// NOLOGFLUSH (xfstests' godown), so whatever has not reached the device is
+// lost, then SIGKILLs the child, unmounts, detaches, attaches again and
+// mounts (the journal replays), recovers and judges: Strict must keep every
+// acknowledged commit;
 // Buffered a prefix holding every commit acknowledged before the last
 // completed sync. Iterations accumulate on one filesystem.
 //

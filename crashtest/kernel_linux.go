@@ -36,7 +36,7 @@ func (k *KernelCrashTester) run() (res *ProcessCrashResults, err error) {
 		return nil, err
 	}
 	t := NewProcessCrashTester(k.binary, filepath.Join(mnt, "db"), k.cfg.ProcessCrashConfig)
-	t.env = crashEnv{crash: PowerLoss, cut: func() error { return shutdownFS(mnt) }, revive: m.cycle}
+	t.env = crashEnv{crash: PowerLoss, cut: func(p *os.Process) error { return powerCut(p, mnt) }, revive: m.cycle}
 	k.tester = t
 	return t.Run()
 }

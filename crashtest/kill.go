@@ -335,7 +335,7 @@ func (run *childRun) collect(lines <-chan ackLine, errs <-chan error, exited <-c
 			run.killedAt = time.Now()
 			run.signal = sig.String()
 			if env.cut != nil {
-				run.cutErr = env.cut()
+				run.cutErr = env.cut(cmd.Process)
 				run.signal = "power cut, then " + run.signal
 			}
 			cmd.Process.Signal(sig)

@@ -1,6 +1,10 @@
 package crashtest
 
-import "github.com/in-mem/inmem"
+import (
+	"os"
+
+	"github.com/in-mem/inmem"
+)
 
 // crashEnv is what happens around an iteration's crash besides the signal,
 // and what the crash promises. The zero value is a plain process kill; the
@@ -9,7 +13,7 @@ import "github.com/in-mem/inmem"
 // every acknowledgement with its write log's length.
 type crashEnv struct {
 	crash  CrashType     // the promise recoveries are judged by: ProcessKill or PowerLoss
-	cut    func() error  // runs right before the signal
+	cut    func(*os.Process) error // runs right before the signal
 	revive func() error  // runs after the child is reaped, before recovery
 	clock  func() uint64 // stamps every acknowledgement line as it arrives
 }
