@@ -12,10 +12,10 @@ import (
 // and remounts the filesystem before recovery; the barrier explorer stamps
 // every acknowledgement with its write log's length.
 type crashEnv struct {
-	crash  CrashType     // the promise recoveries are judged by: ProcessKill or PowerLoss
+	crash  CrashType               // the promise recoveries are judged by: ProcessKill or PowerLoss
 	cut    func(*os.Process) error // runs right before the signal
-	revive func() error  // runs after the child is reaped, before recovery
-	clock  func() uint64 // stamps every acknowledgement line as it arrives
+	revive func() error            // runs after the child is reaped, before recovery
+	clock  func() uint64           // stamps every acknowledgement line as it arrives
 }
 
 // syncTracker learns from a workload child's acknowledgements which
