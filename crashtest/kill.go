@@ -292,7 +292,7 @@ func (t *ProcessCrashTester) reproduce(i int) string {
 // runChild starts the child, kills it as configured and collects every
 // acknowledgement line it wrote before dying.
 func (t *ProcessCrashTester) runChild(args []string, sig syscall.Signal, runFor time.Duration, maxAcks int) (*childRun, error) {
-	pr, pw, err := os.Pipe()
+	pr, pw, err := t.ackPipe()
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,16 @@ type crashEnv struct {
 	cut    func(*os.Process) error // runs right before the signal
 	revive func() error            // runs after the child is reaped, before recovery
 	clock  func() uint64           // stamps every acknowledgement line as it arrives
+	// ackPipe, if set, replaces os.Pipe for the acknowledgement pipe: the
+	// tester's read end, the child's write end.
+	ackPipe func() (r, w *os.File, err error)
+}
+
+func (t *ProcessCrashTester) ackPipe() (*os.File, *os.File, error) {
+	if t.env.ackPipe != nil {
+		return t.env.ackPipe()
+	}
+	return os.Pipe()
 }
 
 // syncTracker learns from a workload child's acknowledgements which

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package crashtest
+
+func exploreBarriers(BarrierConfig) (*BarrierResult, error) { return nil, fuseAvailable() }
