@@ -194,5 +194,5 @@ func (j *targetStateJudge) judge(dir string, n uint64) (int, []StateMismatch, bo
 		return 0, nil, false, err
 	}
 	v := j.kv.judge(c, PowerLoss, &n)
-	return v.kept, v.violations, v.lost > 0 || len(v.unpromised) > 0, nil
+	return v.kept, v.violations, len(v.unpromised) > 0, nil
 }

@@ -31,7 +31,9 @@ func (t *ProcessCrashTester) targetIteration(i int) (KillIterationResult, error)
 	}
 	r.RecoveryTime = c.duration
 	v := t.kv.judge(c, t.env.crash, nil)
-	r.AckedUpTo, r.Recovered = inmem.Version(v.acked), inmem.Version(v.kept)
+	// For a Target, "versions" count this iteration's puts: acknowledged,
+	// and found after recovery.
+	r.AckedUpTo, r.Recovered = inmem.Version(r.Acks), inmem.Version(v.kept)
 	r.InFlight, r.AckedKept, r.AckedLost = v.inFlight, v.kept, v.lost
 	r.Mismatches, r.Unpromised = v.violations, v.unpromised
 	t.kv.settle(c)

@@ -185,6 +185,8 @@ func (m *kvModel) judge(c *checkResult, crash CrashType, required *uint64) kvVer
 }
 
 func (m *kvModel) judgePut(p *kvPut, c *checkResult, must bool, report func(bool, string, string, string), v *kvVerdict) {
+	// must: an acknowledged put the crash state has to hold (if the
+	// configuration promises it at all).
 	state := "acknowledged"
 	if p.status == Issued {
 		state = "in flight"
@@ -202,14 +204,16 @@ func (m *kvModel) judgePut(p *kvPut, c *checkResult, must bool, report func(bool
 		v.phantoms++
 		report(true, "key "+p.key, fmt.Sprintf("%s (%s)", short(p.value), state), "a value no put wrote: "+short(got))
 	case c.getErrs[p.key] != "":
-		report(must, "key "+p.key, fmt.Sprintf("readable (%s)", state), c.getErrs[p.key])
-	case p.status == Acked:
+		report(true, "key "+p.key, fmt.Sprintf("readable (%s)", state), c.getErrs[p.key])
+	case must:
 		v.lost++
 		if p.synced {
 			v.lostSynced++
 		}
-		report(must, "key "+p.key, fmt.Sprintf("%s (%s)", short(p.value), state), "missing")
+		report(true, "key "+p.key, fmt.Sprintf("%s (%s)", short(p.value), state), "missing")
 	}
+	// Otherwise the put is absent, and was in flight or acknowledged only
+	// after the crash state's clock: nothing was promised about it yet.
 }
 
 // settle accepts a recovered store as the base of the next iteration: what
