@@ -52,6 +52,8 @@ type CampaignConfig struct {
 	Kill      KillOptions
 	PowerLoss PowerLossOptions
 	IOErrors  IOErrorOptions
+	Kernel    KernelOptions  // ScenarioKernel (kernel_campaign.go)
+	Barriers  BarrierOptions // ScenarioBarriers
 }
 
 // MatrixOptions narrow the matrix scenario.
@@ -105,8 +107,12 @@ func RunCampaign(cfg CampaignConfig) (*Report, error) {
 	rep := newReport(cfg, start)
 	budget := cfg.Duration / time.Duration(max(1, len(cfg.Scenarios)))
 	for _, sc := range cfg.Scenarios {
-		for _, d := range cfg.Durabilities {
-			deadline := time.Now().Add(budget / time.Duration(len(cfg.Durabilities)))
+		durabilities := cfg.Durabilities
+		if cfg.IgnoresDurability(sc) {
+			durabilities = durabilities[:1]
+		}
+		for _, d := range durabilities {
+			deadline := time.Now().Add(budget / time.Duration(len(durabilities)))
 			scStart := time.Now()
 			sum := ScenarioSummary{Scenario: sc, Durability: d.String()}
 			var err error
@@ -121,13 +127,17 @@ func RunCampaign(cfg CampaignConfig) (*Report, error) {
 				err = runIOErrorScenario(cfg, d, deadline, rep, &sum)
 			case ScenarioCorrupt:
 				err = runCorruptScenario(cfg, d, deadline, rep, &sum)
+			case ScenarioKernel:
+				err = runKernelScenario(cfg, d, deadline, rep, &sum)
+			case ScenarioBarriers:
+				err = runBarrierScenario(cfg, d, deadline, rep, &sum)
 			default:
-				return rep, fmt.Errorf("crashtest: unknown scenario %q (known: %s)", sc, strings.Join(AllScenarios(), ", "))
+				return rep, fmt.Errorf("crashtest: unknown scenario %q (known: %s, %s, %s)", sc, strings.Join(AllScenarios(), ", "), ScenarioKernel, ScenarioBarriers)
 			}
 			sum.Seconds = time.Since(scStart).Seconds()
 			rep.Summary = append(rep.Summary, sum)
 			if err != nil {
-				return rep, fmt.Errorf("crashtest: %s (%s): %w", sc, d, err)
+				return rep, fmt.Errorf("crashtest: %s (%s): %w", sc, sum.Durability, err)
 			}
 		}
 	}

@@ -50,10 +50,10 @@ func (r *Report) grid() grid {
 		}
 		byKey[c.Point+"|"+col] = c
 	}
-	for _, p := range AllCrashPoints() {
-		row := gridRow{Point: p.String()}
+	for _, p := range gridPoints(r.Matrix) {
+		row := gridRow{Point: p}
 		for _, col := range g.Columns {
-			c, ok := byKey[p.String()+"|"+col]
+			c, ok := byKey[p+"|"+col]
 			switch {
 			case !ok:
 				row.Cells = append(row.Cells, gridCell{Class: "skip", Text: "–", Title: "not run in this shard"})
@@ -71,6 +71,32 @@ func (r *Report) grid() grid {
 	return g
 }
 
+// gridPoints returns the matrix's rows: every crash point (if any cell
+// crashed at one), then the rows of crashes at no named point (the kernel
+// scenarios'), as their cells name them.
+func gridPoints(cells []MatrixCell) []string {
+	var points, extra []string
+	named, seen := map[string]bool{}, map[string]bool{}
+	for _, p := range AllCrashPoints() {
+		named[p.String()] = true
+	}
+	for _, c := range cells {
+		switch {
+		case named[c.Point]:
+			seen[""] = true
+		case !seen[c.Point]:
+			extra = append(extra, c.Point)
+			seen[c.Point] = true
+		}
+	}
+	if seen[""] {
+		for _, p := range AllCrashPoints() {
+			points = append(points, p.String())
+		}
+	}
+	return append(points, extra...)
+}
+
 // chart is an inline SVG line chart.
 type chart struct {
 	Title, Caption string
@@ -84,7 +110,7 @@ type series struct {
 
 func (r *Report) charts() []chart {
 	var out []chart
-	for _, sc := range []string{ScenarioKill, ScenarioPowerLoss} {
+	for _, sc := range []string{ScenarioKill, ScenarioPowerLoss, ScenarioKernel, ScenarioBarriers} {
 		for _, d := range []string{"strict", "buffered"} {
 			var pts []IterationPoint
 			for _, p := range r.Iterations {
@@ -101,7 +127,7 @@ func (r *Report) charts() []chart {
 			}
 			label := "iteration"
 			ackCaption := "Highest acknowledged version before each kill, and the version recovered."
-			if sc == ScenarioPowerLoss {
+			if sc == ScenarioPowerLoss || sc == ScenarioBarriers {
 				label = "workload"
 				ackCaption = "Acknowledged operations per workload, and acknowledged operations found per crash state (mean)."
 			}

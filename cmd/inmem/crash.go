@@ -207,7 +207,8 @@ func (p *progress) finish() {
 func newCrashCmd(g *globals) *cobra.Command {
 	c := newGroupCmd("crash", "Crash-test in-mem: real kills, power loss, I/O errors and damaged files, judged by a reference model",
 		newCrashAllCmd(g), newCrashMatrixCmd(g), newCrashKillCmd(g), newCrashPowerLossCmd(g),
-		newCrashIOErrorsCmd(g), newCrashCorruptCmd(g), newCrashChildCmd())
+		newCrashIOErrorsCmd(g), newCrashCorruptCmd(g), newCrashKernelCmd(g), newCrashBarriersCmd(g),
+		newCrashChildCmd(), newCrashTargetChildCmd())
 	c.Long = `inmem crash attacks an in-mem database every way the harness knows and judges
 every recovered state against a reference model: prefix consistency, the
 durability mode's promise, atomic transactions, exact versions, no bytes that
@@ -222,6 +223,9 @@ were never written.
   ioerrors   EIO, ENOSPC, short writes and failed fsyncs at every operation
   corrupt    damaged files: torn tails, bit rot, missing segments, a bad
              MANIFEST or snapshot
+  kernel     a real power cut under ext4 on a loop device (root; not in all)
+  barriers   every crash state of ext4's own writes and flushes, recorded
+             through FUSE (root; not in all)
 
 Each prints progress, a summary table and, for every violation, the one
 command that reproduces it; the exit status is non-zero on any violation.`

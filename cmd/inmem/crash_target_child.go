@@ -1,0 +1,27 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/in-mem/inmem/crashtest"
+)
+
+// newCrashTargetChildCmd serves in-mem's key/value Targets
+// (crashtest.InmemTargets) to the kernel commands' --target. Hidden: its
+// interface is crashtest.TargetMain's (child, check, list).
+func newCrashTargetChildCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:                "target-child",
+		Short:              "The key/value target child of the kernel commands (child, check, list)",
+		Hidden:             true,
+		DisableFlagParsing: true,
+		RunE: func(_ *cobra.Command, args []string) error {
+			if code := crashtest.TargetMain(args, crashtest.InmemTargets()); code != 0 {
+				return fmt.Errorf("target child exited with status %d", code)
+			}
+			return nil
+		},
+	}
+}
