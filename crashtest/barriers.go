@@ -51,6 +51,9 @@ type BarrierConfig struct {
 	Dir string
 	// Progress, if set, is called as states are judged.
 	Progress func(done, total int)
+	// Stop, if set, ends the exploration (after the states being judged)
+	// once closed.
+	Stop <-chan struct{}
 	// Reproduce is the command for one state: %d is the seed, %s the state.
 	Reproduce string
 }

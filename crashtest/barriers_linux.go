@@ -300,6 +300,8 @@ func judgeStates(cfg BarrierConfig, scratch string, rec *recording, states []cra
 			case jobs <- s:
 			case <-stop:
 				return
+			case <-cfg.Stop:
+				return
 			}
 		}
 	}()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +32,8 @@ func kernelAvailable() error {
 	var missing []string
 	if uid := os.Geteuid(); uid != 0 {
 		missing = append(missing, fmt.Sprintf("root (running as uid %d; loop devices and mount need root)", uid))
+	} else if !hasCapSysAdmin() {
+		missing = append(missing, "CAP_SYS_ADMIN (root without it, as in an unprivileged container, cannot mount)")
 	}
 	if _, err := os.Stat("/dev/loop-control"); err != nil {
 		missing = append(missing, fmt.Sprintf("/dev/loop-control (%v; is the loop module loaded?)", err))
@@ -64,6 +67,22 @@ func fuseAvailable() error {
 		return fmt.Errorf("%w; missing %s", err, strings.Join(missing, "; "))
 	}
 	return fmt.Errorf("%w: missing %s", ErrKernelUnavailable, strings.Join(missing, "; "))
+}
+
+// hasCapSysAdmin reports whether the effective capabilities hold
+// CAP_SYS_ADMIN (bit 21 of CapEff in /proc/self/status).
+func hasCapSysAdmin() bool {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return true // cannot tell: let mount say
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if hex, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			caps, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
+			return err != nil || caps&(1<<unix.CAP_SYS_ADMIN) != 0
+		}
+	}
+	return true
 }
 
 func procFilesystem(name string) bool {
@@ -253,12 +272,18 @@ func (m *ext4Mount) up() error {
 	return nil
 }
 
-// down unmounts and detaches, whatever state it is in.
+// down unmounts and detaches, whatever state it is in. If the filesystem
+// stays busy it is detached lazily (MNT_DETACH) and the loop device set to
+// go away with it (LOOP_CLR_FD on a device still in use sets autoclear):
+// nothing is left behind for long, and the failure is still reported.
 func (m *ext4Mount) down() error {
 	var errs []error
 	if m.mounted {
 		if err := unmount(m.dir); err != nil {
-			return err // the device is still in use: leave it attached
+			errs = append(errs, err)
+			if lerr := unix.Unmount(m.dir, unix.MNT_DETACH); lerr != nil {
+				errs = append(errs, fmt.Errorf("umount -l %s: %w", m.dir, lerr))
+			}
 		}
 		m.mounted = false
 	}

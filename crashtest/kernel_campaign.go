@@ -67,6 +67,9 @@ type KernelOptions struct {
 	MinRuntime, MaxRuntime time.Duration // before the cut (default 50 ms to 400 ms)
 	Writers                int
 	ImageSize              int64
+	// Stop, if set, ends the scenario after the current power cut once
+	// closed (everything mounted is cleaned up).
+	Stop <-chan struct{}
 }
 
 // BarrierOptions tune the barrier-exploration scenario.
@@ -77,6 +80,9 @@ type BarrierOptions struct {
 	RandomStates int
 	MaxStates    int
 	State        string // judge only this state (to reproduce it)
+	// Stop, if set, ends the scenario after the states being judged once
+	// closed.
+	Stop <-chan struct{}
 }
 
 // targetLabel is what reports show in the durability column.
@@ -141,12 +147,15 @@ func runKernelScenario(cfg CampaignConfig, d inmem.Durability, deadline time.Tim
 		return fmt.Errorf("the kernel scenario needs the workload child's binary")
 	}
 	for i, opts := range ko.MountOptions {
+		if stopped(ko.Stop) {
+			break
+		}
 		start := time.Now()
 		mountDeadline := time.Now().Add(time.Until(deadline) / time.Duration(len(ko.MountOptions)-i))
 		kind := KernelCrashKind(opts)
 		pc := ProcessCrashConfig{
 			MinRuntime: ko.MinRuntime, MaxRuntime: ko.MaxRuntime, Iterations: cfg.Iterations, Writers: ko.Writers,
-			Seed: cfg.shardSeed() + uint64(i)*7919, Durability: d, Args: args, Env: env, Target: ko.Target.workload(),
+			Seed: cfg.shardSeed() + uint64(i)*7919, Durability: d, Args: args, Env: env, Target: ko.Target.workload(), Stop: ko.Stop,
 			Reproduce: fmt.Sprintf("%s crash kernel --seed %%d --iterations N --durability %s%s%s", cfg.Command, d, mountFlag(opts), targetFlags(ko.Target)),
 		}
 		if cfg.Iterations <= 0 {
@@ -214,10 +223,10 @@ func runBarrierScenario(cfg CampaignConfig, d inmem.Durability, deadline time.Ti
 		cell := MatrixCell{Point: barrierPoint, Kind: MatrixKind(kind), Durability: sum.Durability, Passed: true}
 		start, unpromised, stateTime := time.Now(), 0, time.Duration(0)
 		mountDeadline := time.Now().Add(time.Until(deadline) / time.Duration(len(bo.MountOptions)-i))
-		for k, done := cfg.Shard, 0; cfg.more(done, mountDeadline); k, done = k+cfg.Shards, done+1 {
+		for k, done := cfg.Shard, 0; cfg.more(done, mountDeadline) && !stopped(bo.Stop); k, done = k+cfg.Shards, done+1 {
 			bc := BarrierConfig{Binary: binary, Args: args, Env: env, Target: bo.Target.workload(), Seed: cfg.Seed + uint64(k),
 				Durability: d, Ops: cfg.Ops, Writers: bo.Writers, MountOptions: opts, RandomStates: bo.RandomStates,
-				MaxStates: bo.MaxStates, Only: bo.State, Dir: cfg.Dir,
+				MaxStates: bo.MaxStates, Only: bo.State, Dir: cfg.Dir, Stop: bo.Stop,
 				Reproduce: fmt.Sprintf("%s crash barriers --seed %%d --iterations 1 --ops %d --writers %d --durability %s%s%s --state %%s",
 					cfg.Command, cfg.Ops, max(bo.Writers, 1), d, mountFlag(opts), targetFlags(bo.Target)),
 			}

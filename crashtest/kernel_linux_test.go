@@ -79,6 +79,7 @@ func TestKernelCrashTester_DetectsLoss(t *testing.T) {
 	cfg.MinRuntime, cfg.MaxRuntime = 60*time.Millisecond, 90*time.Millisecond
 	strict := inmem.Strict
 	cfg.Expect = &strict
+	cfg.Reproduce = "go test ./crashtest -run TestKernelCrashTester_DetectsLoss -v (seed %d)"
 	res, err := crashtest.NewKernelCrashTester(os.Args[0], cfg).Run()
 	if err != nil {
 		t.Fatal(err)

@@ -53,6 +53,9 @@ type ProcessCrashConfig struct {
 	Progress func(KillIterationResult)
 	// Reproduce is printed with failures; %d is replaced by the seed.
 	Reproduce string
+	// Stop, if set, ends the run after the current iteration once closed
+	// (an interrupted campaign still cleans up).
+	Stop <-chan struct{}
 	// Target, if set, runs a Target's key/value workload instead of in-mem's:
 	// Binary is then a target child (TargetMain) and the key/value model
 	// judges. CrashPoints do not apply.
@@ -184,7 +187,7 @@ func (t *ProcessCrashTester) Run() (*ProcessCrashResults, error) {
 	start := time.Now()
 	res := &ProcessCrashResults{}
 	for i := 0; i < t.cfg.Iterations; i++ {
-		if !t.cfg.Deadline.IsZero() && time.Now().After(t.cfg.Deadline) && i > 0 {
+		if !t.cfg.Deadline.IsZero() && time.Now().After(t.cfg.Deadline) && i > 0 || stopped(t.cfg.Stop) {
 			break
 		}
 		r, err := t.iteration(i)

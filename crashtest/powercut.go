@@ -21,6 +21,16 @@ type crashEnv struct {
 	ackPipe func() (r, w *os.File, err error)
 }
 
+// stopped reports whether stop (nil: never) is closed.
+func stopped(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
+}
+
 func (t *ProcessCrashTester) ackPipe() (*os.File, *os.File, error) {
 	if t.env.ackPipe != nil {
 		return t.env.ackPipe()

@@ -50,7 +50,10 @@ kernel. It needs root, loop devices, FUSE and mkfs.ext4.`,
 				cfg.Iterations = 1
 			}
 			cfg.Dir = g.dir
-			return runCampaign(cmd, f, cfg)
+			stop, release := interruptible(cmd.ErrOrStderr())
+			defer release()
+			cfg.Barriers.Stop = stop
+			return runInterruptible(cmd, f, cfg, stop)
 		},
 	}
 	f.add(c, 30*time.Second, false)

@@ -1,8 +1,13 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -46,6 +51,39 @@ func (f *targetFlags) options() (crashtest.TargetOptions, error) {
 		return o, usagef("--target %s needs --target-binary: build it with go -C crashtargets build -o /tmp/crashtarget ./cmd/crashtarget", f.name)
 	}
 	return o, nil
+}
+
+// errInterrupted says a kernel campaign stopped early on a signal.
+var errInterrupted = errors.New("interrupted: the campaign is incomplete (everything it mounted is unmounted and detached)")
+
+// interruptible returns a channel closed at the first SIGINT or SIGTERM:
+// the kernel campaigns then stop after the current crash and clean up every
+// mount and loop device. A second signal kills as usual. release undoes it.
+func interruptible(errOut io.Writer) (stop <-chan struct{}, release func()) {
+	ch, done := make(chan struct{}), make(chan struct{})
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case <-sigs:
+			signal.Stop(sigs)
+			fmt.Fprintln(errOut, "interrupted: finishing the current crash, then unmounting and detaching (interrupt again to kill)")
+			close(ch)
+		case <-done:
+		}
+	}()
+	return ch, func() { signal.Stop(sigs); close(done) }
+}
+
+// runInterruptible runs a kernel campaign that stops early on a signal.
+func runInterruptible(cmd *cobra.Command, f *campaignFlags, cfg crashtest.CampaignConfig, stop <-chan struct{}) error {
+	err := runCampaign(cmd, f, cfg)
+	select {
+	case <-stop:
+		return errors.Join(err, errInterrupted)
+	default:
+		return err
+	}
 }
 
 func newCrashKernelCmd(g *globals) *cobra.Command {
@@ -95,7 +133,10 @@ It needs root, loop devices and mkfs.ext4, and says which is missing.`,
 			}
 			cfg.Kernel.MinRuntime, cfg.Kernel.MaxRuntime, cfg.Kernel.Writers = minRun, maxRun, writers
 			cfg.Dir = g.dir
-			return runCampaign(cmd, f, cfg)
+			stop, release := interruptible(cmd.ErrOrStderr())
+			defer release()
+			cfg.Kernel.Stop = stop
+			return runInterruptible(cmd, f, cfg, stop)
 		},
 	}
 	f.add(c, 30*time.Second, false)
