@@ -49,6 +49,10 @@ type BarrierConfig struct {
 	Workers int
 	// Dir is scratch space (default the system's temporary directory).
 	Dir string
+	// KeepDir, if set, receives the image of every crash state that broke a
+	// promise, as it was before mounting: mount it on a loop device and
+	// inspect the database (inmem inspect, inmem verify).
+	KeepDir string
 	// Progress, if set, is called as states are judged.
 	Progress func(done, total int)
 	// Stop, if set, ends the exploration (after the states being judged)
@@ -95,6 +99,7 @@ type BarrierViolation struct {
 	Err        error  // the state did not mount or the database did not open
 	Mismatches []StateMismatch
 	Reproduce  string
+	Image      string // the state's image, with KeepDir
 }
 
 func (v BarrierViolation) String() string {
@@ -109,6 +114,9 @@ func (v BarrierViolation) String() string {
 			break
 		}
 		fmt.Fprintf(&b, "  %s\n", m)
+	}
+	if v.Image != "" {
+		fmt.Fprintf(&b, "  image: %s (mount -o loop, then inmem inspect MNT/db)\n", v.Image)
 	}
 	fmt.Fprintf(&b, "  reproduce: %s", v.Reproduce)
 	return b.String()

@@ -261,6 +261,7 @@ type stateOutcome struct {
 	mismatches []StateMismatch
 	acked      int
 	unpromised bool
+	image      string
 	took       time.Duration
 	fatal      error // a harness failure: stop
 }
@@ -332,7 +333,7 @@ func (r *BarrierResult) add(cfg BarrierConfig, o stateOutcome) {
 	}
 	if o.err != nil || len(o.mismatches) > 0 {
 		r.Violations = append(r.Violations, BarrierViolation{Seed: cfg.Seed, State: o.state.name, Required: o.required,
-			Err: o.err, Mismatches: o.mismatches, Reproduce: cfg.reproduce(o.state.name)})
+			Err: o.err, Mismatches: o.mismatches, Reproduce: cfg.reproduce(o.state.name), Image: o.image})
 	}
 }
 
@@ -376,7 +377,22 @@ func (w *stateWorker) judge(s crashState) stateOutcome {
 		o.fatal = fmt.Errorf("crashtest: crash state %s: %w", s.name, err)
 	}
 	o.took = time.Since(start)
+	if (o.err != nil || len(o.mismatches) > 0) && w.cfg.KeepDir != "" {
+		o.image = filepath.Join(w.cfg.KeepDir, fmt.Sprintf("barriers-seed%d-%s.img", w.cfg.Seed, s.name))
+		if err := w.keep(s, o.image); err != nil {
+			o.image = fmt.Sprintf("(not kept: %v)", err)
+		}
+	}
 	return o
+}
+
+// keep writes the state's image, as it was before mounting, to path.
+func (w *stateWorker) keep(s crashState, path string) error {
+	img := slices.Clone(w.cur)
+	for _, b := range s.extra {
+		applyBlock(img, b)
+	}
+	return os.WriteFile(path, img, 0o600)
 }
 
 // build writes the state into the worker's image file.

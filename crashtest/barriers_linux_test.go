@@ -67,7 +67,7 @@ func TestExploreBarriers_DetectsLoss(t *testing.T) {
 	strict := inmem.Strict
 	res, err := crashtest.ExploreBarriers(crashtest.BarrierConfig{
 		Binary: os.Args[0], Env: []string{crashtest.ChildEnv + "=1"},
-		Seed: 67, Durability: inmem.Buffered, Expect: &strict, Ops: 40, RandomStates: -1,
+		Seed: 67, Durability: inmem.Buffered, Expect: &strict, Ops: 40, RandomStates: -1, KeepDir: t.TempDir(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -76,4 +76,7 @@ func TestExploreBarriers_DetectsLoss(t *testing.T) {
 		t.Fatalf("Buffered passed as Strict in %d crash states", res.States)
 	}
 	t.Logf("detected in %d of %d states; first: %s", len(res.Violations), res.States, res.Violations[0])
+	if fi, err := os.Stat(res.Violations[0].Image); err != nil || fi.Size() == 0 {
+		t.Fatalf("the violating state's image was not kept: %v", err)
+	}
 }

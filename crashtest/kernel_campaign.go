@@ -80,6 +80,7 @@ type BarrierOptions struct {
 	RandomStates int
 	MaxStates    int
 	State        string // judge only this state (to reproduce it)
+	KeepDir      string // receives the image of every violating state
 	// Stop, if set, ends the scenario after the states being judged once
 	// closed.
 	Stop <-chan struct{}
@@ -226,7 +227,7 @@ func runBarrierScenario(cfg CampaignConfig, d inmem.Durability, deadline time.Ti
 		for k, done := cfg.Shard, 0; cfg.more(done, mountDeadline) && !stopped(bo.Stop); k, done = k+cfg.Shards, done+1 {
 			bc := BarrierConfig{Binary: binary, Args: args, Env: env, Target: bo.Target.workload(), Seed: cfg.Seed + uint64(k),
 				Durability: d, Ops: cfg.Ops, Writers: bo.Writers, MountOptions: opts, RandomStates: bo.RandomStates,
-				MaxStates: bo.MaxStates, Only: bo.State, Dir: cfg.Dir, Stop: bo.Stop,
+				MaxStates: bo.MaxStates, Only: bo.State, Dir: cfg.Dir, Stop: bo.Stop, KeepDir: bo.KeepDir,
 				Reproduce: fmt.Sprintf("%s crash barriers --seed %%d --iterations 1 --ops %d --writers %d --durability %s%s%s --state %%s",
 					cfg.Command, cfg.Ops, max(bo.Writers, 1), d, mountFlag(opts), targetFlags(bo.Target)),
 			}

@@ -14,7 +14,7 @@ func newCrashBarriersCmd(g *globals) *cobra.Command {
 	tf := &targetFlags{}
 	var mountOpts []string
 	var writers, states, maxStates int
-	var state string
+	var state, keep string
 	c := &cobra.Command{
 		Use:   "barriers",
 		Short: "Record every write and flush ext4 sends to the device, then judge every crash state a disk can be left in (needs root and FUSE)",
@@ -46,6 +46,7 @@ kernel. It needs root, loop devices, FUSE and mkfs.ext4.`,
 				cfg.Barriers.MountOptions = append(cfg.Barriers.MountOptions, strings.TrimSpace(o))
 			}
 			cfg.Barriers.Writers, cfg.Barriers.RandomStates, cfg.Barriers.MaxStates, cfg.Barriers.State = writers, states, maxStates, state
+			cfg.Barriers.KeepDir = keep
 			if state != "" && cfg.Iterations == 0 {
 				cfg.Iterations = 1
 			}
@@ -65,5 +66,6 @@ kernel. It needs root, loop devices, FUSE and mkfs.ext4.`,
 	fl.IntVar(&states, "states", 2, "seeded subsets of the blocks between two barriers, per barrier (-1: none)")
 	fl.IntVar(&maxStates, "max-states", 0, "judge a seeded sample of at most this many states per workload (0: all)")
 	fl.StringVar(&state, "state", "", "judge only this crash state (b12, b12+r1, end) to reproduce it")
+	fl.StringVar(&keep, "keep", "", "save the image of every crash state that breaks a promise in this directory, to mount and inspect")
 	return c
 }
