@@ -35,6 +35,17 @@ type KernelConfig struct {
 	// Dir is scratch space for the image and the mount point (default the
 	// system's temporary directory).
 	Dir string
+	// KillFirst starts every iteration with a child SIGKILLed at a random
+	// moment, then cuts the power under a second child that recovered from
+	// that kill: whatever its recovery served (in Buffered mode too, synced
+	// or not before the kill) must survive, because recovery makes replayed
+	// data durable before serving it (DESIGN.md section 4).
+	KillFirst bool
+	// KillRuntime bounds how long the first child runs before the kill
+	// (random in [KillRuntime/4, KillRuntime]; default 200 ms). Keep
+	// MinRuntime and MaxRuntime short then: a cut soon after the second
+	// child's recovery, before its own syncs, is the one that tells.
+	KillRuntime time.Duration
 }
 
 // KernelCrashTester cuts the power under a workload child through the real

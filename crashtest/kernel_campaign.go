@@ -67,6 +67,9 @@ type KernelOptions struct {
 	MinRuntime, MaxRuntime time.Duration // before the cut (default 50 ms to 400 ms)
 	Writers                int
 	ImageSize              int64
+	// KillFirst: every power cut follows a process kill and the recovery
+	// from it (see KernelConfig.KillFirst).
+	KillFirst bool
 	// Stop, if set, ends the scenario after the current power cut once
 	// closed (everything mounted is cleaned up).
 	Stop <-chan struct{}
@@ -157,7 +160,8 @@ func runKernelScenario(cfg CampaignConfig, d inmem.Durability, deadline time.Tim
 		pc := ProcessCrashConfig{
 			MinRuntime: ko.MinRuntime, MaxRuntime: ko.MaxRuntime, Iterations: cfg.Iterations, Writers: ko.Writers,
 			Seed: cfg.shardSeed() + uint64(i)*7919, Durability: d, Args: args, Env: env, Target: ko.Target.workload(), Stop: ko.Stop,
-			Reproduce: fmt.Sprintf("%s crash kernel --seed %%d --iterations N --durability %s%s%s", cfg.Command, d, mountFlag(opts), targetFlags(ko.Target)),
+			Reproduce: fmt.Sprintf("%s crash kernel --seed %%d --iterations N --durability %s%s%s%s", cfg.Command, d, mountFlag(opts),
+				targetFlags(ko.Target), map[bool]string{true: " --kill-first"}[ko.KillFirst]),
 		}
 		if cfg.Iterations <= 0 {
 			pc.Iterations, pc.Deadline = 1<<30, mountDeadline
@@ -170,7 +174,8 @@ func runKernelScenario(cfg CampaignConfig, d inmem.Durability, deadline time.Tim
 			cfg.progress(Progress{Scenario: ScenarioKernel, Durability: sum.Durability, Done: done, Total: max(cfg.Iterations, 0),
 				Violations: sum.Violations, Note: kind})
 		}
-		k := NewKernelCrashTester(binary, KernelConfig{ProcessCrashConfig: pc, MountOptions: opts, ImageSize: ko.ImageSize, Dir: cfg.Dir})
+		k := NewKernelCrashTester(binary, KernelConfig{ProcessCrashConfig: pc, MountOptions: opts, ImageSize: ko.ImageSize, Dir: cfg.Dir,
+			KillFirst: ko.KillFirst && ko.Target.inmem()})
 		res, err := k.Run()
 		if err != nil {
 			return fmt.Errorf("%s: %w", kind, err)

@@ -122,3 +122,33 @@ func TestKernelCrashTester_Targets(t *testing.T) {
 		})
 	}
 }
+
+// TestKernelCrashTester_KillThenPowerCut SIGKILLs a child, lets a second
+// child recover from the kill and cuts the power under it: whatever that
+// recovery served must survive, in Buffered mode too (recovery makes the
+// replayed log durable before serving it, DESIGN.md section 4).
+func TestKernelCrashTester_KillThenPowerCut(t *testing.T) {
+	needKernel(t)
+	for _, d := range []inmem.Durability{inmem.Buffered, inmem.Strict} {
+		t.Run(d.String(), func(t *testing.T) {
+			cfg := kernelConfig(53, d, "")
+			cfg.KillFirst, cfg.KillRuntime, cfg.Iterations = true, 150*time.Millisecond, 12
+			cfg.MinRuntime, cfg.MaxRuntime = 0, 3*time.Millisecond // right after the recovery, before the child's own syncs
+			cfg.Reproduce = fmt.Sprintf("go test ./crashtest -run TestKernelCrashTester_KillThenPowerCut/%s -v (seed %%d)", d)
+			res, err := crashtest.NewKernelCrashTester(os.Args[0], cfg).Run()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range res.Results {
+				if !r.RecoverySucceeded {
+					t.Errorf("%s", r)
+				} else {
+					t.Logf("%s", r)
+				}
+			}
+			if !res.AllPassed() || res.AckedVerified == 0 {
+				t.Fatalf("%d kills then power cuts, %d failed, %d acknowledged verified", res.Iterations, res.FailedRecoveries, res.AckedVerified)
+			}
+		})
+	}
+}

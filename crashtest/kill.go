@@ -229,6 +229,9 @@ func (t *ProcessCrashTester) iteration(i int) (KillIterationResult, error) {
 	if t.cfg.Target != nil {
 		return t.targetIteration(i)
 	}
+	if err := t.beforeIteration(i); err != nil {
+		return KillIterationResult{}, err
+	}
 	rng := rand.New(rand.NewPCG(t.cfg.Seed, uint64(i)))
 	cc := ChildConfig{Dir: t.dir, Seed: t.cfg.Seed, Iteration: i, Writers: t.cfg.Writers,
 		Durability: t.cfg.Durability, SegmentSize: t.cfg.SegmentSize}
@@ -416,6 +419,9 @@ func (t *ProcessCrashTester) record(run *childRun, cc ChildConfig, r *KillIterat
 	}
 	syncs := newSyncTracker(t.model.Latest())
 	for _, l := range run.lines {
+		if l.kind == 'R' && t.env.settleOnReady {
+			t.settleAtReady(l.version, r)
+		}
 		if l.kind == 'R' || l.kind == 'K' {
 			continue
 		}

@@ -1,6 +1,7 @@
 package crashtest
 
 import (
+	"fmt"
 	"os"
 
 	"github.com/in-mem/inmem"
@@ -19,6 +20,34 @@ type crashEnv struct {
 	// ackPipe, if set, replaces os.Pipe for the acknowledgement pipe: the
 	// tester's read end, the child's write end.
 	ackPipe func() (r, w *os.File, err error)
+	// before, if set, runs at the start of every in-mem iteration (the
+	// kill before the power cut, KernelConfig.KillFirst).
+	before func(i int) error
+	// settleOnReady makes record accept the version a child recovered (its
+	// R line) as the model's base: what that recovery served must survive
+	// the crash that follows (DESIGN.md section 4).
+	settleOnReady bool
+}
+
+func (t *ProcessCrashTester) beforeIteration(i int) error {
+	if t.env.before == nil {
+		return nil
+	}
+	return t.env.before(i)
+}
+
+// settleAtReady takes a child's recovered version (its R line) as the new
+// base of the model. The child recovered from a process kill, which loses
+// nothing acknowledged: a recovered version below the last acknowledgement
+// is a broken promise.
+func (t *ProcessCrashTester) settleAtReady(v inmem.Version, r *KillIterationResult) {
+	if acked := t.model.Latest(); v < acked {
+		r.Mismatches = append(r.Mismatches, StateMismatch{Entity: "recovery after the kill",
+			Expected: fmt.Sprintf("every version up to v%d (acknowledged before the kill)", acked),
+			Actual:   fmt.Sprintf("the next child recovered up to v%d", v)})
+		return
+	}
+	t.model.Settle(v)
 }
 
 // stopped reports whether stop (nil: never) is closed.

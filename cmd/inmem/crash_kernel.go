@@ -92,6 +92,7 @@ func newCrashKernelCmd(g *globals) *cobra.Command {
 	var mountOpts []string
 	var minRun, maxRun time.Duration
 	var writers int
+	var killFirst bool
 	c := &cobra.Command{
 		Use:   "kernel",
 		Short: "Cut the power under a workload child through the real kernel: ext4 on a loop device, EXT4_IOC_SHUTDOWN (needs root)",
@@ -102,7 +103,9 @@ reached the device is lost), SIGKILLs it, unmounts, detaches, attaches again
 and mounts (the journal replays), recovers and judges: strict keeps every
 acknowledged commit; buffered a prefix holding every commit acknowledged
 before the last completed sync. Each --mount-opts is a column of its own
-(default data=ordered and data=writeback).
+(default data=ordered and data=writeback). With --kill-first every power cut
+comes right after a child recovered from a SIGKILL: what that recovery
+served must survive, Buffered or not (use a short --max-runtime).
 
 --target crashes another engine through the same harness, judged by a
 key/value model: every acknowledged put of a power-safe configuration must
@@ -132,6 +135,7 @@ It needs root, loop devices and mkfs.ext4, and says which is missing.`,
 				cfg.Kernel.MountOptions = append(cfg.Kernel.MountOptions, strings.TrimSpace(o))
 			}
 			cfg.Kernel.MinRuntime, cfg.Kernel.MaxRuntime, cfg.Kernel.Writers = minRun, maxRun, writers
+			cfg.Kernel.KillFirst = killFirst
 			cfg.Dir = g.dir
 			stop, release := interruptible(cmd.ErrOrStderr())
 			defer release()
@@ -146,5 +150,6 @@ It needs root, loop devices and mkfs.ext4, and says which is missing.`,
 	fl.DurationVar(&minRun, "min-runtime", 50*time.Millisecond, "shortest run of a child before the power cut")
 	fl.DurationVar(&maxRun, "max-runtime", 400*time.Millisecond, "longest run of a child before the power cut")
 	fl.IntVar(&writers, "writers", 4, "concurrent writers in the child")
+	fl.BoolVar(&killFirst, "kill-first", false, "SIGKILL a first child, then cut the power under the child that recovered from it (in-mem only)")
 	return c
 }
