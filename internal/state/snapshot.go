@@ -431,6 +431,7 @@ func DecodeSnapshot(r io.Reader, at uint64, maxValue int) (*Store, SnapshotStats
 			if err := d.end(); err != nil {
 				return nil, d.stats, err
 			}
+			s.refreshView()
 			return s, d.stats, nil
 		}
 		if tag == tagRun {

@@ -11,6 +11,7 @@
 package state
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -109,6 +110,11 @@ type Store struct {
 	retention map[[16]byte]*Chain
 	last      uint64 // highest version applied
 
+	// view is a copy of runs, replaced (never changed) whenever a run is
+	// added, so that the hot read path looks runs up without a lock. Nil
+	// until the first refresh.
+	view atomic.Pointer[map[[16]byte]*Run]
+
 	// floor is the lowest version any reader may still read at. State
 	// cells drop history below it. See SetFloor.
 	floor atomic.Uint64
@@ -126,9 +132,14 @@ func (s *Store) SetFloor(v uint64) { s.floor.Store(v) }
 
 // Run returns the run with id if it exists at version at.
 func (s *Store) Run(id [16]byte, at uint64) (*Run, bool) {
-	s.mu.RLock()
-	r := s.runs[id]
-	s.mu.RUnlock()
+	var r *Run
+	if v := s.view.Load(); v != nil {
+		r = (*v)[id] // no lock: readers on every core would contend on it
+	} else {
+		s.mu.RLock()
+		r = s.runs[id]
+		s.mu.RUnlock()
+	}
 	if r == nil || r.Version > at {
 		return nil, false
 	}
@@ -337,4 +348,11 @@ func (s *Store) Counts(at uint64) (runs, keys, versions, events, cells int) {
 		r.mu.RUnlock()
 	}
 	return
+}
+
+// refreshView publishes a copy of runs for lock-free lookups. Called with
+// s.mu held for writing (or before the store is shared).
+func (s *Store) refreshView() {
+	v := maps.Clone(s.runs)
+	s.view.Store(&v)
 }
