@@ -36,6 +36,14 @@
 //     filesystem operation in turn.
 //   - WalCorruptionTester and RunCorruptionCase: torn tails, garbage, bit
 //     rot, damaged headers, missing segments, a bad MANIFEST or snapshot.
+//   - KernelCrashTester (Linux, root): a power cut through the real kernel,
+//     EXT4_IOC_SHUTDOWN on ext4 over a loop device, then a remount that
+//     replays the journal. ExploreBarriers serves the loop device's image
+//     through a FUSE filesystem that logs every write and flush, and judges
+//     the crash states at and between flush barriers.
+//   - Target: any engine (bbolt and SQLite adapters live in the separate
+//     module crashtargets) driven by those testers and judged by a
+//     key/value model.
 //   - RunMatrix: every crash point × {kill, power loss drop, power loss
 //     random} × {Strict, Buffered}, each cell with its stated expectation.
 //   - RunCampaign: all of the above on a time budget, sharded, with a JSON
