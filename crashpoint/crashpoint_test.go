@@ -1,9 +1,8 @@
 package crashpoint_test
 
 import (
-	"flag"
 	"fmt"
-	"math/rand/v2"
+	"github.com/in-mem/inmem/internal/testutil"
 	"strings"
 	"sync"
 	"testing"
@@ -11,17 +10,7 @@ import (
 	"github.com/in-mem/inmem/crashpoint"
 )
 
-var seedFlag = flag.Uint64("seed", 0, "seed for the randomized tests (0: a random one, logged)")
-
-func testSeed(t *testing.T) uint64 {
-	t.Helper()
-	seed := *seedFlag
-	if seed == 0 {
-		seed = rand.Uint64()
-	}
-	t.Logf("seed %d (reproduce: go test ./crashpoint -run '^%s$' -seed %d)", seed, t.Name(), seed)
-	return seed
-}
+func testSeed(t *testing.T) uint64 { return testutil.Seed(t, "./crashpoint") }
 
 func TestPoint_ParseString(t *testing.T) {
 	all := crashpoint.All()

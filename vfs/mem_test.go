@@ -3,10 +3,9 @@ package vfs_test
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
+	"github.com/in-mem/inmem/internal/testutil"
 	"io/fs"
-	"math/rand/v2"
 	"path"
 	"strings"
 	"testing"
@@ -14,17 +13,7 @@ import (
 	"github.com/in-mem/inmem/vfs"
 )
 
-var seedFlag = flag.Uint64("seed", 0, "seed for the randomized tests (0: a random one, logged)")
-
-func testSeed(t *testing.T) uint64 {
-	t.Helper()
-	seed := *seedFlag
-	if seed == 0 {
-		seed = rand.Uint64()
-	}
-	t.Logf("seed %d (reproduce: go test ./vfs -run '^%s$' -seed %d)", seed, t.Name(), seed)
-	return seed
-}
+func testSeed(t *testing.T) uint64 { return testutil.Seed(t, "./vfs") }
 
 // dump describes every directory and file of fsys, with contents, sorted.
 func dump(t *testing.T, fsys vfs.FS) string {

@@ -4,10 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"flag"
+	"github.com/in-mem/inmem/internal/testutil"
 	"hash/crc32"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,19 +19,10 @@ import (
 )
 
 var (
-	update   = flag.Bool("update", false, "rewrite the golden files and seed corpora in testdata/")
-	seedFlag = flag.Uint64("seed", 0, "seed for the randomized tests (0: a random one, logged)")
+	update = testutil.Update
 )
 
-func testSeed(t *testing.T) uint64 {
-	t.Helper()
-	seed := *seedFlag
-	if seed == 0 {
-		seed = rand.Uint64()
-	}
-	t.Logf("seed %d (reproduce: go test ./internal/manifest -run '^%s$' -seed %d)", seed, t.Name(), seed)
-	return seed
-}
+func testSeed(t *testing.T) uint64 { return testutil.Seed(t, "./internal/manifest") }
 
 var testUUID = [16]byte{0x69, 0x6e, 0x2d, 0x6d, 0x65, 0x6d, 0xaa, 0xbb, 0, 1, 2, 3, 4, 5, 6, 7}
 

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"flag"
 	"fmt"
+	"github.com/in-mem/inmem/internal/testutil"
 	"hash/crc32"
 	"io"
 	"math/rand/v2"
@@ -21,19 +21,10 @@ import (
 )
 
 var (
-	update   = flag.Bool("update", false, "rewrite the golden files and seed corpora in testdata/")
-	seedFlag = flag.Uint64("seed", 0, "seed for the randomized tests (0: a random one, logged)")
+	update = testutil.Update
 )
 
-func testSeed(t *testing.T) uint64 {
-	t.Helper()
-	seed := *seedFlag
-	if seed == 0 {
-		seed = rand.Uint64()
-	}
-	t.Logf("seed %d (reproduce: go test ./internal/snapshot -run '^%s$' -seed %d)", seed, t.Name(), seed)
-	return seed
-}
+func testSeed(t *testing.T) uint64 { return testutil.Seed(t, "./internal/snapshot") }
 
 func crc32c(p []byte) uint32 { return crc32.Checksum(p, crcTable) }
 

@@ -3,8 +3,7 @@ package state
 import (
 	"bytes"
 	"errors"
-	"flag"
-	"math/rand/v2"
+	"github.com/in-mem/inmem/internal/testutil"
 	"slices"
 	"testing"
 	"time"
@@ -13,19 +12,10 @@ import (
 )
 
 var (
-	update   = flag.Bool("update", false, "rewrite the golden files and seed corpora in testdata/")
-	seedFlag = flag.Uint64("seed", 0, "seed for the randomized tests (0: a random one, logged)")
+	update = testutil.Update
 )
 
-func testSeed(t *testing.T) uint64 {
-	t.Helper()
-	seed := *seedFlag
-	if seed == 0 {
-		seed = rand.Uint64()
-	}
-	t.Logf("seed %d (reproduce: go test ./internal/state -run '^%s$' -seed %d)", seed, t.Name(), seed)
-	return seed
-}
+func testSeed(t *testing.T) uint64 { return testutil.Seed(t, "./internal/state") }
 
 var (
 	runA = [16]byte{'r', 'u', 'n', 'A', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}

@@ -1,24 +1,14 @@
 package wal
 
 import (
-	"flag"
-	"math/rand/v2"
+	"github.com/in-mem/inmem/internal/testutil"
 	"testing"
 )
 
 var (
-	update   = flag.Bool("update", false, "rewrite the golden files in testdata/")
-	seedFlag = flag.Uint64("seed", 0, "seed for the randomized tests (0: a random one, logged)")
+	update = testutil.Update
 )
 
 // testSeed returns the -seed flag or a random seed, and logs how to rerun
 // the test with it.
-func testSeed(t *testing.T) uint64 {
-	t.Helper()
-	seed := *seedFlag
-	if seed == 0 {
-		seed = rand.Uint64()
-	}
-	t.Logf("seed %d (reproduce: go test ./internal/wal -run '^%s$' -seed %d)", seed, t.Name(), seed)
-	return seed
-}
+func testSeed(t *testing.T) uint64 { return testutil.Seed(t, "./internal/wal") }

@@ -3,12 +3,12 @@ package writeset
 import (
 	"bytes"
 	"errors"
-	"flag"
+	"github.com/in-mem/inmem/internal/testutil"
 	"strings"
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite the seed corpora in testdata/")
+var update = testutil.Update
 
 var (
 	runA = [16]byte{'a', 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}
