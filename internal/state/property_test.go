@@ -121,7 +121,7 @@ func TestStore_Property(t *testing.T) {
 		}
 	}
 	t.Logf("%d commits accepted, %d refused", len(accepted)-1, refused)
-	if refused == 0 || len(accepted) < 100 {
+	if refused == 0 || len(accepted) < 20 {
 		t.Fatalf("the workload did not mix valid and invalid writesets")
 	}
 }
