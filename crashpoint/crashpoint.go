@@ -24,10 +24,10 @@ import (
 type Point uint8
 
 const (
-	// BeforeWalWrite: a commit is built, nothing of it is written.
-	BeforeWalWrite Point = iota
-	// AfterWalWriteBeforeFsync: the record is written to the file, not synced.
-	AfterWalWriteBeforeFsync
+	// BeforeWALWrite: a commit is built, nothing of it is written.
+	BeforeWALWrite Point = iota
+	// AfterWALWriteBeforeFsync: the record is written to the file, not synced.
+	AfterWALWriteBeforeFsync
 	// AfterFsync: the record is synced, the commit not yet acknowledged.
 	AfterFsync
 	// DuringSegmentRotation: a new segment is created and its header written;
@@ -54,8 +54,8 @@ const (
 )
 
 var names = [NumPoints]string{
-	"BeforeWalWrite",
-	"AfterWalWriteBeforeFsync",
+	"BeforeWALWrite",
+	"AfterWALWriteBeforeFsync",
 	"AfterFsync",
 	"DuringSegmentRotation",
 	"DuringSnapshotBeforeRename",

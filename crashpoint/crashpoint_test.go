@@ -35,13 +35,13 @@ func TestPoint_ParseString(t *testing.T) {
 		}
 	}
 	// DESIGN.md section 5 names at least these.
-	for _, name := range []string{"BeforeWalWrite", "AfterWalWriteBeforeFsync", "AfterFsync", "DuringSegmentRotation",
+	for _, name := range []string{"BeforeWALWrite", "AfterWALWriteBeforeFsync", "AfterFsync", "DuringSegmentRotation",
 		"DuringSnapshotBeforeRename", "DuringSnapshotAfterRename", "DuringManifestUpdate", "DuringCompaction", "DuringRecovery"} {
 		if !seen[name] {
 			t.Errorf("point %s is missing", name)
 		}
 	}
-	if _, err := crashpoint.Parse("DuringLunch"); err == nil || !strings.Contains(err.Error(), "BeforeWalWrite") {
+	if _, err := crashpoint.Parse("DuringLunch"); err == nil || !strings.Contains(err.Error(), "BeforeWALWrite") {
 		t.Fatalf("Parse of an unknown name = %v, want an error listing the known ones", err)
 	}
 	if s := crashpoint.NumPoints.String(); s != fmt.Sprintf("Point(%d)", crashpoint.NumPoints) {
@@ -72,7 +72,7 @@ func TestOnHit(t *testing.T) {
 			fired = append(fired, s.Hits(crashpoint.AfterFsync))
 		})
 		for range 6 {
-			s.Hit(crashpoint.BeforeWalWrite)
+			s.Hit(crashpoint.BeforeWALWrite)
 			s.Hit(crashpoint.AfterFsync)
 		}
 		if len(fired) != 1 || fired[0] != n {
@@ -81,8 +81,8 @@ func TestOnHit(t *testing.T) {
 		if p, ok := s.Fired(); !ok || p != crashpoint.AfterFsync {
 			t.Fatalf("Fired() = %v, %v", p, ok)
 		}
-		if s.Hits(crashpoint.AfterFsync) != 6 || s.Hits(crashpoint.BeforeWalWrite) != 6 {
-			t.Fatalf("hits %d and %d, want 6 each", s.Hits(crashpoint.AfterFsync), s.Hits(crashpoint.BeforeWalWrite))
+		if s.Hits(crashpoint.AfterFsync) != 6 || s.Hits(crashpoint.BeforeWALWrite) != 6 {
+			t.Fatalf("hits %d and %d, want 6 each", s.Hits(crashpoint.AfterFsync), s.Hits(crashpoint.BeforeWALWrite))
 		}
 	}
 }

@@ -1,25 +1,26 @@
 package crashtargets_test
 
 import (
-	"fmt"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/in-mem/inmem/crashtargets"
 	"github.com/in-mem/inmem/crashtest"
+	"github.com/in-mem/inmem/crashtest/kernel"
+	"github.com/in-mem/inmem/crashtest/proc"
 )
 
 // TestMain lets this test binary be the target child: the testers run it
-// with crashtest.TargetChildEnv set.
+// with proc.TargetChildEnv set.
 func TestMain(m *testing.M) {
-	if os.Getenv(crashtest.TargetChildEnv) == "1" {
-		os.Exit(crashtest.TargetMain(os.Args[1:], crashtargets.All()))
+	if os.Getenv(proc.TargetChildEnv) == "1" {
+		os.Exit(proc.TargetMain(os.Args[1:], crashtargets.All()))
 	}
 	os.Exit(m.Run())
 }
 
-var childEnv = []string{crashtest.TargetChildEnv + "=1"}
+var childEnv = []string{proc.TargetChildEnv + "=1"}
 
 // configs are the four engine configurations and whether each promises to
 // keep acknowledged puts across a power loss.
@@ -30,16 +31,15 @@ var configs = []struct {
 	{"bbolt", true}, {"bbolt-nosync", false}, {"sqlite", true}, {"sqlite-off", false},
 }
 
-func processConfig(seed uint64, name string) crashtest.ProcessCrashConfig {
-	return crashtest.ProcessCrashConfig{
+func processConfig(seed uint64, name string) proc.ProcessCrashConfig {
+	return proc.ProcessCrashConfig{
 		Iterations: 4,
 		MinRuntime: 100 * time.Millisecond,
 		MaxRuntime: 300 * time.Millisecond,
 		Seed:       seed,
 		Writers:    3,
 		Env:        childEnv,
-		Target:     &crashtest.TargetWorkload{Name: name},
-		Reproduce:  fmt.Sprintf("go -C crashtargets test -run 'Test.*/%s' -v (seed %%d)", name),
+		Target:     &proc.TargetWorkload{Name: name},
 	}
 }
 
@@ -48,7 +48,7 @@ func processConfig(seed uint64, name string) crashtest.ProcessCrashConfig {
 func TestTargets_Kill(t *testing.T) {
 	for _, c := range configs {
 		t.Run(c.name, func(t *testing.T) {
-			res, err := crashtest.NewProcessCrashTester(os.Args[0], t.TempDir(), processConfig(71, c.name)).Run()
+			res, err := proc.NewProcessCrashTester(os.Args[0], t.TempDir(), processConfig(71, c.name)).Run()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,12 +66,12 @@ func TestTargets_Kill(t *testing.T) {
 // put; the unsafe ones lose some, and the harness reports it. A harness
 // that cannot tell them apart is broken.
 func TestTargets_KernelPowerCut(t *testing.T) {
-	if err := crashtest.KernelAvailable(); err != nil {
+	if err := kernel.Available(); err != nil {
 		t.Skipf("skipping the ext4 power cut: %v", err)
 	}
 	for _, c := range configs {
 		t.Run(c.name, func(t *testing.T) {
-			k := crashtest.NewKernelCrashTester(os.Args[0], crashtest.KernelConfig{ProcessCrashConfig: processConfig(73, c.name), ImageSize: 64 << 20})
+			k := kernel.NewTester(os.Args[0], kernel.Config{ProcessCrashConfig: processConfig(73, c.name), ImageSize: 64 << 20})
 			res, err := k.Run()
 			if err != nil {
 				t.Fatal(err)
@@ -86,13 +86,13 @@ func TestTargets_KernelPowerCut(t *testing.T) {
 // writes (up to each flush barrier, and subsets of the blocks between two)
 // and judges them: the same verdicts as the power cut, state by state.
 func TestTargets_Barriers(t *testing.T) {
-	if err := crashtest.BarriersAvailable(); err != nil {
+	if err := kernel.BarriersAvailable(); err != nil {
 		t.Skipf("skipping the block-level barrier exploration: %v", err)
 	}
 	for _, c := range configs {
 		t.Run(c.name, func(t *testing.T) {
-			res, err := crashtest.ExploreBarriers(crashtest.BarrierConfig{
-				Binary: os.Args[0], Env: childEnv, Target: &crashtest.TargetWorkload{Name: c.name},
+			res, err := kernel.ExploreBarriers(kernel.BarrierConfig{
+				Child: crashtest.Child{Binary: os.Args[0], Env: childEnv}, Target: &proc.TargetWorkload{Name: c.name},
 				Seed: 79, Ops: 40, Writers: 2, RandomStates: 1, MaxStates: 150,
 			})
 			if err != nil {
@@ -110,7 +110,7 @@ func TestTargets_Barriers(t *testing.T) {
 	}
 }
 
-func report(t *testing.T, res *crashtest.ProcessCrashResults) {
+func report(t *testing.T, res *proc.ProcessCrashResults) {
 	t.Helper()
 	for _, r := range res.Results {
 		if !r.RecoverySucceeded {

@@ -34,7 +34,7 @@
 //     parallel and judged as the model stood at that moment.
 //   - ErrorSweep: EIO, ENOSPC, a short write or a failed fsync at every
 //     filesystem operation in turn.
-//   - WalCorruptionTester and RunCorruptionCase: torn tails, garbage, bit
+//   - WALCorruptionTester and RunCorruptionCase: torn tails, garbage, bit
 //     rot, damaged headers, missing segments, a bad MANIFEST or snapshot.
 //   - KernelCrashTester (Linux, root): a power cut through the real kernel,
 //     EXT4_IOC_SHUTDOWN on ext4 over a loop device, then a remount that

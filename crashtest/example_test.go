@@ -17,7 +17,7 @@ func Example() {
 	cfg := crashtest.DefaultCrashConfig()
 	cfg.CrashTypes = []crashtest.CrashType{crashtest.PowerLoss}
 	h := crashtest.NewCrashHarness(dir, cfg)
-	h.SetCrashPoint(crashtest.AfterWalWriteBeforeFsync)
+	h.SetCrashPoint(crashtest.AfterWALWriteBeforeFsync)
 
 	res, err := h.RunScenario(func(r *crashtest.ScenarioRunner) error {
 		if err := r.KVPut("orders", "o-1", []byte("paid")); err != nil {
@@ -35,7 +35,7 @@ func Example() {
 	fmt.Println("crashed at:", *res.CrashPoint)
 	fmt.Println("valid:", res.Recovery.Valid)
 	// Output:
-	// crashed at: AfterWalWriteBeforeFsync
+	// crashed at: AfterWALWriteBeforeFsync
 	// valid: true
 }
 

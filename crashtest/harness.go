@@ -14,6 +14,59 @@ import (
 	"github.com/in-mem/inmem/vfs"
 )
 
+// CrashConfig configures a CrashHarness.
+type CrashConfig struct {
+	// CrashProbability is the chance that any one hit of a crash point
+	// crashes, when no point is set with SetCrashPoint. 0 means crash only
+	// at the end of the scenario.
+	CrashProbability float64
+	// CrashTypes are the crash types to use; each scenario picks one with
+	// the seeded generator.
+	CrashTypes []CrashType
+	// MaxOperations stops a scenario after this many operations (0: no
+	// limit); further operations return ErrMaxOperations.
+	MaxOperations int
+	// Timeout bounds one scenario plus its recovery; a hang is reported as a
+	// failure.
+	Timeout time.Duration
+	// Seed drives every random choice; the same seed gives the same run.
+	Seed uint64
+	// Durability is the mode the database runs in and the promise the
+	// recovered state is judged against.
+	Durability inmem.Durability
+	// PowerLossPolicy chooses what a PowerLoss keeps of unsynced data. Its
+	// Seed is ignored: each crash derives one from Seed.
+	PowerLossPolicy vfs.CrashMode
+	// Options are the other database options (SegmentSize, codec, ...).
+	// FS and CrashPoints are the harness's and are ignored here.
+	Options inmem.Options
+	// WrapFS, if set, wraps the filesystem the database runs on during a
+	// scenario (not during recovery): a seam for fault injection, or for
+	// proving the harness catches a broken filesystem.
+	WrapFS func(vfs.FS) vfs.FS
+	// AfterCrash, if set, runs on the crash state before recovery: fsys holds
+	// the database in dir exactly as the crash left it. A seam for damaging
+	// files behind the engine's back.
+	AfterCrash func(fsys vfs.FS, dir string) error
+	// Reproduce, if set, is the command that reruns this harness with the
+	// same seed; it is printed with every failure. %d is replaced by the seed.
+	Reproduce string
+}
+
+// DefaultCrashConfig returns a configuration that crashes at random points
+// (10% of hits) with a kill or an abort, in Strict mode.
+func DefaultCrashConfig() CrashConfig {
+	return CrashConfig{
+		CrashProbability: 0.1,
+		CrashTypes:       []CrashType{ProcessKill, ProcessAbort},
+		MaxOperations:    1000,
+		Timeout:          30 * time.Second,
+		Seed:             1,
+		Durability:       inmem.Strict,
+		PowerLossPolicy:  vfs.DropUnsynced,
+	}
+}
+
 // CrashHarness runs scenarios against an in-mem database, crashes it at an
 // armed crash point (or at random points), recovers it and judges the
 // recovered state with its reference model. Scenarios run one after the
@@ -68,6 +121,9 @@ func (h *CrashHarness) Model() *ReferenceModel { return h.model }
 
 // Config returns the configuration.
 func (h *CrashHarness) Config() CrashConfig { return h.cfg }
+
+// snapDirName is the database's snapshot directory (see inmem.Inspect).
+const snapDirName = "SNAPSHOTS"
 
 // crash is one crash of one attempt: the filesystem it froze and what the
 // disk held at that moment.

@@ -8,8 +8,8 @@ import (
 )
 
 // ReferenceModel is the history of operations issued against a database
-// and what became of each, and the judge of a recovered state (DESIGN.md
-// section 6). A recovered database passes only if:
+// and what became of each, and the judge of a recovered state. A recovered
+// database passes only if:
 //
 //  1. it equals the model's state after some prefix of the committed history
 //     (the prefix ending at the database's last version), compared in both
@@ -130,6 +130,31 @@ func (m *ReferenceModel) Synced() {
 	m.syncs = append(m.syncs, syncStamp{at: m.now(), acked: m.syncedAcks})
 }
 
+// SyncedUpTo records that a completed sync made every version up to v
+// durable, when the model learns it from outside (a child process's
+// acknowledgements) rather than from Synced.
+func (m *ReferenceModel) SyncedUpTo(v inmem.Version) {
+	if v > m.syncedAcks {
+		m.syncedAcks = v
+		m.syncs = append(m.syncs, syncStamp{at: m.now(), acked: v})
+	}
+}
+
+// Adopt makes db's current state the model's starting point: the history
+// goes on from an existing database (a kill campaign given a database to
+// continue). It must come before any operation.
+func (m *ReferenceModel) Adopt(db *inmem.DB) error {
+	if len(m.ops) > 0 {
+		return fmt.Errorf("crashtest: Adopt on a model with a history")
+	}
+	s, err := captureDB(db)
+	if err != nil {
+		return err
+	}
+	m.base, m.baseVersion, m.latest, m.syncedAcks = s, s.last, s.clone(), s.last
+	return nil
+}
+
 // Checkpoint records a checkpoint operation as issued; see Ack. It exists
 // so the history shows where checkpoints were taken.
 func (m *ReferenceModel) Checkpoint() *Op { return m.Begin(Op{Kind: OpCheckpoint}) }
@@ -157,6 +182,10 @@ func (m *ReferenceModel) KeyExists(run, key string) bool {
 type Promise struct {
 	Durability inmem.Durability
 	Crash      CrashType
+	// Upto, if set, replaces what the mode and crash promise: exactly the
+	// versions up to *Upto must be present. An explorer that knows which
+	// syncs each crash state holds sets it.
+	Upto *inmem.Version
 }
 
 // Required returns the highest version the promise guarantees survives:
@@ -165,6 +194,8 @@ type Promise struct {
 // and in InMemory mode, where nothing is.
 func (m *ReferenceModel) Required(p Promise) inmem.Version {
 	switch {
+	case p.Upto != nil:
+		return *p.Upto
 	case p.Durability == inmem.InMemory:
 		return 0
 	case p.Durability == inmem.Buffered && p.Crash.LosesUnsynced():

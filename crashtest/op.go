@@ -164,6 +164,10 @@ type Op struct {
 	err                        error         // what the operation returned, if it failed
 }
 
+// Cause returns the error the operation returned, if it failed or its
+// outcome is unknown (nil otherwise).
+func (o *Op) Cause() error { return o.err }
+
 func (o *Op) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "#%d", o.Index)

@@ -288,7 +288,7 @@ func commitWrites(db *inmem.DB, ws []Write, in *intent) outcome {
 	v, err := db.Commit(func(tx *inmem.Tx) error {
 		seqs = seqs[:0]
 		for _, w := range ws {
-			seq, err := applyWrite(tx, w)
+			seq, err := w.Apply(tx)
 			if err != nil {
 				return err
 			}
@@ -302,7 +302,9 @@ func commitWrites(db *inmem.DB, ws []Write, in *intent) outcome {
 	return outcome{version: v, seqs: seqs, err: err}
 }
 
-func applyWrite(tx *inmem.Tx, w Write) (uint64, error) {
+// Apply makes the write in tx, creating its run if needed, and returns
+// the sequence number of an appended event.
+func (w Write) Apply(tx *inmem.Tx) (uint64, error) {
 	id, err := tx.GetOrCreateRun(w.Run)
 	if err != nil {
 		return 0, err
@@ -357,6 +359,14 @@ func (r *ScenarioRunner) check(op *Op, pred prediction, o outcome) {
 		r.model.Ack(op, o.version, o.seqs)
 	}
 }
+
+// TolerateErrors makes the runner treat an error the model did not predict
+// as an injected I/O failure under test: the operation stays in flight (it
+// may or may not have reached the disk) instead of being a mismatch.
+func (r *ScenarioRunner) TolerateErrors() { r.tolerant = true }
+
+// Errors returns every error an operation returned, in order.
+func (r *ScenarioRunner) Errors() []error { return r.errs }
 
 // NewRunner returns a runner that records every operation on db in m,
 // without any crash: to build a history to damage, or to check your own use

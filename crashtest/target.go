@@ -2,8 +2,6 @@ package crashtest
 
 import (
 	"errors"
-	"fmt"
-	"strings"
 
 	"github.com/in-mem/inmem"
 )
@@ -102,15 +100,3 @@ func (t *inmemTarget) Get(key []byte) ([]byte, bool, error) {
 
 func (t *inmemTarget) Sync() error  { return t.db.Flush() }
 func (t *inmemTarget) Close() error { return t.db.Close() }
-
-// lookupTarget finds the configuration named name.
-func lookupTarget(targets []TargetConfig, name string) (TargetConfig, error) {
-	var names []string
-	for _, t := range targets {
-		if t.Name == name {
-			return t, nil
-		}
-		names = append(names, t.Name)
-	}
-	return TargetConfig{}, fmt.Errorf("crashtest: unknown target %q (known: %s)", name, strings.Join(names, ", "))
-}

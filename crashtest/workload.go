@@ -53,6 +53,9 @@ func NewGenerator(cfg WorkloadConfig, stream uint64, tag string) *Generator {
 		values: fmt.Sprintf("s%d.%d", cfg.Seed, stream)}
 }
 
+// Count returns how many operations Next has drawn.
+func (g *Generator) Count() int { return g.n }
+
 // Step is one generated operation: writes for a transaction, or a
 // maintenance operation.
 type Step struct {
@@ -138,7 +141,7 @@ func RandomScenario(cfg WorkloadConfig) func(*ScenarioRunner) error {
 	return func(r *ScenarioRunner) error {
 		g := NewGenerator(cfg, 0, "")
 		for i := 0; i < g.cfg.Ops; i++ {
-			if err := g.Next().Run(r); err != nil && !expectedFailure(err) {
+			if err := g.Next().Run(r); err != nil && !ExpectedFailure(err) {
 				return err
 			}
 		}
@@ -146,6 +149,9 @@ func RandomScenario(cfg WorkloadConfig) func(*ScenarioRunner) error {
 	}
 }
 
-func expectedFailure(err error) bool {
+// ExpectedFailure reports whether err is a failure the model predicts (a
+// CAS on a stale version, a delete of a missing key): such an operation
+// wrote nothing, and a workload goes on after it.
+func ExpectedFailure(err error) bool {
 	return errors.Is(err, inmem.ErrVersionMismatch) || errors.Is(err, inmem.ErrNotFound)
 }

@@ -4,12 +4,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/in-mem/inmem/crashtest"
+	"github.com/in-mem/inmem/crashtest/kernel"
 )
 
 // TestCrash_Barriers runs `inmem crash barriers` on a small workload.
 func TestCrash_Barriers(t *testing.T) {
-	if err := crashtest.BarriersAvailable(); err != nil {
+	if err := kernel.BarriersAvailable(); err != nil {
 		t.Skipf("skipping inmem crash barriers: %v", err)
 	}
 	dir := t.TempDir()

@@ -3,9 +3,8 @@ package main
 import (
 	"fmt"
 
+	"github.com/in-mem/inmem/crashtest/proc"
 	"github.com/spf13/cobra"
-
-	"github.com/in-mem/inmem/crashtest"
 )
 
 // newCrashChildCmd is the workload child the kill scenario runs and kills.
@@ -17,7 +16,7 @@ func newCrashChildCmd() *cobra.Command {
 		Hidden:             true,
 		DisableFlagParsing: true,
 		RunE: func(_ *cobra.Command, args []string) error {
-			if code := crashtest.ChildMain(args); code != 0 {
+			if code := proc.ChildMain(args); code != 0 {
 				return fmt.Errorf("workload child exited with status %d", code)
 			}
 			return nil

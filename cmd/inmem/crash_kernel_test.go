@@ -7,14 +7,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/in-mem/inmem/crashtest"
+	"github.com/in-mem/inmem/crashtest/campaign"
+	"github.com/in-mem/inmem/crashtest/kernel"
 )
 
 // TestCrash_Kernel runs `inmem crash kernel` for real (root and loop devices
 // needed; it skips saying which is missing): a summary table, reports with
 // the kernel-ordered and kernel-writeback columns, exit 0.
 func TestCrash_Kernel(t *testing.T) {
-	if err := crashtest.KernelAvailable(); err != nil {
+	if err := kernel.Available(); err != nil {
 		t.Skipf("skipping inmem crash kernel: %v", err)
 	}
 	dir := t.TempDir()
@@ -24,7 +25,7 @@ func TestCrash_Kernel(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "PASS: every promise held") || !strings.Contains(out, "power cuts") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
-	var rep crashtest.Report
+	var rep campaign.Report
 	b, err := os.ReadFile(js)
 	if err != nil || json.Unmarshal(b, &rep) != nil || len(rep.Matrix) != 2 || rep.Summary[0].Runs != 4 {
 		t.Fatalf("report: %v, %+v", err, rep.Summary)

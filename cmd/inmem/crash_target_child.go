@@ -6,11 +6,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/in-mem/inmem/crashtest"
+	"github.com/in-mem/inmem/crashtest/proc"
 )
 
 // newCrashTargetChildCmd serves in-mem's key/value Targets
 // (crashtest.InmemTargets) to the kernel commands' --target. Hidden: its
-// interface is crashtest.TargetMain's (child, check, list).
+// interface is proc.TargetMain's (child, check, list).
 func newCrashTargetChildCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:                "target-child",
@@ -18,7 +19,7 @@ func newCrashTargetChildCmd() *cobra.Command {
 		Hidden:             true,
 		DisableFlagParsing: true,
 		RunE: func(_ *cobra.Command, args []string) error {
-			if code := crashtest.TargetMain(args, crashtest.InmemTargets()); code != 0 {
+			if code := proc.TargetMain(args, crashtest.InmemTargets()); code != 0 {
 				return fmt.Errorf("target child exited with status %d", code)
 			}
 			return nil

@@ -7,18 +7,19 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/in-mem/inmem/crashtest"
+	"github.com/in-mem/inmem/crashtest/campaign"
+	"github.com/in-mem/inmem/crashtest/proc"
 )
 
 // TestMain lets this test binary be the kill scenario's workload child: the
 // crash commands run os.Executable() with "crash child" and ChildEnv set.
 func TestMain(m *testing.M) {
-	if os.Getenv(crashtest.ChildEnv) == "1" {
+	if os.Getenv(proc.ChildEnv) == "1" {
 		args := os.Args[1:]
 		if len(args) >= 2 && args[0] == "crash" && args[1] == "child" {
 			args = args[2:]
 		}
-		os.Exit(crashtest.ChildMain(args))
+		os.Exit(proc.ChildMain(args))
 	}
 	os.Exit(m.Run())
 }
@@ -28,8 +29,11 @@ func TestCrash_EveryScenarioWritesReports(t *testing.T) {
 		t.Run(sc, func(t *testing.T) {
 			dir := t.TempDir()
 			js, html := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.html")
-			code, out, errOut := runExit(t, "crash", sc, "--iterations", "2", "--ops", "60", "--durability", "strict",
-				"--dir", dir, "--json", js, "--html", html)
+			args := []string{"crash", sc, "--iterations", "2", "--durability", "strict", "--dir", dir, "--json", js, "--html", html}
+			if sc == "powerloss" || sc == "ioerrors" {
+				args = append(args, "--ops", "60")
+			}
+			code, out, errOut := runExit(t, args...)
 			if code != exitOK {
 				t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 			}
@@ -40,7 +44,7 @@ func TestCrash_EveryScenarioWritesReports(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var rep crashtest.Report
+			var rep campaign.Report
 			if err := json.Unmarshal(b, &rep); err != nil || !rep.Passed || len(rep.Summary) != 1 || rep.Summary[0].Runs == 0 {
 				t.Fatalf("report %+v, %v", rep.Summary, err)
 			}

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/in-mem/inmem"
+	"github.com/in-mem/inmem/crashtest"
 	"github.com/spf13/cobra"
 )
 
@@ -49,6 +50,9 @@ const (
 	exitError   = 1 // the command failed
 	exitUsage   = 2 // bad arguments or flags
 	exitCorrupt = 3 // the database is corrupt (errors.Is inmem.ErrCorrupt)
+	// exitInterrupted: a crash campaign stopped on SIGINT or SIGTERM (128
+	// plus SIGINT's number, as shells report it).
+	exitInterrupted = 130
 )
 
 // newRootCmd builds the whole command tree.
@@ -102,8 +106,10 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), errors.Is(err, crashtest.ErrBadSetting):
 		return exitUsage
+	case errors.Is(err, errInterrupted):
+		return exitInterrupted
 	case errors.Is(err, inmem.ErrCorrupt):
 		return exitCorrupt
 	}

@@ -196,11 +196,11 @@ func (w *Writer) lead(durable bool) {
 func (w *Writer) writeAndSync(f vfs.File, num uint64, batch []byte, sync bool) error {
 	cp := w.opts.CrashPoints
 	if len(batch) > 0 {
-		cp.Hit(crashpoint.BeforeWalWrite)
+		cp.Hit(crashpoint.BeforeWALWrite)
 		if _, err := f.Write(batch); err != nil {
 			return fmt.Errorf("inmem/wal: write %s: %w", SegmentName(num), err)
 		}
-		cp.Hit(crashpoint.AfterWalWriteBeforeFsync)
+		cp.Hit(crashpoint.AfterWALWriteBeforeFsync)
 	}
 	if sync {
 		if err := f.Sync(); err != nil {

@@ -581,17 +581,17 @@ func TestWriter_CrashPoints(t *testing.T) {
 	cps.Count()
 	e := newWriterEnv(t, nil, 1<<20, true, cps)
 	e.commit(t, 1)
-	for _, p := range []crashpoint.Point{crashpoint.BeforeWalWrite, crashpoint.AfterWalWriteBeforeFsync, crashpoint.AfterFsync} {
+	for _, p := range []crashpoint.Point{crashpoint.BeforeWALWrite, crashpoint.AfterWALWriteBeforeFsync, crashpoint.AfterFsync} {
 		if got := cps.Hits(p); got != 1 {
 			t.Errorf("%v hit %d times, want 1", p, got)
 		}
 	}
-	// A power loss at AfterWalWriteBeforeFsync loses the record; one at
+	// A power loss at AfterWALWriteBeforeFsync loses the record; one at
 	// AfterFsync keeps it.
 	for _, tc := range []struct {
 		p    crashpoint.Point
 		want int
-	}{{crashpoint.BeforeWalWrite, 1}, {crashpoint.AfterWalWriteBeforeFsync, 1}, {crashpoint.AfterFsync, 2}} {
+	}{{crashpoint.BeforeWALWrite, 1}, {crashpoint.AfterWALWriteBeforeFsync, 1}, {crashpoint.AfterFsync, 2}} {
 		var crashed *vfs.MemFS
 		cps.Arm(crashpoint.OnHit(tc.p, 1), func(crashpoint.Point) {
 			crashed = e.mem.Crash(vfs.CrashPolicy{Mode: vfs.DropUnsynced})

@@ -1,5 +1,5 @@
 // Command crashtarget is the target child of in-mem's crash testers for
-// bbolt, SQLite and in-mem's own configurations (crashtest.TargetMain):
+// bbolt, SQLite and in-mem's own configurations (proc.TargetMain):
 //
 //	crashtarget list
 //	crashtarget child --target bbolt --dir DIR --seed N ...   (acknowledges on fd 3)
@@ -15,7 +15,7 @@ import (
 	"os"
 
 	"github.com/in-mem/inmem/crashtargets"
-	"github.com/in-mem/inmem/crashtest"
+	"github.com/in-mem/inmem/crashtest/proc"
 )
 
-func main() { os.Exit(crashtest.TargetMain(os.Args[1:], crashtargets.All())) }
+func main() { os.Exit(proc.TargetMain(os.Args[1:], crashtargets.All())) }

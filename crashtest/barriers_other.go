@@ -1,5 +1,0 @@
-//go:build !linux
-
-package crashtest
-
-func exploreBarriers(BarrierConfig) (*BarrierResult, error) { return nil, fuseAvailable() }

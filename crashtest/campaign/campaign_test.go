@@ -1,0 +1,66 @@
+package campaign_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/in-mem/inmem/crashtest"
+	"github.com/in-mem/inmem/crashtest/campaign"
+	"github.com/in-mem/inmem/crashtest/proc"
+)
+
+func TestRunCampaign_AllScenariosAndReports(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs every scenario; skipped with -short")
+	}
+	rep, err := campaign.Run(context.Background(), campaign.Config{
+		Seed:       3,
+		Iterations: 1,
+		Dir:        t.TempDir(),
+		Child:      crashtest.Child{Binary: os.Args[0], Env: []string{proc.ChildEnv + "=1"}},
+		Settings:   map[string]crashtest.Settings{"powerloss": {"ops": {"80"}}, "ioerrors": {"ops": {"70"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table bytes.Buffer
+	rep.WriteTable(&table)
+	t.Log("\n" + table.String())
+	if !rep.Passed || len(rep.Summary) != 10 || len(rep.Matrix) != 54 {
+		t.Fatalf("passed %v, %d summary rows, %d matrix cells", rep.Passed, len(rep.Summary), len(rep.Matrix))
+	}
+	for _, s := range rep.Summary {
+		if s.Runs == 0 || s.AckedVerified == 0 {
+			t.Errorf("scenario %s (%s) did no verified work: %+v", s.Scenario, s.Durability, s)
+		}
+	}
+	var js bytes.Buffer
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"format", "seed", "passed", "summary", "matrix", "iterations", "violations", "machine"} {
+		if _, ok := back[k]; !ok {
+			t.Errorf("JSON report lacks %q", k)
+		}
+	}
+	var html bytes.Buffer
+	if err := rep.WriteHTML(&html); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`id="matrix"`, "DuringManifestUpdate", "<svg", "<polyline", `id="no-violations"`, "PASS"} {
+		if !strings.Contains(html.String(), want) {
+			t.Errorf("HTML report lacks %q", want)
+		}
+	}
+	if strings.Contains(html.String(), "<script") || strings.Contains(html.String(), "http://") && !strings.Contains(html.String(), `xmlns="http://www.w3.org/2000/svg"`) {
+		t.Error("the HTML report is not self-contained")
+	}
+}

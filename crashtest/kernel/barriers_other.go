@@ -1,0 +1,5 @@
+//go:build !linux
+
+package kernel
+
+func exploreBarriers(BarrierConfig) (*BarrierResult, error) { return nil, fuseAvailable() }

@@ -1,0 +1,157 @@
+package powerloss
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/in-mem/inmem"
+	"github.com/in-mem/inmem/crashtest"
+	"github.com/in-mem/inmem/vfs"
+)
+
+// Scenario is the power-loss exploration as a campaign scenario: seeded
+// workloads, one after the other, each explored at every sync point.
+var Scenario crashtest.Scenario = scenario{}
+
+type scenario struct{}
+
+func (scenario) Name() string { return "powerloss" }
+
+func (scenario) Help() crashtest.Help {
+	return crashtest.Help{
+		Short: "Explore every crash state of seeded workloads: every sync point, every crash policy",
+		Long: `powerloss records the filesystem operations of a seeded workload, then for
+every sync point (every-op: every operation) builds the crash states a power
+loss can leave (drop: only synced data; keep: a process crash; random:
+seeded subsets of the unsynced writes and directory changes, torn at
+512-byte sectors), recovers each and judges it against the reference model
+as it stood at that moment. at and policy rebuild one state exactly.`,
+		Unit: "crash states", InAll: true, Budget: 30 * time.Second,
+	}
+}
+
+func (scenario) Params() []crashtest.Param {
+	return []crashtest.Param{
+		crashtest.IntParam("ops", 200, 1, 100_000, "operations per workload"),
+		{Name: "policies", Default: "drop,keep,random", Usage: "crash policies to build at every crash point: drop, keep, random",
+			Check: checkPolicies},
+		crashtest.IntParam("states", 4, 1, 1000, "random states per crash point"),
+		{Name: "every-op", Kind: crashtest.KindBool, Default: "false", Usage: "crash after every filesystem operation, not only around syncs"},
+		crashtest.OptionalIntParam("at", 0, 1<<30, "only the crash after this many filesystem operations (to rebuild one state)"),
+		{Name: "policy", Usage: "with at: only this policy: drop, keep or random:SEED", Check: checkPolicy},
+	}
+}
+
+func (scenario) Check(s crashtest.Settings) error {
+	if s.Has("policy") && !s.Has("at") {
+		return &crashtest.SettingError{Name: "policy", Value: s.String("policy"), Want: "needs at: the crash point it rebuilds"}
+	}
+	return nil
+}
+
+func checkPolicies(v string) error {
+	for _, p := range strings.Split(v, ",") {
+		if _, err := vfs.ParseCrashMode(strings.TrimSpace(p)); err != nil {
+			return fmt.Errorf("want a list of drop, keep, random")
+		}
+	}
+	return nil
+}
+
+func checkPolicy(v string) error {
+	_, err := ParsePolicy(v)
+	return err
+}
+
+// ParsePolicy parses a crash policy as reproductions spell it: drop, keep
+// or random:SEED.
+func ParsePolicy(s string) (vfs.CrashPolicy, error) {
+	mode, seed, hasSeed := strings.Cut(s, ":")
+	m, err := vfs.ParseCrashMode(mode)
+	if err != nil {
+		return vfs.CrashPolicy{}, fmt.Errorf("want drop, keep or random:SEED")
+	}
+	p := vfs.CrashPolicy{Mode: m}
+	switch {
+	case hasSeed && m != vfs.RandomUnsynced:
+		return p, fmt.Errorf("only random takes a seed")
+	case hasSeed:
+		if p.Seed, err = strconv.ParseUint(seed, 10, 64); err != nil {
+			return p, fmt.Errorf("want random:SEED with a number as SEED")
+		}
+	case m == vfs.RandomUnsynced:
+		return p, fmt.Errorf("random needs its seed: random:SEED")
+	}
+	return p, nil
+}
+
+// FormatPolicy spells a crash policy as ParsePolicy reads it.
+func FormatPolicy(p vfs.CrashPolicy) string {
+	if p.Mode == vfs.RandomUnsynced {
+		return fmt.Sprintf("random:%d", p.Seed)
+	}
+	return p.Mode.String()
+}
+
+// config builds the exploration of one workload from the settings.
+func config(ctx context.Context, s *crashtest.Session, seed uint64) Config {
+	set := s.Settings
+	cfg := Config{
+		Workload: crashtest.WorkloadConfig{Seed: seed, Ops: set.Int("ops")}, Durability: s.Durability,
+		RandomStates: set.Int("states"), EveryOperation: set.Bool("every-op"),
+		Options: inmem.Options{SegmentSize: 16 << 10}, Stop: ctx.Done(),
+	}
+	for _, p := range strings.Split(set.String("policies"), ",") {
+		m, _ := vfs.ParseCrashMode(strings.TrimSpace(p))
+		cfg.Policies = append(cfg.Policies, m)
+	}
+	if set.Has("at") {
+		at := set.Int("at")
+		cfg.Only = &at
+	}
+	if set.Has("policy") {
+		p, _ := ParsePolicy(set.String("policy"))
+		cfg.OnlyPolicy = &p
+	}
+	return cfg
+}
+
+func (scenario) Run(ctx context.Context, s *crashtest.Session) error {
+	for done := 0; s.More(ctx, done); done++ {
+		seed := s.Seed + uint64(s.Unit(done))
+		res, err := Explore(config(ctx, s, seed))
+		if err != nil {
+			return err
+		}
+		record(s, res, seed, done)
+		s.Progress(done+1, s.Iterations, fmt.Sprintf("seed %d: %d states", seed, res.States))
+	}
+	return nil
+}
+
+// record books one workload's exploration into the session.
+func record(s *crashtest.Session, res *Result, seed uint64, index int) {
+	f := &s.Found
+	f.Runs += res.States
+	f.AckedVerified += res.AckedChecked
+	f.AckedLost += res.AckedLost
+	f.PermittedLoss += res.AckedAtCrash - res.AckedChecked - res.AckedLost
+	for _, v := range res.Violations {
+		s.Violation(crashtest.Violation{
+			Summary: fmt.Sprintf("seed %d: crash after filesystem operation %d, policy %s", v.Seed, v.OpIndex, FormatPolicy(v.Policy)),
+			Detail:  v.String(),
+			Reproduction: s.Reproduction(seed,
+				crashtest.Setting{Name: "ops", Value: s.Settings.String("ops")},
+				crashtest.Setting{Name: "at", Value: strconv.Itoa(v.OpIndex)},
+				crashtest.Setting{Name: "policy", Value: FormatPolicy(v.Policy)}),
+		})
+	}
+	n := max(res.States, 1)
+	f.Samples = append(f.Samples, crashtest.Sample{Index: index,
+		RecoveryMs: float64(res.RecoveryTime.Microseconds()) / 1000 / float64(n),
+		Acked:      uint64(res.AckedAtCrash / n), Promised: uint64(res.Promised / n), Recovered: uint64(res.AckedChecked / n),
+		Passed: len(res.Violations) == 0})
+}
