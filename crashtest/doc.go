@@ -5,53 +5,63 @@
 // # What is judged
 //
 // Every crash is followed by a recovery and a judgement by the
-// ReferenceModel (DESIGN.md section 6). The model holds the history of
-// operations issued and what became of each (acknowledged, failed, in
-// flight with the version its transaction announced). A recovered database
-// passes only if it equals, in both directions (every run, every KV version,
-// every event, every cell, and nothing else), the model's state after the
-// prefix of the history ending at the database's last version; that prefix
-// must hold every operation the durability mode promised (Strict: every
-// acknowledgement; Buffered after a power loss: every acknowledgement before
-// the last completed sync); an operation in flight is all there or not at
-// all; and the next commit must get the next version. "It opened" is never
-// a pass.
+// ReferenceModel. The model holds the history of operations issued and
+// what became of each (acknowledged, failed, in flight with the version its
+// transaction announced). A recovered database passes only if it equals, in
+// both directions (every run, every KV version, every event, every cell,
+// and nothing else), the model's state after the prefix of the history
+// ending at the database's last version; that prefix must hold every
+// operation the durability mode promised (Strict: every acknowledgement;
+// Buffered after a power loss: every acknowledgement before the last
+// completed sync); an operation in flight is all there or not at all; and
+// the next commit must get the next version. "It opened" is never a pass.
+// The whole rule book, with the on-disk formats and recovery rules it
+// checks, is docs/design.md in the repository.
 //
-// # Ways to crash
+// # Layout
 //
-//   - CrashHarness: in process. A scenario runs on an open database through
-//     a ScenarioRunner; an armed crash point (package crashpoint) stops the
-//     world: the filesystem freezes, files and locks are released as by a
-//     dying process, or, for PowerLoss, a vfs.MemFS crash clone keeps only
-//     what the crash policy keeps.
-//   - ProcessCrashTester: real processes. A workload child (ChildMain;
-//     `inmem crash child`) runs concurrent writers and acknowledges on a pipe
-//     after each commit returns; the parent kills it with SIGKILL, SIGABRT or
-//     SIGSEGV, or the child SIGKILLs itself at the nth hit of a crash point.
-//     Iterations accumulate on one directory.
-//   - Explore: every sync point (or every operation) of a recorded workload,
-//     each crash policy (drop, keep, random torn subsets), recovered in
-//     parallel and judged as the model stood at that moment.
-//   - ErrorSweep: EIO, ENOSPC, a short write or a failed fsync at every
-//     filesystem operation in turn.
-//   - WALCorruptionTester and RunCorruptionCase: torn tails, garbage, bit
-//     rot, damaged headers, missing segments, a bad MANIFEST or snapshot.
-//   - KernelCrashTester (Linux, root): a power cut through the real kernel,
-//     EXT4_IOC_SHUTDOWN on ext4 over a loop device, then a remount that
-//     replays the journal. ExploreBarriers serves the loop device's image
-//     through a FUSE filesystem that logs every write and flush, and judges
-//     the crash states at and between flush barriers.
-//   - Target: any engine (bbolt and SQLite adapters live in the separate
-//     module crashtargets) driven by those testers and judged by a
-//     key/value model.
-//   - RunMatrix: every crash point × {kill, power loss drop, power loss
-//     random} × {Strict, Buffered}, each cell with its stated expectation.
-//   - RunCampaign: all of the above on a time budget, sharded, with a JSON
-//     and an HTML report.
+// This package is the core every fault type builds on:
+//
+//	crashtest             the ReferenceModel and its operations (Op, Write), the
+//	                      ScenarioRunner, Promise and Verdict, the workload
+//	                      Generator, the in-process CrashHarness, the Target
+//	                      interface for other engines, and the vocabulary every
+//	                      scenario reports in (Scenario, Session, Findings,
+//	                      Violation, Reproduction, Cell, Sample)
+//	crashtest/proc        child processes: the workload and target children, the
+//	                      acknowledgement pipe, the kill tester (ProcessCrashTester),
+//	                      recordings of a child's run for explorers
+//	crashtest/powerloss   every sync point of a recorded workload, every crash policy
+//	crashtest/ioerr       an I/O error at every filesystem operation in turn
+//	crashtest/corrupt     damaged files: torn tails, bit rot, missing segments
+//	crashtest/matrix      every crash point × kill and power loss × durability
+//	crashtest/kernel      Linux: power cuts through ext4 on a loop device, and
+//	                      the block-level barrier explorer (the only importer of
+//	                      go-fuse)
+//	crashtest/campaign    the registry of scenarios, Run, the report, Merge
+//
+// The rules that keep it that way:
+//
+//   - A fault package imports the core and nothing of its siblings but
+//     proc, the layer every tester that runs real processes stands on
+//     (matrix and kernel use it); only campaign imports them all.
+//   - A fault type is one package whose Scenario value the campaign
+//     registry lists: that one line gives it a command (`inmem crash
+//     NAME`, its Params as flags), a place in `inmem crash all` and in the
+//     report. Nothing else names it.
+//   - Nothing below the command line knows a command line: failures carry
+//     a Reproduction (scenario, seed, durability, settings), which the CLI
+//     formats as a command and parses back.
+//   - No crashtest package imports the engine's internal packages: the
+//     harness reaches in-mem through its public seams (the API, package
+//     vfs, package crashpoint, inmem.Inspect), as a user's tests do.
+//   - Names are not repeated by their package (powerloss.Config,
+//     ioerr.Violation); the original harness's names stay where they
+//     were first given (CrashHarness, ScenarioRunner, ProcessCrashTester,
+//     WALCorruptionTester, ReferenceModel).
 //
 // # Reproducing
 //
-// Everything random takes a seed. Every failure report names the seed, the
-// crash point and type, the last operations, and a command that reproduces
-// it.
+// Everything random takes a seed. Every failure carries the seed and the
+// settings that rerun it, and `inmem crash` prints them as one command.
 package crashtest

@@ -1,10 +1,8 @@
 package proc
 
 import (
-	"fmt"
 	"os"
 
-	"github.com/in-mem/inmem"
 	"github.com/in-mem/inmem/crashtest"
 )
 
@@ -37,20 +35,6 @@ type env struct {
 	settleOnReady bool
 }
 
-// settleAtReady takes a child's recovered version (its R line) as the new
-// base of the model. The child recovered from a process kill, which loses
-// nothing acknowledged: a recovered version below the last acknowledgement
-// is a broken promise.
-func (t *ProcessCrashTester) settleAtReady(v inmem.Version, r *KillIterationResult) {
-	if acked := t.model.Latest(); v < acked {
-		r.Mismatches = append(r.Mismatches, crashtest.StateMismatch{Entity: "recovery after the kill",
-			Expected: fmt.Sprintf("every version up to v%d (acknowledged before the kill)", acked),
-			Actual:   fmt.Sprintf("the next child recovered up to v%d", v)})
-		return
-	}
-	t.model.Settle(v)
-}
-
 // stopped reports whether stop (nil: never) is closed.
 func stopped(stop <-chan struct{}) bool {
 	select {
@@ -66,41 +50,4 @@ func (t *ProcessCrashTester) ackPipe() (*os.File, *os.File, error) {
 		return t.env.ackPipe()
 	}
 	return os.Pipe()
-}
-
-// syncTracker learns from a workload child's acknowledgements which
-// versions a completed sync (Flush, Checkpoint) made durable: Buffered
-// mode's promise after a power loss.
-//
-// A sync covers every commit acknowledged before the sync started. The pipe
-// does not say when a sync started, but it says enough: the flushing
-// writer's previous line was written before it called Flush, so every
-// acknowledgement that reached the pipe before that line belongs to a commit
-// that returned before the sync began. Concurrent commits acknowledged later
-// may or may not be covered; they are not promised.
-type syncTracker struct {
-	latest inmem.Version         // the highest acknowledged version so far
-	before map[int]inmem.Version // per writer: latest as of its previous line
-	base   inmem.Version
-}
-
-func newSyncTracker(base inmem.Version) *syncTracker {
-	return &syncTracker{latest: base, base: base, before: map[int]inmem.Version{}}
-}
-
-// observe takes the next acknowledgement line; isSync says whether the line's
-// operation is a sync. It returns the version a completed sync made durable.
-func (s *syncTracker) observe(l ackLine, isSync bool) (inmem.Version, bool) {
-	if l.kind == 'A' {
-		s.latest = max(s.latest, l.version)
-	}
-	covered, seen := s.before[l.writer]
-	if !seen {
-		covered = s.base
-	}
-	s.before[l.writer] = s.latest
-	if l.kind == 'A' && isSync {
-		return covered, true
-	}
-	return 0, false
 }

@@ -511,6 +511,20 @@ func diedOfSignal(status, stderr string) bool {
 	return status == "exit 2" && (strings.HasPrefix(stderr, "SIGABRT") || strings.HasPrefix(stderr, "SIGSEGV"))
 }
 
+// settleAtReady takes a child's recovered version (its R line) as the new
+// base of the model. The child recovered from a process kill, which loses
+// nothing acknowledged: a recovered version below the last acknowledgement
+// is a broken promise.
+func (t *ProcessCrashTester) settleAtReady(v inmem.Version, r *KillIterationResult) {
+	if acked := t.model.Latest(); v < acked {
+		r.Mismatches = append(r.Mismatches, crashtest.StateMismatch{Entity: "recovery after the kill",
+			Expected: fmt.Sprintf("every version up to v%d (acknowledged before the kill)", acked),
+			Actual:   fmt.Sprintf("the next child recovered up to v%d", v)})
+		return
+	}
+	t.model.Settle(v)
+}
+
 // killFirst runs a child with its own workload and SIGKILLs it at a random
 // moment, without Hooks.Cut: the iteration's child then recovers from the
 // kill, and is crashed under it.
