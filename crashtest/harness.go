@@ -44,6 +44,9 @@ type CrashConfig struct {
 	// scenario (not during recovery): a seam for fault injection, or for
 	// proving the harness catches a broken filesystem.
 	WrapFS func(vfs.FS) vfs.FS
+	// Plant, if set, changes every database the harness opens, scenario and
+	// recovery alike (see Session.Plant).
+	Plant func(*inmem.Options)
 	// AfterCrash, if set, runs on the crash state before recovery: fsys holds
 	// the database in dir exactly as the crash left it. A seam for damaging
 	// files behind the engine's back.
@@ -252,7 +255,7 @@ func (h *CrashHarness) baseFS(typ CrashType) (vfs.FS, error) {
 func (h *CrashHarness) options(fsys vfs.FS, cp *crashpoint.Set) *inmem.Options {
 	o := h.cfg.Options
 	o.Durability, o.FS, o.CrashPoints = h.cfg.Durability, fsys, cp
-	return &o
+	return Planted(o, h.cfg.Plant)
 }
 
 // arm arms the scenario's crash: the set point, or random hits.

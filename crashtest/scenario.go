@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/in-mem/inmem"
+	"github.com/in-mem/inmem/vfs"
 )
 
 // Scenario is one way of attacking a database: crashing it at its crash
@@ -88,6 +89,11 @@ type Session struct {
 	// `inmem crash target-child`.
 	TargetChild Child
 	Settings    Settings
+	// Plant, if set, is a test seam: it changes every database the scenario
+	// opens in this process (see Planted), to plant a bug and prove the
+	// scenario reports it. Child processes take theirs through
+	// proc.ChildOption.
+	Plant func(*inmem.Options)
 	// Found collects what the scenario found.
 	Found Findings
 	// OnProgress, if set, is told about every finished unit of work.
@@ -122,6 +128,19 @@ func (s *Session) ShardSeed() uint64 { return s.Seed + uint64(s.Shard)*1_000_003
 // and the given settings.
 func (s *Session) Reproduction(seed uint64, params ...Setting) Reproduction {
 	return Reproduction{Scenario: s.Scenario, Seed: seed, Durability: s.Durability.String(), Iterations: 1, Params: params}
+}
+
+// Planted returns o as plant changes it (see Session.Plant): o.FS is set,
+// to vfs.OS if it was nil, before plant sees it. A nil plant changes
+// nothing.
+func Planted(o inmem.Options, plant func(*inmem.Options)) *inmem.Options {
+	if plant != nil {
+		if o.FS == nil {
+			o.FS = vfs.OS
+		}
+		plant(&o)
+	}
+	return &o
 }
 
 // Violation records a broken promise.

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,7 +25,7 @@ func commandOf(r crashtest.Reproduction) string {
 		words = append(words, "--iterations", strconv.Itoa(r.Iterations))
 	}
 	sc, _ := campaign.Lookup(r.Scenario)
-	for _, s := range r.Params {
+	for _, s := range inParamOrder(sc, r.Params) {
 		if sc != nil && kindOf(sc, s.Name) == crashtest.KindBool {
 			words = append(words, "--"+s.Name+"="+s.Value)
 			continue
@@ -32,6 +33,22 @@ func commandOf(r crashtest.Reproduction) string {
 		words = append(words, "--"+s.Name, shellQuote(s.Value))
 	}
 	return strings.Join(words, " ")
+}
+
+// inParamOrder returns settings in the order the scenario declares its
+// params (a list's values keep theirs), so that one reproduction has one
+// spelling.
+func inParamOrder(sc crashtest.Scenario, set []crashtest.Setting) []crashtest.Setting {
+	if sc == nil {
+		return set
+	}
+	rank := map[string]int{}
+	for i, p := range sc.Params() {
+		rank[p.Name] = i
+	}
+	out := slices.Clone(set)
+	slices.SortStableFunc(out, func(a, b crashtest.Setting) int { return rank[a.Name] - rank[b.Name] })
+	return out
 }
 
 func kindOf(sc crashtest.Scenario, name string) crashtest.Kind {

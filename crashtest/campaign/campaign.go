@@ -88,6 +88,8 @@ type Config struct {
 	Settings map[string]crashtest.Settings
 	// Progress, if set, is told about every finished unit of work.
 	Progress func(crashtest.Progress)
+	// Plant is a test seam (see crashtest.Session.Plant).
+	Plant func(*inmem.Options)
 }
 
 func (cfg *Config) defaults() {
@@ -190,12 +192,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			}
 			deadline := time.Now().Add(budget / time.Duration(len(durabilities)))
 			if err := runSession(ctx, cfg, p, d, deadline, rep); err != nil {
-				rep.finish(start, false)
-				return rep, fmt.Errorf("crashtest: %s (%s): %w", p.scenario.Name(), d, err)
+				err = fmt.Errorf("crashtest: %s (%s): %w", p.scenario.Name(), d, err)
+				rep.finish(start, false, err)
+				return rep, err
 			}
 		}
 	}
-	rep.finish(start, ctx.Err() != nil)
+	rep.finish(start, ctx.Err() != nil, nil)
 	return rep, ctx.Err()
 }
 
@@ -213,7 +216,7 @@ func runSession(ctx context.Context, cfg Config, p plan, d inmem.Durability, dea
 	}()
 	s := &crashtest.Session{Scenario: p.scenario.Name(), Seed: cfg.Seed, Shard: cfg.Shard, Shards: cfg.Shards, Durability: d,
 		Iterations: cfg.Iterations, Deadline: deadline, Dir: dir, Child: cfg.Child, TargetChild: cfg.TargetChild,
-		Settings: p.settings, OnProgress: cfg.Progress}
+		Settings: p.settings, OnProgress: cfg.Progress, Plant: cfg.Plant}
 	start := time.Now()
 	err = p.scenario.Run(ctx, s)
 	rep.add(p.scenario, s, time.Since(start))

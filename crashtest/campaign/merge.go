@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // ErrMerge is matched (errors.Is) by every reason Merge refuses reports.
@@ -92,6 +93,9 @@ func (m *Report) join(r *Report) {
 	m.Seconds = max(m.Seconds, r.Seconds)
 	m.Passed = m.Passed && r.Passed
 	m.Interrupted = m.Interrupted || r.Interrupted
+	if r.Error != "" {
+		m.Error = strings.TrimPrefix(m.Error+"; ", "; ") + fmt.Sprintf("shard %v: %s", shardsOf(r), r.Error)
+	}
 }
 
 // nonNil keeps empty lists as [] in JSON.

@@ -23,6 +23,7 @@ const ReportFormat = 1
 //	tool         "in-mem crash campaign"
 //	seed, shard, shards, started (RFC 3339), seconds, passed
 //	interrupted  the campaign was stopped before its end (a partial report)
+//	error        the campaign itself failed (a partial report)
 //	merged       the shards a merged report holds (absent for one shard)
 //	machine      go_version, os, arch, cpus, host
 //	summary[]    scenario, durability, runs, unit, acked_verified, acked_lost, permitted_loss, violations, seconds
@@ -45,6 +46,7 @@ type Report struct {
 	Seconds     float64          `json:"seconds"`
 	Passed      bool             `json:"passed"`
 	Interrupted bool             `json:"interrupted,omitempty"`
+	Error       string           `json:"error,omitempty"`
 	Machine     Machine          `json:"machine"`
 	Summary     []Summary        `json:"summary"`
 	Matrix      []crashtest.Cell `json:"matrix"`
@@ -118,10 +120,13 @@ func (r *Report) add(sc crashtest.Scenario, s *crashtest.Session, took time.Dura
 	}
 }
 
-func (r *Report) finish(start time.Time, interrupted bool) {
+func (r *Report) finish(start time.Time, interrupted bool, err error) {
 	r.Seconds = time.Since(start).Seconds()
-	r.Passed = len(r.Violations) == 0 && !interrupted
 	r.Interrupted = interrupted
+	if err != nil {
+		r.Error = err.Error()
+	}
+	r.Passed = len(r.Violations) == 0 && !interrupted && err == nil
 }
 
 // SetCommands fills every Reproduce field from its Reproduction with
@@ -214,6 +219,8 @@ func (r *Report) verdict() string {
 	switch {
 	case len(r.Violations) > 0:
 		return fmt.Sprintf("FAIL: %d violations", len(r.Violations))
+	case r.Error != "":
+		return "ERROR: the campaign failed: " + r.Error
 	case r.Interrupted:
 		return "INTERRUPTED: no violation in the work done, but the campaign did not finish"
 	}

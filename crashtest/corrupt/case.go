@@ -15,6 +15,16 @@ import (
 	"github.com/in-mem/inmem/vfs"
 )
 
+// Config says which case RunCase builds.
+type Config struct {
+	Dir        string // a directory that does not exist yet
+	Seed       uint64 // chooses the workload and the damage
+	Durability inmem.Durability
+	// Plant, if set, changes every database the case opens (see
+	// crashtest.Session.Plant).
+	Plant func(*inmem.Options)
+}
+
 // Case is one damaged database and what recovery made of it.
 type Case struct {
 	Seed       uint64
@@ -111,7 +121,8 @@ var errSkip = errors.New("crashtest: this damage does not apply to this database
 // *CorruptionError naming the file (and offset) and leaves every file
 // byte-for-byte unchanged; point-in-time recovery opens a prefix. No outcome
 // may show a value no commit wrote.
-func RunCase(dir string, seed uint64, d inmem.Durability) Case {
+func RunCase(cfg Config) Case {
+	dir, seed, d := cfg.Dir, cfg.Seed, cfg.Durability
 	rng := rand.New(rand.NewPCG(seed, 0xc0dd))
 	c := corruptions[rng.IntN(len(corruptions))]
 	out := Case{Seed: seed, Damage: c.name, Expect: c.expect, Durability: d}
@@ -120,7 +131,7 @@ func RunCase(dir string, seed uint64, d inmem.Durability) Case {
 		return out
 	}
 	opts := inmem.Options{Durability: d, SegmentSize: 4096}
-	m, err := buildHistory(dir, seed, opts)
+	m, err := buildHistory(dir, seed, *crashtest.Planted(opts, cfg.Plant))
 	if err != nil {
 		return fail("building the database: %v", err)
 	}
@@ -149,8 +160,7 @@ func RunCase(dir string, seed uint64, d inmem.Durability) Case {
 	if c.pointInTime {
 		opts.Recovery = inmem.RecoverPointInTime
 	}
-	opts.FS = vfs.OS
-	db, err := inmem.Open(dir, &opts)
+	db, err := inmem.Open(dir, crashtest.Planted(opts, cfg.Plant))
 	if err != nil {
 		return checkRefusal(out, c, err, file, off, before, treeDigest(dir))
 	}
@@ -195,7 +205,6 @@ func checkRefusal(out Case, c corruption, err error, file string, off int64, bef
 
 // buildHistory writes a seeded workload into a new database in dir.
 func buildHistory(dir string, seed uint64, opts inmem.Options) (*crashtest.ReferenceModel, error) {
-	opts.FS = vfs.OS
 	db, err := inmem.Open(dir, &opts)
 	if err != nil {
 		return nil, err

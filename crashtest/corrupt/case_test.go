@@ -12,7 +12,7 @@ import (
 func TestRunCorruptionCase(t *testing.T) {
 	kinds := map[string]int{}
 	for seed := uint64(1); seed <= 40; seed++ {
-		c := corrupt.RunCase(filepath.Join(t.TempDir(), fmt.Sprint(seed)), seed, inmem.Strict)
+		c := corrupt.RunCase(corrupt.Config{Dir: filepath.Join(t.TempDir(), fmt.Sprint(seed)), Seed: seed, Durability: inmem.Strict})
 		kinds[c.Damage]++
 		if !c.Passed {
 			t.Errorf("seed %d: %s: expected %s: %s", seed, c.Damage, c.Expect, c.Detail)

@@ -39,7 +39,7 @@ func (scenario) Run(ctx context.Context, s *crashtest.Session) error {
 	for done := 0; s.More(ctx, done); done++ {
 		seed := s.Seed + uint64(s.Unit(done))
 		dir := filepath.Join(s.Dir, fmt.Sprint(seed))
-		c := RunCase(dir, seed, s.Durability)
+		c := RunCase(Config{Dir: dir, Seed: seed, Durability: s.Durability, Plant: s.Plant})
 		if err := os.RemoveAll(dir); err != nil {
 			return err
 		}

@@ -62,7 +62,7 @@ func (scenario) Run(ctx context.Context, s *crashtest.Session) error {
 	for done := 0; s.More(ctx, done); done++ {
 		seed := s.Seed + uint64(s.Unit(done))
 		cfg := Config{Workload: crashtest.WorkloadConfig{Seed: seed, Ops: set.Int("ops")}, Durability: s.Durability,
-			Options: inmem.Options{SegmentSize: 4096}, Errors: errs, Stop: ctx.Done()}
+			Options: inmem.Options{SegmentSize: 4096}, Errors: errs, Stop: ctx.Done(), Plant: s.Plant}
 		if set.Has("at") {
 			at := set.Int("at")
 			cfg.Only = &at

@@ -31,6 +31,9 @@ type Config struct {
 	// WrapFS, if set, wraps the error-injecting filesystem the engine sees:
 	// a seam to prove the sweep catches a layer that hides errors.
 	WrapFS func(vfs.FS) vfs.FS
+	// Plant, if set, changes every database the sweep opens (see
+	// crashtest.Session.Plant).
+	Plant func(*inmem.Options)
 	// Workers run in parallel. Default 2.
 	Workers  int
 	Progress func(done, total int)
@@ -221,7 +224,7 @@ func runSweepWorkload(cfg Config, fsys vfs.FS) sweepRun {
 	}
 	o := cfg.Options
 	o.FS, o.Durability = fsys, cfg.Durability
-	db, err := inmem.Open(sweepDir, &o)
+	db, err := inmem.Open(sweepDir, crashtest.Planted(o, cfg.Plant))
 	if err != nil {
 		return sweepRun{openErr: err}
 	}
@@ -311,7 +314,7 @@ func sweepReopen(cfg Config, mem *vfs.MemFS, model *crashtest.ReferenceModel, ou
 		}
 		o := cfg.Options
 		o.FS, o.Durability = mem.Crash(vfs.CrashPolicy{Mode: mode}), cfg.Durability
-		db, err := inmem.Open(sweepDir, &o)
+		db, err := inmem.Open(sweepDir, crashtest.Planted(o, cfg.Plant))
 		if err != nil {
 			return fail(fmt.Sprintf("reopening after a %s failed: %v", typ, err), nil)
 		}

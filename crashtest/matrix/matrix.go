@@ -52,6 +52,9 @@ type Config struct {
 	Select func(i int) bool
 	// Stop, if set, ends the run (after the cell under way) once closed.
 	Stop <-chan struct{}
+	// Plant, if set, changes every database the power-loss columns open
+	// (see crashtest.Session.Plant); the kill column's child takes its own.
+	Plant func(*inmem.Options)
 }
 
 // expectation is what a cell promises and the check that it held.
@@ -253,6 +256,7 @@ func powerCell(cfg Config, p crashtest.CrashPoint, k Kind, d inmem.Durability, d
 		}
 		hc.Durability = d
 		hc.Options.SegmentSize = 4096
+		hc.Plant = cfg.Plant
 		h := crashtest.NewCrashHarness(filepath.Join(dir, fmt.Sprint(run)), hc)
 		h.SetCrashPointHit(p, matrixHit(p))
 		res, err := h.RunScenario(crashtest.MixedScenario(3))

@@ -96,7 +96,7 @@ func (scenario) Run(ctx context.Context, s *crashtest.Session) error {
 	total, done := len(ps)*len(ks), 0
 	_, err := Run(Config{
 		Seed: s.Seed, Durabilities: []inmem.Durability{s.Durability}, Points: ps, Kinds: ks, Runs: s.Settings.Int("runs"),
-		Dir: s.Dir, Child: s.Child, Select: s.Mine, Stop: ctx.Done(),
+		Dir: s.Dir, Child: s.Child, Select: s.Mine, Stop: ctx.Done(), Plant: s.Plant,
 		Progress: func(c crashtest.Cell) {
 			done++
 			record(s, c)

@@ -35,6 +35,9 @@ type Config struct {
 	// WrapFS, if set, wraps the filesystem the workload runs on (a seam to
 	// prove the exploration catches a broken filesystem).
 	WrapFS func(vfs.FS) vfs.FS
+	// Plant, if set, changes every database the exploration opens, the
+	// workload's and every recovery (see crashtest.Session.Plant).
+	Plant func(*inmem.Options)
 	// Progress, if set, is called as states are judged.
 	Progress func(done, total int)
 	// Stop, if set, ends the exploration (after the states being judged)
@@ -159,7 +162,7 @@ func runRecorded(cfg Config, rec *recordFS, model *crashtest.ReferenceModel) err
 	}
 	o := cfg.Options
 	o.FS, o.Durability, o.CrashPoints = fsys, cfg.Durability, nil
-	db, err := inmem.Open(exploreDir, &o)
+	db, err := inmem.Open(exploreDir, crashtest.Planted(o, cfg.Plant))
 	if err != nil {
 		return fmt.Errorf("crashtest: open the recorded database: %w", err)
 	}
@@ -319,7 +322,7 @@ func judgeState(cfg Config, j stateJob) stateVerdict {
 	o := cfg.Options
 	o.FS, o.Durability, o.CrashPoints = j.fs, cfg.Durability, nil
 	start := time.Now()
-	db, err := inmem.Open(exploreDir, &o)
+	db, err := inmem.Open(exploreDir, crashtest.Planted(o, cfg.Plant))
 	out := stateVerdict{recovery: time.Since(start)}
 	violation := func(err error, ms []crashtest.StateMismatch) *Violation {
 		return &Violation{Seed: cfg.Workload.Seed, OpIndex: j.point, LastOp: j.lastOp, Policy: j.policy, Fates: fates(j),

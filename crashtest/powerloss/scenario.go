@@ -102,7 +102,7 @@ func config(ctx context.Context, s *crashtest.Session, seed uint64) Config {
 	cfg := Config{
 		Workload: crashtest.WorkloadConfig{Seed: seed, Ops: set.Int("ops")}, Durability: s.Durability,
 		RandomStates: set.Int("states"), EveryOperation: set.Bool("every-op"),
-		Options: inmem.Options{SegmentSize: 16 << 10}, Stop: ctx.Done(),
+		Options: inmem.Options{SegmentSize: 16 << 10}, Stop: ctx.Done(), Plant: s.Plant,
 	}
 	for _, p := range strings.Split(set.String("policies"), ",") {
 		m, _ := vfs.ParseCrashMode(strings.TrimSpace(p))

@@ -1,0 +1,179 @@
+// Package plant holds classic durability bugs, each as a change to a
+// database's options (most wrap its filesystem), for the tests that prove
+// the crash harness catches them. The shipped engine never imports it; a
+// bug is planted only through the harness's test seams
+// (crashtest.Session.Plant in process, proc.ChildOption in a workload
+// child).
+package plant
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/in-mem/inmem"
+	"github.com/in-mem/inmem/vfs"
+)
+
+// Bug plants one bug into a database's options. o.FS is never nil when it
+// is called.
+type Bug func(o *inmem.Options)
+
+// bugs are the bugs by name, as tests and child processes name them.
+var bugs = map[string]Bug{
+	// nosync: no sync reaches the disk, of files or directories: what was
+	// acknowledged lives only in the page cache.
+	"nosync": wrap(func(fs vfs.FS) vfs.FS { return &files{FS: fs, file: func(f vfs.File) vfs.File { return noSync{f} }, dirs: true} }),
+	// no-dir-sync-after-create: the first directory sync after each
+	// create is skipped: a new segment's entry may never be durable.
+	"no-dir-sync-after-create": wrap(func(fs vfs.FS) vfs.FS { return &skipDirSync{FS: fs, created: new(atomic.Bool)} }),
+	// swallow-sync-errors: a failed sync reports success.
+	"swallow-sync-errors": wrap(func(fs vfs.FS) vfs.FS {
+		return &files{FS: fs, file: func(f vfs.File) vfs.File { return swallowSync{f} }}
+	}),
+	// user-buffer: writes wait in the process until the next sync or
+	// close, as behind a user-space write buffer: a process kill loses
+	// what was acknowledged without a sync.
+	"user-buffer": wrap(func(fs vfs.FS) vfs.FS {
+		return &files{FS: fs, file: func(f vfs.File) vfs.File { return &buffered{File: f} }}
+	}),
+	// pit-recovery: every open recovers point-in-time: damage anywhere in
+	// the log truncates it there instead of being refused.
+	"pit-recovery": func(o *inmem.Options) { o.Recovery = inmem.RecoverPointInTime },
+}
+
+// Named returns the bug called name.
+func Named(name string) (Bug, error) {
+	b, ok := bugs[name]
+	if !ok {
+		return nil, fmt.Errorf("plant: no bug %q (known: %s)", name, strings.Join(Names(), ", "))
+	}
+	return b, nil
+}
+
+// Names returns every bug's name, sorted.
+func Names() []string {
+	var ns []string
+	for n := range bugs {
+		ns = append(ns, n)
+	}
+	sort.Strings(ns)
+	return ns
+}
+
+func wrap(w func(vfs.FS) vfs.FS) Bug { return func(o *inmem.Options) { o.FS = w(o.FS) } }
+
+// files wraps every file opened for writing (and, with dirs, every
+// directory opened for a sync).
+type files struct {
+	vfs.FS
+	file func(vfs.File) vfs.File
+	dirs bool
+}
+
+func (w *files) Unwrap() vfs.FS { return w.FS }
+
+func (w *files) Create(name string) (vfs.File, error) { return w.wrap(w.FS.Create(name)) }
+
+func (w *files) OpenAppend(name string) (vfs.File, error) { return w.wrap(w.FS.OpenAppend(name)) }
+
+func (w *files) OpenDir(name string) (vfs.File, error) {
+	if !w.dirs {
+		return w.FS.OpenDir(name)
+	}
+	return w.wrap(w.FS.OpenDir(name))
+}
+
+func (w *files) wrap(f vfs.File, err error) (vfs.File, error) {
+	if err != nil {
+		return nil, err
+	}
+	return w.file(f), nil
+}
+
+type noSync struct{ vfs.File }
+
+func (noSync) Sync() error { return nil }
+
+type swallowSync struct{ vfs.File }
+
+func (f swallowSync) Sync() error {
+	_ = f.File.Sync() // the bug: the error is dropped
+	return nil
+}
+
+// buffered keeps writes in the process until Sync or Close.
+type buffered struct {
+	vfs.File
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *buffered) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	return len(p), nil
+}
+
+func (b *buffered) flush() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.buf) == 0 {
+		return nil
+	}
+	_, err := b.File.Write(b.buf)
+	b.buf = slices.Delete(b.buf, 0, len(b.buf))
+	return err
+}
+
+func (b *buffered) Sync() error {
+	if err := b.flush(); err != nil {
+		return err
+	}
+	return b.File.Sync()
+}
+
+func (b *buffered) Close() error {
+	err := b.flush()
+	if cerr := b.File.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// skipDirSync skips the first directory sync after each create.
+type skipDirSync struct {
+	vfs.FS
+	created *atomic.Bool
+}
+
+func (s *skipDirSync) Unwrap() vfs.FS { return s.FS }
+
+func (s *skipDirSync) Create(name string) (vfs.File, error) {
+	s.created.Store(true)
+	return s.FS.Create(name)
+}
+
+func (s *skipDirSync) OpenDir(name string) (vfs.File, error) {
+	f, err := s.FS.OpenDir(name)
+	if err != nil {
+		return nil, err
+	}
+	return skippedDir{File: f, created: s.created}, nil
+}
+
+type skippedDir struct {
+	vfs.File
+	created *atomic.Bool
+}
+
+func (d skippedDir) Sync() error {
+	if d.created.CompareAndSwap(true, false) {
+		return nil
+	}
+	return d.File.Sync()
+}
