@@ -26,7 +26,9 @@ type Bug func(o *inmem.Options)
 var bugs = map[string]Bug{
 	// nosync: no sync reaches the disk, of files or directories: what was
 	// acknowledged lives only in the page cache.
-	"nosync": wrap(func(fs vfs.FS) vfs.FS { return &files{FS: fs, file: func(f vfs.File) vfs.File { return noSync{f} }, dirs: true} }),
+	"nosync": wrap(func(fs vfs.FS) vfs.FS {
+		return &files{FS: fs, file: func(f vfs.File) vfs.File { return noSync{f} }, dirs: true}
+	}),
 	// no-dir-sync-after-create: the first directory sync after each
 	// create is skipped: a new segment's entry may never be durable.
 	"no-dir-sync-after-create": wrap(func(fs vfs.FS) vfs.FS { return &skipDirSync{FS: fs, created: new(atomic.Bool)} }),
