@@ -28,9 +28,6 @@ type Config struct {
 	Only *int
 	// Stop, if set, ends the sweep (after the runs under way) once closed.
 	Stop <-chan struct{}
-	// WrapFS, if set, wraps the error-injecting filesystem the engine sees:
-	// a seam to prove the sweep catches a layer that hides errors.
-	WrapFS func(vfs.FS) vfs.FS
 	// Plant, if set, changes every database the sweep opens (see
 	// crashtest.Session.Plant).
 	Plant func(*inmem.Options)
@@ -219,9 +216,6 @@ type sweepRun struct {
 const sweepDir = "/db"
 
 func runSweepWorkload(cfg Config, fsys vfs.FS) sweepRun {
-	if cfg.WrapFS != nil {
-		fsys = cfg.WrapFS(fsys)
-	}
 	o := cfg.Options
 	o.FS, o.Durability = fsys, cfg.Durability
 	db, err := inmem.Open(sweepDir, crashtest.Planted(o, cfg.Plant))

@@ -6,7 +6,7 @@ import (
 	"github.com/in-mem/inmem"
 	"github.com/in-mem/inmem/crashtest"
 	"github.com/in-mem/inmem/crashtest/ioerr"
-	"github.com/in-mem/inmem/vfs"
+	"github.com/in-mem/inmem/internal/plant"
 )
 
 // TestErrorSweep injects EIO, ENOSPC, a short write or a failed fsync at
@@ -36,35 +36,12 @@ func TestErrorSweep(t *testing.T) {
 	}
 }
 
-// swallowSyncFS hides failed syncs from the engine: the classic bug of
-// ignoring an fsync error.
-type swallowSyncFS struct{ vfs.FS }
-
-func (s swallowSyncFS) Create(name string) (vfs.File, error) { return swallow(s.FS.Create(name)) }
-func (s swallowSyncFS) OpenAppend(name string) (vfs.File, error) {
-	return swallow(s.FS.OpenAppend(name))
-}
-
-func swallow(f vfs.File, err error) (vfs.File, error) {
-	if err != nil {
-		return nil, err
-	}
-	return swallowFile{f}, nil
-}
-
-type swallowFile struct{ vfs.File }
-
-func (f swallowFile) Sync() error {
-	f.File.Sync()
-	return nil
-}
-
 func TestErrorSweep_CatchesIgnoredSyncError(t *testing.T) {
 	res, err := ioerr.Sweep(ioerr.Config{
 		Workload:   crashtest.WorkloadConfig{Seed: 6, Ops: 40},
 		Durability: inmem.Strict,
 		Errors:     []string{"fsync"},
-		WrapFS:     func(fs vfs.FS) vfs.FS { return swallowSyncFS{fs} },
+		Plant:      mustBug(t, "swallow-sync-errors"),
 		Options:    inmem.Options{SegmentSize: 4096},
 	})
 	if err != nil {
@@ -74,4 +51,13 @@ func TestErrorSweep_CatchesIgnoredSyncError(t *testing.T) {
 		t.Fatalf("%d runs with ignored fsync errors and no violation", res.Runs)
 	}
 	t.Logf("%d of %d runs violate; first: %s", len(res.Violations), res.Runs, res.Violations[0])
+}
+
+func mustBug(t *testing.T, name string) plant.Bug {
+	t.Helper()
+	b, err := plant.Named(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -32,9 +32,6 @@ type Config struct {
 	Workers int
 	// Options are further database options (SegmentSize, codec, ...).
 	Options inmem.Options
-	// WrapFS, if set, wraps the filesystem the workload runs on (a seam to
-	// prove the exploration catches a broken filesystem).
-	WrapFS func(vfs.FS) vfs.FS
 	// Plant, if set, changes every database the exploration opens, the
 	// workload's and every recovery (see crashtest.Session.Plant).
 	Plant func(*inmem.Options)
@@ -157,9 +154,6 @@ func Explore(cfg Config) (*Result, error) {
 // runRecorded runs the workload to the end on the recording filesystem.
 func runRecorded(cfg Config, rec *recordFS, model *crashtest.ReferenceModel) error {
 	var fsys vfs.FS = rec
-	if cfg.WrapFS != nil {
-		fsys = cfg.WrapFS(rec)
-	}
 	o := cfg.Options
 	o.FS, o.Durability, o.CrashPoints = fsys, cfg.Durability, nil
 	db, err := inmem.Open(exploreDir, crashtest.Planted(o, cfg.Plant))
