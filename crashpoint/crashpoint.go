@@ -19,8 +19,8 @@ import (
 	"sync/atomic"
 )
 
-// Point is one crash point. The list is DESIGN.md section 5; keep NumPoints
-// last.
+// Point is one crash point (the list, with what each means, is also in
+// docs/design.md); keep NumPoints last.
 type Point uint8
 
 const (

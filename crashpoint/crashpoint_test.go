@@ -34,7 +34,7 @@ func TestPoint_ParseString(t *testing.T) {
 			}
 		}
 	}
-	// DESIGN.md section 5 names at least these.
+	// docs/design.md (section 5) names at least these.
 	for _, name := range []string{"BeforeWALWrite", "AfterWALWriteBeforeFsync", "AfterFsync", "DuringSegmentRotation",
 		"DuringSnapshotBeforeRename", "DuringSnapshotAfterRename", "DuringManifestUpdate", "DuringCompaction", "DuringRecovery"} {
 		if !seen[name] {
@@ -238,7 +238,7 @@ func TestDisarmedHitAllocs(t *testing.T) {
 	}
 }
 
-// The benchmarks show the cost DESIGN.md section 5 promises: a disarmed
+// The benchmarks show the cost docs/design.md promises: a disarmed
 // (or nil) Set costs a nil check and one atomic load per hit; an armed one
 // takes a lock.
 //

@@ -64,7 +64,7 @@ func TestRecord_RoundTrip(t *testing.T) {
 	}
 }
 
-// TestRecord_Layout pins the field positions DESIGN.md section 2 documents,
+// TestRecord_Layout pins the field positions docs/design.md documents,
 // independently of the golden file.
 func TestRecord_Layout(t *testing.T) {
 	b := AppendRecord(nil, 0x0102030405060708, 0x1112131415161718, 0x21, []byte("ws"))
