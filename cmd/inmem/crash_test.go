@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -193,5 +194,33 @@ func TestCrash_SignalStopsCleanly(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Errorf("scratch space left in TMPDIR: %v", left)
+	}
+}
+
+// TestCrash_Merge runs a campaign in two shards and merges their reports;
+// a shard given twice is refused.
+func TestCrash_Merge(t *testing.T) {
+	dir := t.TempDir()
+	var shards []string
+	for i := range 2 {
+		js := filepath.Join(dir, fmt.Sprintf("shard%d.json", i))
+		code, out, errOut := runExit(t, "crash", "corrupt", "--iterations", "2", "--durability", "strict", "--seed", "9",
+			"--shard", fmt.Sprintf("%d/2", i), "--json", js)
+		if code != exitOK {
+			t.Fatalf("shard %d: exit %d\n%s\n%s", i, code, out, errOut)
+		}
+		shards = append(shards, js)
+	}
+	all, html := filepath.Join(dir, "all.json"), filepath.Join(dir, "all.html")
+	code, out, errOut := runExit(t, append(append([]string{"crash", "merge"}, shards...), "--json", all, "--html", html)...)
+	if code != exitOK || !strings.Contains(out, "shards [0 1] of 2 merged") {
+		t.Fatalf("merge: exit %d\n%s\n%s", code, out, errOut)
+	}
+	rep, err := campaign.ReadJSONFile(all)
+	if err != nil || rep.Summary[0].Runs != 4 || !rep.Passed {
+		t.Fatalf("merged report: %v %+v", err, rep)
+	}
+	if code, _, errOut := runExit(t, "crash", "merge", shards[0], shards[0]); code != exitUsage || !strings.Contains(errOut, "already merged") {
+		t.Fatalf("a shard twice: exit %d: %s", code, errOut)
 	}
 }

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/in-mem/inmem/crashtest/kernel"
+)
+
+// readmeElsewhere are the README's commands that are not this tool's, and
+// what runs them instead.
+var readmeElsewhere = map[string]string{
+	"./scripts/test.sh": ".ci/run runs it (running it here would run these tests inside themselves)",
+	"cd bench && go run . -all -runs 3": "the bench module's tests run every adapter at a tiny size; the full run takes ten minutes",
+	"go test -run '^$' -bench . .":      "a benchmark run; the benchmarks' code compiles with the tests",
+}
+
+// TestREADME_Commands runs every command of the README's shell blocks, as
+// a user would paste them, in a fresh directory: every one must succeed.
+// Campaign budgets are cut to a few seconds; commands that need root, loop
+// devices or FUSE skip where those are missing.
+func TestREADME_Commands(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs every README command; skipped with -short")
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmds := readmeCommands(t, filepath.Join(root, "README.md"))
+	if len(cmds) < 10 {
+		t.Fatalf("found only %d commands in the README", len(cmds))
+	}
+	t.Chdir(t.TempDir())
+	for _, line := range cmds {
+		t.Run(line, func(t *testing.T) { runReadmeCommand(t, root, line) })
+	}
+}
+
+func runReadmeCommand(t *testing.T, root, line string) {
+	if why, ok := readmeElsewhere[line]; ok {
+		t.Skip(why)
+	}
+	words, err := shellSplit(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.HasPrefix(line, "go -C crashtargets build") {
+		needKernel(t) // only the kernel commands use the binary
+		cmd := exec.Command(words[0], words[1:]...)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		return
+	}
+	if len(words) < 4 || strings.Join(words[:3], " ") != commandPrefix {
+		t.Fatalf("a README command neither this tool's nor known to run elsewhere: %q", line)
+	}
+	args := shortBudget(words[3:])
+	if slices.Contains(args, "kernel") || slices.Contains(args, "barriers") {
+		needKernel(t)
+		if slices.Contains(args, "--target-binary") {
+			if _, err := os.Stat(args[slices.Index(args, "--target-binary")+1]); err != nil {
+				t.Skipf("the target binary the README builds first is missing: %v", err)
+			}
+		}
+	}
+	if code, out, errOut := runExit(t, args...); code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+func needKernel(t *testing.T) {
+	t.Helper()
+	if err := kernel.Available(); err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+}
+
+// shortBudget cuts a campaign's time budget to a few seconds.
+func shortBudget(args []string) []string {
+	if len(args) == 0 || args[0] != "crash" || slices.Contains(args, "--iterations") {
+		return args
+	}
+	out := slices.Clone(args)
+	if i := slices.Index(out, "--duration"); i >= 0 && i+1 < len(out) {
+		out[i+1] = "3s"
+		return out
+	}
+	return append(out, "--duration", "3s")
+}
+
+var fence = regexp.MustCompile("(?s)```sh\n(.*?)```")
+
+// readmeCommands returns the lines of the README's sh blocks, without
+// their comments.
+func readmeCommands(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmds []string
+	for _, m := range fence.FindAllStringSubmatch(string(b), -1) {
+		for _, line := range strings.Split(m[1], "\n") {
+			if line = stripComment(line); line != "" {
+				cmds = append(cmds, line)
+			}
+		}
+	}
+	return cmds
+}
+
+// stripComment cuts a shell comment (a # after a space, outside quotes).
+func stripComment(line string) string {
+	quote := byte(0)
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote == 0 && (c == '\'' || c == '"'):
+			quote = c
+		case quote == 0 && c == '#' && (i == 0 || line[i-1] == ' '):
+			return strings.TrimSpace(line[:i])
+		}
+	}
+	return strings.TrimSpace(line)
+}
