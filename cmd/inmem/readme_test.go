@@ -15,7 +15,7 @@ import (
 // readmeElsewhere are the README's commands that are not this tool's, and
 // what runs them instead.
 var readmeElsewhere = map[string]string{
-	"./scripts/test.sh": ".ci/run runs it (running it here would run these tests inside themselves)",
+	"./scripts/test.sh":                 ".ci/run runs it (running it here would run these tests inside themselves)",
 	"cd bench && go run . -all -runs 3": "the bench module's tests run every adapter at a tiny size; the full run takes ten minutes",
 	"go test -run '^$' -bench . .":      "a benchmark run; the benchmarks' code compiles with the tests",
 }
