@@ -15,11 +15,6 @@ var targetEnv = []string{proc.TargetChildEnv + "=1"}
 // testers re-execute this test binary with proc.ChildEnv or
 // proc.TargetChildEnv set.
 func TestMain(m *testing.M) {
-	switch {
-	case os.Getenv(proc.ChildEnv) == "1":
-		os.Exit(proc.ChildMain(os.Args[1:]))
-	case os.Getenv(proc.TargetChildEnv) == "1":
-		os.Exit(proc.TargetMain(os.Args[1:], crashtest.InmemTargets()))
-	}
+	proc.ExitIfChild(os.Args[1:], crashtest.InmemTargets())
 	os.Exit(m.Run())
 }

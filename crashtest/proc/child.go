@@ -197,3 +197,17 @@ func childMaintenance(db *inmem.DB, s crashtest.Step) error {
 }
 
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", " ") }
+
+// ExitIfChild makes a program, a test binary typically, serve as a workload
+// child when the environment says so: with ChildEnv=1 it runs ChildMain with
+// args, with TargetChildEnv=1 TargetMain with args and targets, and exits
+// with its status. Otherwise it returns. Call it first thing in TestMain,
+// then point the testers at os.Args[0] with the same variable in Env.
+func ExitIfChild(args []string, targets []crashtest.TargetConfig, opts ...ChildOption) {
+	switch {
+	case os.Getenv(ChildEnv) == "1":
+		os.Exit(ChildMain(args, opts...))
+	case os.Getenv(TargetChildEnv) == "1":
+		os.Exit(TargetMain(args, targets))
+	}
+}

@@ -4,14 +4,13 @@ import (
 	"os"
 	"testing"
 
+	"github.com/in-mem/inmem/crashtest"
 	"github.com/in-mem/inmem/crashtest/proc"
 )
 
 // TestMain doubles as the workload child: the kill tests re-execute this
 // test binary with proc.ChildEnv set.
 func TestMain(m *testing.M) {
-	if os.Getenv(proc.ChildEnv) == "1" {
-		os.Exit(proc.ChildMain(os.Args[1:]))
-	}
+	proc.ExitIfChild(os.Args[1:], crashtest.InmemTargets())
 	os.Exit(m.Run())
 }

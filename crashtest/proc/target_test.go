@@ -11,14 +11,6 @@ import (
 	"github.com/in-mem/inmem/crashtest/proc"
 )
 
-// init lets this test binary be a target child too: the Target tests run it
-// with TargetChildEnv set, before TestMain would run the tests.
-func init() {
-	if os.Getenv(proc.TargetChildEnv) == "1" {
-		os.Exit(proc.TargetMain(os.Args[1:], crashtest.InmemTargets()))
-	}
-}
-
 // targetEnv makes the test binary a target child serving in-mem.
 var targetEnv = []string{proc.TargetChildEnv + "=1"}
 
