@@ -22,8 +22,9 @@ const (
 	// kernel still holds every write.
 	KeepUnsynced
 	// RandomUnsynced keeps a seeded random subset of the unsynced writes and
-	// directory changes; a kept write may be torn at sector boundaries, and a
-	// dropped write that would have extended a file may leave zeros there.
+	// directory changes; a kept write may be torn at sector boundaries or
+	// kept whole with other bytes in its last sector, and a dropped write
+	// that would have extended a file may leave zeros there.
 	RandomUnsynced
 )
 
@@ -87,6 +88,47 @@ func (m *MemFS) crash(p CrashPolicy, report bool) (*MemFS, []string) {
 		c.rng = rand.New(rand.NewPCG(p.Seed, 0x696e2d6d656d))
 	}
 	return &MemFS{root: c.dir(m.root, "/"), locks: map[string]bool{}}, c.fates
+}
+
+// Kill returns a new MemFS as a process crash leaves the machine: every
+// write and directory change is there, and what was not synced is still not
+// synced, so that a later Crash of the result can still lose it (a power
+// loss after the recovery from a kill). m itself is not changed; locks are
+// not carried over.
+func (m *MemFS) Kill() *MemFS {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return &MemFS{root: cloneNode(m.root, map[*memNode]*memNode{}), locks: map[string]bool{}}
+}
+
+// cloneNode copies a node and everything it reaches, keeping shared nodes
+// shared (a renamed file is one node in two directories' entries).
+func cloneNode(n *memNode, done map[*memNode]*memNode) *memNode {
+	if n == nil {
+		return nil
+	}
+	if c, ok := done[n]; ok {
+		return c
+	}
+	c := &memNode{isDir: n.isDir, data: slices.Clone(n.data), synced: slices.Clone(n.synced), modTime: n.modTime}
+	done[n] = c
+	for _, op := range n.pending {
+		c.pending = append(c.pending, fileOp{off: op.off, data: slices.Clone(op.data), truncate: op.truncate})
+	}
+	if !n.isDir {
+		return c
+	}
+	c.children, c.durable = map[string]*memNode{}, map[string]*memNode{}
+	for name, child := range n.children {
+		c.children[name] = cloneNode(child, done)
+	}
+	for name, child := range n.durable {
+		c.durable[name] = cloneNode(child, done)
+	}
+	for _, op := range n.dirOps {
+		c.dirOps = append(c.dirOps, dirOp{name: op.name, node: cloneNode(op.node, done), removeName: op.removeName})
+	}
+	return c
 }
 
 // UnsyncedOps reports how many writes, truncates and directory changes are
@@ -227,7 +269,7 @@ func (c *crasher) applyFileOp(data []byte, op fileOp) []byte {
 	if c.report {
 		what = fmt.Sprintf("write of %d bytes at %d", len(op.data), op.off)
 	}
-	switch c.rng.IntN(4) {
+	switch c.rng.IntN(5) {
 	case 0: // dropped; the size update alone may have reached the disk
 		if c.rng.IntN(2) == 0 {
 			c.fate("%s: dropped, zeros left where it extended the file", what)
@@ -242,8 +284,25 @@ func (c *crasher) applyFileOp(data []byte, op fileOp) []byte {
 	case 2:
 		c.fate("%s: kept", what)
 		return writeAt(data, op.off, op.data)
+	case 3:
+		return c.garbledWrite(data, op, what)
 	}
 	return c.tornWrite(data, op, what)
+}
+
+// garbledWrite keeps the whole write, but its last sector holds other
+// bytes: the disk wrote the sector with stale or wrong content. A record
+// ending there is full length with a wrong checksum.
+func (c *crasher) garbledWrite(data []byte, op fileOp, what string) []byte {
+	end := op.off + int64(len(op.data))
+	start := max(op.off, (end-1)/SectorSize*SectorSize)
+	garbage := make([]byte, end-start)
+	for i := range garbage {
+		garbage[i] = byte(c.rng.UintN(256))
+	}
+	c.fate("%s: kept whole, with other bytes in the sector at %d", what, start)
+	data = writeAt(data, op.off, op.data)
+	return writeAt(data, start, garbage)
 }
 
 // tornWrite keeps a random subset of the sectors the write touches. Dropped

@@ -302,7 +302,8 @@ func unsyncedWrite(t *testing.T) (*vfs.MemFS, []byte) {
 
 // TestCrash_RandomSectors: a random crash keeps the synced content and, of
 // the unsynced write, whole 512-byte sectors or zeros where a lost sector
-// was followed by a kept one or the size reached the disk; it is
+// was followed by a kept one or the size reached the disk, or the whole
+// write with other bytes in its last sector; it is
 // deterministic by seed, and over seeds reaches every shape.
 func TestCrash_RandomSectors(t *testing.T) {
 	seed := testSeed(t)
@@ -323,7 +324,7 @@ func TestCrash_RandomSectors(t *testing.T) {
 		}
 	}
 	t.Logf("shapes over 300 seeds: %v", shapes)
-	for _, s := range []string{"dropped", "whole", "torn", "hole", "size only"} {
+	for _, s := range []string{"dropped", "whole", "torn", "hole", "size only", "garbled"} {
 		if shapes[s] == 0 {
 			t.Errorf("no seed produced a %s write: %v", s, shapes)
 		}
@@ -337,6 +338,10 @@ func checkSectors(t *testing.T, p vfs.CrashPolicy, got, full []byte) []string {
 	const synced = 100
 	if len(got) < synced || len(got) > len(full) || !bytes.Equal(got[:synced], full[:synced]) {
 		t.Fatalf("%v: %d bytes, synced prefix lost or file grew: %q", p, len(got), got)
+	}
+	if last := (len(full) - 1) / vfs.SectorSize * vfs.SectorSize; len(got) == len(full) && bytes.Equal(got[:last], full[:last]) &&
+		!bytes.Equal(got[last:], full[last:]) {
+		return []string{"garbled"} // whole, with other bytes in its last sector
 	}
 	kept, zeroed, hole := 0, 0, false
 	for start := 0; start < len(got); start = (start/vfs.SectorSize + 1) * vfs.SectorSize {
@@ -413,5 +418,34 @@ func TestCrash_RandomDirOps(t *testing.T) {
 		if seen[k] == 0 {
 			t.Errorf("no seed gave %q: %v", k, seen)
 		}
+	}
+}
+
+// TestMemFS_Kill: a process crash keeps every write and directory change,
+// and what was not synced stays unsynced: a power loss after it still loses
+// it, while what was synced before survives both.
+func TestMemFS_Kill(t *testing.T) {
+	m, full := unsyncedWrite(t)
+	writeAll(t, m, "db/new", []byte("created, its directory never synced"))
+	k := m.Kill()
+	if got := readAll(t, k, "db/seg"); got != string(full) {
+		t.Fatalf("the kill lost a write: %d bytes", len(got))
+	}
+	if ok, err := vfs.Exists(k, "db/new"); err != nil || !ok {
+		t.Fatalf("the kill lost a create: %v %v", ok, err)
+	}
+	if k.UnsyncedOps() != m.UnsyncedOps() || k.UnsyncedOps() == 0 {
+		t.Fatalf("unsynced ops: %d after the kill, %d before", k.UnsyncedOps(), m.UnsyncedOps())
+	}
+	p := k.Crash(vfs.CrashPolicy{Mode: vfs.DropUnsynced})
+	if got := readAll(t, p, "db/seg"); got != string(full[:100]) {
+		t.Fatalf("a power loss after the kill kept %d bytes, want the 100 synced", len(got))
+	}
+	if ok, _ := vfs.Exists(p, "db/new"); ok {
+		t.Fatal("a power loss after the kill kept a create whose directory was never synced")
+	}
+	writeAll(t, k, "db/seg2", []byte("x"))
+	if ok, _ := vfs.Exists(m, "db/seg2"); ok {
+		t.Fatal("the killed copy shares state with the original")
 	}
 }
