@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/in-mem/inmem/crashtest"
+	"github.com/in-mem/inmem/crashtest/internal/fsrecord"
 
 	"github.com/in-mem/inmem"
 	"github.com/in-mem/inmem/vfs"
@@ -125,7 +126,7 @@ func (c *Config) defaults() {
 func Explore(cfg Config) (*Result, error) {
 	cfg.defaults()
 	start := time.Now()
-	rec := newRecordFS()
+	rec := fsrecord.New(nil)
 	model := crashtest.NewReferenceModel()
 	model.SetClock(rec.Clock)
 	if err := runRecorded(cfg, rec, model); err != nil {
@@ -152,7 +153,7 @@ func Explore(cfg Config) (*Result, error) {
 }
 
 // runRecorded runs the workload to the end on the recording filesystem.
-func runRecorded(cfg Config, rec *recordFS, model *crashtest.ReferenceModel) error {
+func runRecorded(cfg Config, rec *fsrecord.FS, model *crashtest.ReferenceModel) error {
 	var fsys vfs.FS = rec
 	o := cfg.Options
 	o.FS, o.Durability, o.CrashPoints = fsys, cfg.Durability, nil
@@ -173,7 +174,7 @@ func runRecorded(cfg Config, rec *recordFS, model *crashtest.ReferenceModel) err
 }
 
 // crashPoints returns the numbers of operations after which to crash.
-func crashPoints(log []fsOp, cfg Config) []int {
+func crashPoints(log []fsrecord.Op, cfg Config) []int {
 	if cfg.Only != nil {
 		return []int{*cfg.Only}
 	}
@@ -189,7 +190,7 @@ func crashPoints(log []fsOp, cfg Config) []int {
 		switch {
 		case cfg.EveryOperation:
 			add(i + 1)
-		case op.isSync():
+		case op.IsSync():
 			add(i)     // everything the sync would make durable is written, not yet durable
 			add(i + 1) // the sync completed
 		}
@@ -204,7 +205,7 @@ type stateJob struct {
 	policy vfs.CrashPolicy
 	fs     *vfs.MemFS
 	view   *crashtest.ReferenceModel
-	log    []fsOp
+	log    []fsrecord.Op
 }
 
 type stateVerdict struct {
@@ -218,7 +219,7 @@ type stateVerdict struct {
 
 // judgeAll replays the log, builds the crash states at each point and judges
 // them on cfg.Workers goroutines.
-func judgeAll(cfg Config, log []fsOp, points []int, model *crashtest.ReferenceModel, res *Result) error {
+func judgeAll(cfg Config, log []fsrecord.Op, points []int, model *crashtest.ReferenceModel, res *Result) error {
 	perPoint := 0
 	for _, p := range cfg.Policies {
 		if p == vfs.RandomUnsynced {
@@ -267,10 +268,10 @@ func judgeAll(cfg Config, log []fsOp, points []int, model *crashtest.ReferenceMo
 	return genErr
 }
 
-func generateStates(cfg Config, log []fsOp, points []int, model *crashtest.ReferenceModel, jobs chan<- stateJob) error {
-	rp := newReplayer(log)
+func generateStates(cfg Config, log []fsrecord.Op, points []int, model *crashtest.ReferenceModel, jobs chan<- stateJob) error {
+	rp := fsrecord.NewReplayer(nil, log)
 	for _, pt := range points {
-		if err := rp.advance(pt); err != nil {
+		if err := rp.Advance(pt); err != nil {
 			return err
 		}
 		view := model.At(uint64(pt))
@@ -280,7 +281,7 @@ func generateStates(cfg Config, log []fsOp, points []int, model *crashtest.Refer
 		}
 		for _, policy := range statePolicies(cfg, pt) {
 			select {
-			case jobs <- stateJob{point: pt, lastOp: last, policy: policy, fs: rp.fs.Crash(policy), view: view, log: log}:
+			case jobs <- stateJob{point: pt, lastOp: last, policy: policy, fs: rp.FS().Crash(policy), view: view, log: log}:
 			case <-cfg.Stop:
 				return nil
 			}
@@ -341,11 +342,11 @@ func judgeState(cfg Config, j stateJob) stateVerdict {
 // fates rebuilds a violating state to say what its policy kept and dropped
 // (only violations pay for the report).
 func fates(j stateJob) []string {
-	rp := newReplayer(j.log)
-	if err := rp.advance(j.point); err != nil {
+	rp := fsrecord.NewReplayer(nil, j.log)
+	if err := rp.Advance(j.point); err != nil {
 		return []string{err.Error()}
 	}
-	_, f := rp.fs.CrashReport(j.policy)
+	_, f := rp.FS().CrashReport(j.policy)
 	if len(f) == 0 && j.policy.Mode != vfs.RandomUnsynced {
 		f = []string{fmt.Sprintf("every unsynced operation %s", map[bool]string{true: "kept", false: "dropped"}[j.policy.Mode == vfs.KeepUnsynced])}
 	}

@@ -1,0 +1,259 @@
+// Package fsrecord records the operations that change a vfs.MemFS, so that
+// an explorer can rebuild the filesystem as it stood after any of them and
+// crash it there. The powerloss explorer and the in-process harness's
+// kill-then-power-loss crashes share it.
+package fsrecord
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/in-mem/inmem/vfs"
+)
+
+// Kind is a recorded filesystem operation.
+type Kind uint8
+
+const (
+	recCreate Kind = iota
+	recWrite
+	recSync
+	recSyncDir
+	recRename
+	recRemove
+	recMkdir
+	recTruncate
+)
+
+var recNames = [...]string{"create", "write", "sync", "sync-dir", "rename", "remove", "mkdir", "truncate"}
+
+func (k Kind) String() string { return recNames[k] }
+
+// Op is one recorded operation that changes what a filesystem holds.
+type Op struct {
+	kind Kind
+	path string
+	to   string // rename target
+	data []byte // write
+	size int64  // truncate
+}
+
+func (o Op) String() string {
+	switch o.kind {
+	case recWrite:
+		return fmt.Sprintf("write %d bytes to %s", len(o.data), o.path)
+	case recRename:
+		return fmt.Sprintf("rename %s to %s", o.path, o.to)
+	case recTruncate:
+		return fmt.Sprintf("truncate %s to %d", o.path, o.size)
+	}
+	return fmt.Sprintf("%s %s", o.kind, o.path)
+}
+
+// IsSync reports whether the operation is a sync point.
+func (o Op) IsSync() bool { return o.kind == recSync || o.kind == recSyncDir }
+
+// FS performs every operation on a MemFS and logs, in order, each one
+// that changes it, so the history can be replayed to any point. Its clock is
+// the number of operations logged. Writes and syncs through a handle are
+// logged by the path the handle was opened with: the engine never renames a
+// file it has open, so replaying by path is exact.
+type FS struct {
+	inner *vfs.MemFS
+	start *vfs.MemFS // inner as it was before the first operation
+
+	mu  sync.Mutex
+	log []Op
+	n   atomic.Uint64
+}
+
+var _ vfs.FS = (*FS)(nil)
+
+// New returns a recorder whose operations go to base (a new MemFS if nil).
+func New(base *vfs.MemFS) *FS {
+	if base == nil {
+		base = vfs.NewMemFS()
+	}
+	return &FS{inner: base, start: base.Kill()}
+}
+
+// Replayer returns a replayer of the operations logged so far, from the
+// filesystem as the recorder started on it.
+func (r *FS) Replayer() *Replayer { return NewReplayer(r.start, r.Log()) }
+
+// Clock returns the number of operations logged so far.
+func (r *FS) Clock() uint64 { return r.n.Load() }
+
+// Log returns the operations logged so far.
+func (r *FS) Log() []Op {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.log)
+}
+
+// do performs fn and, if it succeeded, logs op, atomically with respect to
+// other logged operations.
+func (r *FS) do(op Op, fn func() error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := fn(); err != nil {
+		return err
+	}
+	r.log = append(r.log, op)
+	r.n.Store(uint64(len(r.log)))
+	return nil
+}
+
+func (r *FS) open(name string, kind Kind, open func(string) (vfs.File, error)) (vfs.File, error) {
+	var f vfs.File
+	err := r.do(Op{kind: kind, path: name}, func() (err error) {
+		f, err = open(name)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &file{fs: r, f: f, path: name}, nil
+}
+
+func (r *FS) Create(name string) (vfs.File, error) {
+	return r.open(name, recCreate, r.inner.Create)
+}
+
+func (r *FS) OpenAppend(name string) (vfs.File, error) {
+	f, err := r.inner.OpenAppend(name)
+	if err != nil {
+		return nil, err
+	}
+	return &file{fs: r, f: f, path: name}, nil
+}
+
+func (r *FS) Open(name string) (vfs.File, error) { return r.inner.Open(name) }
+
+func (r *FS) OpenDir(name string) (vfs.File, error) {
+	f, err := r.inner.OpenDir(name)
+	if err != nil {
+		return nil, err
+	}
+	return &file{fs: r, f: f, path: name, dir: true}, nil
+}
+
+func (r *FS) Rename(oldname, newname string) error {
+	return r.do(Op{kind: recRename, path: oldname, to: newname}, func() error { return r.inner.Rename(oldname, newname) })
+}
+
+func (r *FS) Remove(name string) error {
+	return r.do(Op{kind: recRemove, path: name}, func() error { return r.inner.Remove(name) })
+}
+
+func (r *FS) MkdirAll(dir string) error {
+	return r.do(Op{kind: recMkdir, path: dir}, func() error { return r.inner.MkdirAll(dir) })
+}
+
+func (r *FS) Truncate(name string, size int64) error {
+	return r.do(Op{kind: recTruncate, path: name, size: size}, func() error { return r.inner.Truncate(name, size) })
+}
+
+func (r *FS) List(dir string) ([]string, error)     { return r.inner.List(dir) }
+func (r *FS) Stat(name string) (fs.FileInfo, error) { return r.inner.Stat(name) }
+func (r *FS) Lock(name string) (io.Closer, error)   { return r.inner.Lock(name) }
+
+type file struct {
+	fs   *FS
+	f    vfs.File
+	path string
+	dir  bool
+}
+
+func (f *file) Write(p []byte) (n int, err error) {
+	err = f.fs.do(Op{kind: recWrite, path: f.path, data: slices.Clone(p)}, func() (err error) {
+		n, err = f.f.Write(p)
+		return err
+	})
+	return n, err
+}
+
+func (f *file) ReadAt(p []byte, off int64) (int, error) { return f.f.ReadAt(p, off) }
+
+func (f *file) Sync() error {
+	kind := recSync
+	if f.dir {
+		kind = recSyncDir
+	}
+	return f.fs.do(Op{kind: kind, path: f.path}, f.f.Sync)
+}
+
+func (f *file) Close() error { return f.f.Close() }
+
+// Replayer applies a recorded log to a MemFS, one operation at a time.
+type Replayer struct {
+	fs   *vfs.MemFS
+	log  []Op
+	next int
+}
+
+// NewReplayer returns a replayer of log onto a copy of base (as a process
+// crash leaves it, see vfs.MemFS.Kill), or onto a new MemFS if base is nil.
+func NewReplayer(base *vfs.MemFS, log []Op) *Replayer {
+	fs := vfs.NewMemFS()
+	if base != nil {
+		fs = base.Kill()
+	}
+	return &Replayer{fs: fs, log: log}
+}
+
+// FS returns the filesystem as replayed so far.
+func (p *Replayer) FS() *vfs.MemFS { return p.fs }
+
+// Advance applies operations until the first n are applied.
+func (p *Replayer) Advance(n int) error {
+	for ; p.next < n; p.next++ {
+		if err := p.apply(p.log[p.next]); err != nil {
+			return fmt.Errorf("crashtest: replaying operation %d (%s): %w", p.next, p.log[p.next], err)
+		}
+	}
+	return nil
+}
+
+func (p *Replayer) apply(op Op) error {
+	m := p.fs
+	switch op.kind {
+	case recCreate:
+		f, err := m.Create(op.path)
+		if err != nil {
+			return err
+		}
+		return f.Close()
+	case recWrite:
+		return withAppend(m, op.path, func(f vfs.File) error { _, err := f.Write(op.data); return err })
+	case recSync:
+		return withAppend(m, op.path, func(f vfs.File) error { return f.Sync() })
+	case recSyncDir:
+		return vfs.SyncDir(m, op.path)
+	case recRename:
+		return m.Rename(op.path, op.to)
+	case recRemove:
+		return m.Remove(op.path)
+	case recMkdir:
+		return m.MkdirAll(op.path)
+	case recTruncate:
+		return m.Truncate(op.path, op.size)
+	}
+	return fmt.Errorf("unknown operation %d", op.kind)
+}
+
+func withAppend(m *vfs.MemFS, path string, fn func(vfs.File) error) error {
+	f, err := m.OpenAppend(path)
+	if err != nil {
+		return err
+	}
+	if err := fn(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
