@@ -134,11 +134,12 @@ func scanSegment(o ScanOptions, res *ScanResult, num uint64, last bool) error {
 		damage(0, reason)
 		// Records are written only after a new segment's header and directory
 		// entry are durable, so a last segment with a bad header and no valid
-		// record is a rotation that a crash cut short, provided the header
-		// bytes are what a cut-short write leaves: the header this segment
-		// should hold, cut short or with zeros where writes were lost. A
-		// complete header naming another segment or database is corruption.
-		res.Damage.HeaderTorn = last && num > o.FirstSegment && partialHeader(data, num, o.UUID) &&
+		// record is a rotation that a crash cut short: its header was never
+		// durable, and a power loss may leave it cut short, zeroed, or holding
+		// other bytes (a sector the disk wrote with stale content). A
+		// well-formed header naming another segment or database is no torn
+		// write: that is corruption.
+		res.Damage.HeaderTorn = last && num > o.FirstSegment && !foreignHeader(data, num, o.UUID) &&
 			maxClaimAfter(data, -1, o.MaxRecordSize) < 0
 		res.Damage.Torn = res.Damage.HeaderTorn
 		return nil
@@ -186,18 +187,22 @@ func checkHeader(data []byte, num uint64, uuid [16]byte) string {
 	return ""
 }
 
-// partialHeader reports whether the first HeaderSize bytes of data could be
-// a write of segment num's header that a crash cut short: each byte present
-// is either the expected one or zero (a lost sector, or a size update that
-// reached the disk without the data).
-func partialHeader(data []byte, num uint64, uuid [16]byte) bool {
+// foreignHeader reports whether data starts with a well-formed header of
+// another segment or database, which no cut-short write of this segment's
+// header leaves: one whose bytes are neither this segment's header nor
+// zeros (a lost sector, or a size update that reached the disk without the
+// data) where they differ.
+func foreignHeader(data []byte, num uint64, uuid [16]byte) bool {
+	if _, err := DecodeHeader(data); err != nil {
+		return false
+	}
 	want := AppendHeader(nil, num, uuid)
-	for i, b := range data[:min(len(data), HeaderSize)] {
+	for i, b := range data[:HeaderSize] {
 		if b != want[i] && b != 0 {
-			return false
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // maxClaimAfter returns the largest synced offset claimed by a valid record
