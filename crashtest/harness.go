@@ -11,6 +11,7 @@ import (
 
 	"github.com/in-mem/inmem"
 	"github.com/in-mem/inmem/crashpoint"
+	"github.com/in-mem/inmem/crashtest/internal/fsrecord"
 	"github.com/in-mem/inmem/vfs"
 )
 
@@ -47,6 +48,13 @@ type CrashConfig struct {
 	// Plant, if set, changes every database the harness opens, scenario and
 	// recovery alike (see Session.Plant).
 	Plant func(*inmem.Options)
+	// ThenPowerLoss follows every process crash (ProcessKill, ProcessAbort,
+	// SegFault) with power losses: the database lives on a vfs.MemFS, the
+	// crash keeps unsynced writes unsynced (vfs.MemFS.Kill), and after the
+	// recovery from it and its first commits, a power loss dropping what is
+	// still unsynced is judged at every sync point of them. What the
+	// recovery served must survive, in Buffered mode too.
+	ThenPowerLoss bool
 	// AfterCrash, if set, runs on the crash state before recovery: fsys holds
 	// the database in dir exactly as the crash left it. A seam for damaging
 	// files behind the engine's back.
@@ -135,14 +143,15 @@ type crash struct {
 	src     *vfs.MemFS // the filesystem a power loss clones, nil on disk
 	mem     *vfs.MemFS // power loss: the crash state
 	policy  vfs.CrashPolicy
+	kill    bool // a process crash on a MemFS: unsynced writes stay unsynced
 	ch      chan struct{}
 	release chan struct{}
 	once    sync.Once
 	point   *CrashPoint
 }
 
-func newCrash(base vfs.FS, wrap func(vfs.FS) vfs.FS, policy vfs.CrashPolicy) *crash {
-	c := &crash{policy: policy, ch: make(chan struct{}), release: make(chan struct{})}
+func newCrash(base vfs.FS, wrap func(vfs.FS) vfs.FS, policy vfs.CrashPolicy, kill bool) *crash {
+	c := &crash{policy: policy, kill: kill, ch: make(chan struct{}), release: make(chan struct{})}
 	c.src, _ = base.(*vfs.MemFS)
 	if wrap != nil {
 		base = wrap(base)
@@ -156,7 +165,10 @@ func newCrash(base vfs.FS, wrap func(vfs.FS) vfs.FS, policy vfs.CrashPolicy) *cr
 // the world stopped there.
 func (c *crash) now(p *CrashPoint, park bool) {
 	first := c.fs.Crash(func() {
-		if c.src != nil {
+		switch {
+		case c.src != nil && c.kill:
+			c.mem = c.src.Kill()
+		case c.src != nil:
 			c.mem = c.src.Crash(c.policy)
 		}
 		c.point = p
@@ -202,7 +214,7 @@ func (h *CrashHarness) RunScenario(fn func(*ScenarioRunner) error) (*CrashTestRe
 		return nil, err
 	}
 	policy := vfs.CrashPolicy{Mode: h.cfg.PowerLossPolicy, Seed: rng.Uint64()}
-	c := newCrash(base, h.cfg.WrapFS, policy)
+	c := newCrash(base, h.cfg.WrapFS, policy, h.killsInMemory(typ))
 	cp := crashpoint.New()
 	db, err := inmem.Open(h.dir, h.options(c.fs, cp))
 	if err != nil {
@@ -210,6 +222,7 @@ func (h *CrashHarness) RunScenario(fn func(*ScenarioRunner) error) (*CrashTestRe
 	}
 	h.arm(cp, c, rng)
 	runner := newRunner(db, h.model, c.ch, h.cfg.Timeout, h.cfg.MaxOperations)
+	runner.SetOpen(func() (*inmem.DB, error) { return inmem.Open(h.dir, h.options(c.fs, cp)) })
 	err = fn(runner)
 	res.ScenarioSucceeded = err == nil || errors.Is(err, ErrCrashed)
 	if err != nil && !errors.Is(err, ErrCrashed) {
@@ -218,9 +231,10 @@ func (h *CrashHarness) RunScenario(fn func(*ScenarioRunner) error) (*CrashTestRe
 	c.now(nil, false) // the end of the scenario, if no point crashed earlier
 	res.Crashed, res.CrashPoint = c.point != nil, c.point
 	res.OperationsCompleted = runner.done
+	abandoned := runner.DB()
 	defer func() {
 		c.unpark()
-		go db.Close() // the abandoned handle: its goroutines fail on the frozen filesystem and exit
+		go abandoned.Close() // the abandoned handle: its goroutines fail on the frozen filesystem and exit
 	}()
 	h.recoverAndVerify(res, c, runner)
 	res.Duration = time.Since(start)
@@ -233,7 +247,7 @@ func (h *CrashHarness) RunScenario(fn func(*ScenarioRunner) error) (*CrashTestRe
 // baseFS returns the filesystem the next scenario runs on, moving the
 // database between the disk and memory as the crash type needs.
 func (h *CrashHarness) baseFS(typ CrashType) (vfs.FS, error) {
-	if typ == PowerLoss {
+	if typ == PowerLoss || h.cfg.ThenPowerLoss {
 		if h.mem == nil {
 			m, err := loadDir(h.dir)
 			if err != nil {
@@ -288,8 +302,13 @@ func (h *CrashHarness) recoverAndVerify(res *CrashTestResult, c *crash, runner *
 	res.RecoveryReport = db.Recovery()
 	rv.Verdict = h.model.Judge(db, promise)
 	rv.Mismatches = append(rv.Mismatches, rv.Verdict.Mismatches...)
-	h.model.Settle(db.LastVersion())
-	rv.Mismatches = append(rv.Mismatches, h.probe(db)...)
+	if rec, ok := fsys.(*fsrecord.FS); ok {
+		rv.Mismatches = append(rv.Mismatches, h.thenPowerLoss(db, rec)...)
+		fsys = rec.Inner()
+	} else {
+		h.model.Settle(db.LastVersion())
+		rv.Mismatches = append(rv.Mismatches, h.probe(db)...)
+	}
 	if err := db.Close(); err != nil {
 		rv.Mismatches = append(rv.Mismatches, StateMismatch{"close", "a clean close after recovery", err.Error()})
 	}
@@ -316,7 +335,7 @@ func (h *CrashHarness) recover(c *crash, res *CrashTestResult) (*inmem.DB, vfs.F
 		}
 	}
 	if h.point != nil && *h.point == DuringRecovery {
-		rc := newCrash(fsys, nil, vfs.CrashPolicy{Mode: c.policy.Mode, Seed: c.policy.Seed + 1})
+		rc := newCrash(fsys, nil, vfs.CrashPolicy{Mode: c.policy.Mode, Seed: c.policy.Seed + 1}, c.kill)
 		cp := crashpoint.New()
 		cp.Arm(crashpoint.OnHit(DuringRecovery, h.pointHit), rc.action)
 		db, err := h.openWatched(rc, cp)
@@ -333,11 +352,20 @@ func (h *CrashHarness) recover(c *crash, res *CrashTestResult) (*inmem.DB, vfs.F
 			fsys = rc.mem
 		}
 	}
+	if m, ok := fsys.(*vfs.MemFS); ok && c.kill {
+		fsys = fsrecord.New(m) // the recovery and the commits after it, to crash again
+	}
 	db, err := inmem.Open(h.dir, h.options(fsys, nil))
 	if err != nil {
 		return nil, nil, fmt.Errorf("recovery: %w", err)
 	}
 	return db, fsys, nil
+}
+
+// killsInMemory reports whether a crash of type typ is a process crash on a
+// MemFS, to be followed by power losses (ThenPowerLoss).
+func (h *CrashHarness) killsInMemory(typ CrashType) bool {
+	return h.cfg.ThenPowerLoss && typ != PowerLoss
 }
 
 // openWatched opens the database on its own goroutine, returning nil if the

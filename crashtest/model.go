@@ -2,6 +2,7 @@ package crashtest
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/in-mem/inmem"
@@ -128,6 +129,17 @@ func (m *ReferenceModel) Fail(op *Op, err error) {
 func (m *ReferenceModel) Synced() {
 	m.syncedAcks = m.latest.last
 	m.syncs = append(m.syncs, syncStamp{at: m.now(), acked: m.syncedAcks})
+}
+
+// SyncPoints returns the clock values (see SetClock) at which a sync the
+// model knows of completed (Flush, Checkpoint, Close or Reopen returned):
+// crash states right there show whether each kept its promise.
+func (m *ReferenceModel) SyncPoints() []uint64 {
+	pts := make([]uint64, len(m.syncs))
+	for i, s := range m.syncs {
+		pts[i] = s.at
+	}
+	return pts
 }
 
 // SyncedUpTo records that a completed sync made every version up to v
@@ -397,4 +409,22 @@ func (m *ReferenceModel) At(t uint64) *ReferenceModel {
 		}
 	}
 	return v
+}
+
+// clone returns a copy of m that later changes to m (Settle, new
+// operations) do not touch.
+func (m *ReferenceModel) clone() *ReferenceModel {
+	c := *m
+	c.ops = make([]*Op, len(m.ops))
+	copies := make(map[*Op]*Op, len(m.ops))
+	for i, op := range m.ops {
+		o := *op
+		c.ops[i], copies[op] = &o, &o
+	}
+	c.byVersion = make(map[inmem.Version]*Op, len(m.byVersion))
+	for v, op := range m.byVersion {
+		c.byVersion[v] = copies[op]
+	}
+	c.base, c.latest, c.syncs = m.base.clone(), m.latest.clone(), slices.Clone(m.syncs)
+	return &c
 }

@@ -98,6 +98,11 @@ const (
 	OpCheckpoint
 	OpCompact
 	OpFlush
+	// OpClose closes the database cleanly; OpReopen closes it and opens
+	// it again. Everything acknowledged before Close returned survives any
+	// later crash.
+	OpClose
+	OpReopen
 )
 
 func (k OpKind) String() string {
@@ -110,6 +115,10 @@ func (k OpKind) String() string {
 		return "compact"
 	case OpFlush:
 		return "flush"
+	case OpClose:
+		return "close"
+	case OpReopen:
+		return "reopen"
 	}
 	return fmt.Sprintf("OpKind(%d)", uint8(k))
 }

@@ -38,6 +38,12 @@ type ScenarioRunner struct {
 	// reached the disk) instead of being a mismatch.
 	tolerant bool
 	errs     []error // every error an operation returned, in order
+	// open opens the database again after Close (Reopen); nil: the
+	// runner cannot reopen.
+	open func() (*inmem.DB, error)
+	// after, if set, is told about every finished operation (the
+	// kill-then-power-loss crashes note what each promised).
+	after func()
 }
 
 func newRunner(db *inmem.DB, m *ReferenceModel, crashed <-chan struct{}, timeout time.Duration, maxOps int) *ScenarioRunner {
@@ -109,6 +115,39 @@ func (r *ScenarioRunner) Flush() error {
 	return r.maintenance(Op{Kind: OpFlush}, r.db.Flush)
 }
 
+// Close closes the database cleanly: a lifecycle step the model knows.
+// Everything acknowledged before it returned must survive any later crash.
+// Operations after it fail with inmem.ErrClosed, until Reopen.
+func (r *ScenarioRunner) Close() error {
+	return r.maintenance(Op{Kind: OpClose}, r.db.Close)
+}
+
+// Reopen closes the database cleanly and opens it again, recovering what
+// it wrote: the lifecycle of an application that restarts. It needs the
+// runner to know how to open the database (SetOpen).
+func (r *ScenarioRunner) Reopen() error {
+	if r.open == nil {
+		return errors.New("crashtest: Reopen on a runner that cannot open the database (see SetOpen)")
+	}
+	var opened *inmem.DB // set by the operation's goroutine; read once it returned
+	old := r.db
+	err := r.maintenance(Op{Kind: OpReopen}, func() error {
+		if err := old.Close(); err != nil {
+			return err
+		}
+		db, err := r.open()
+		opened = db
+		return err
+	})
+	if err == nil {
+		r.db = opened
+	}
+	return err
+}
+
+// SetOpen tells the runner how to open its database again, for Reopen.
+func (r *ScenarioRunner) SetOpen(open func() (*inmem.DB, error)) { r.open = open }
+
 type outcome struct {
 	version inmem.Version
 	seqs    []uint64
@@ -172,8 +211,11 @@ func (r *ScenarioRunner) maintenance(op Op, fn func() error) error {
 		return o.err
 	}
 	r.model.Ack(p, 0, nil)
-	if op.Kind == OpFlush || op.Kind == OpCheckpoint || op.Mode == inmem.CompactFull {
+	if op.Kind != OpCompact || op.Mode == inmem.CompactFull {
 		r.model.Synced()
+	}
+	if r.after != nil {
+		r.after()
 	}
 	return nil
 }
@@ -254,6 +296,9 @@ func (r *ScenarioRunner) Update(writes ...Write) error {
 	}
 	r.done++
 	r.check(op, pred, o)
+	if r.after != nil {
+		r.after()
+	}
 	return o.err
 }
 

@@ -9,8 +9,8 @@ import (
 // MixedScenario returns a scenario that reaches every crash point of the
 // engine given a small segment size (4 KiB): puts, deletes, events, state
 // cells and CAS across three runs, multi-write transactions, enough data to
-// rotate segments, a flush, a checkpoint, more writes and a compaction.
-// rounds scales it; values are unique per operation.
+// rotate segments, a flush, a checkpoint, more writes, a compaction and a
+// clean close and reopen. rounds scales it; values are unique per operation.
 func MixedScenario(rounds int) func(*ScenarioRunner) error {
 	return func(r *ScenarioRunner) error {
 		for round := 0; round < rounds; round++ {
@@ -46,6 +46,8 @@ func mixedRound(r *ScenarioRunner, round int) error {
 		func() error { return r.KVPut(runs[1], "after-ckpt", val(runs[1], "after-ckpt")) },
 		func() error { return r.Compact(inmem.CompactWALOnly) },
 		func() error { return r.EventAppend(runs[1], val(runs[1], "event2")) },
+		r.Reopen,
+		func() error { return r.KVPut(runs[2], "after-reopen", val(runs[2], "after-reopen")) },
 	)
 	for _, step := range steps {
 		if err := step(); err != nil {

@@ -15,6 +15,10 @@ type WorkloadConfig struct {
 	Runs      int // number of runs written to (default 3)
 	Keys      int // keys (and cells) per run (default 12)
 	ValueSize int // bytes per value (default 64)
+	// Lifecycle adds a clean close and reopen to every cycle of 64
+	// operations, and makes RandomScenario end with a clean Close: the
+	// runner must be able to reopen (ScenarioRunner.SetOpen).
+	Lifecycle bool
 }
 
 func (c WorkloadConfig) withDefaults() WorkloadConfig {
@@ -97,10 +101,13 @@ func (g *Generator) write() Write {
 }
 
 // Next returns the next operation. Every 64 steps the cycle holds a flush,
-// a checkpoint, a WAL-only and a full compaction, so that even short
-// workloads reach them.
+// a checkpoint, a WAL-only and a full compaction (and, with Lifecycle, a
+// reopen), so that even short workloads reach them.
 func (g *Generator) Next() Step {
 	g.n++
+	if g.cfg.Lifecycle && g.n%64 == 52 {
+		return Step{Kind: OpReopen}
+	}
 	switch g.n % 64 {
 	case 20:
 		return Step{Kind: OpFlush}
@@ -130,6 +137,10 @@ func (s Step) Run(r *ScenarioRunner) error {
 		return r.Checkpoint()
 	case OpCompact:
 		return r.Compact(s.Mode)
+	case OpReopen:
+		return r.Reopen()
+	case OpClose:
+		return r.Close()
 	}
 	return r.Update(s.Writes...)
 }
@@ -144,6 +155,9 @@ func RandomScenario(cfg WorkloadConfig) func(*ScenarioRunner) error {
 			if err := g.Next().Run(r); err != nil && !ExpectedFailure(err) {
 				return err
 			}
+		}
+		if cfg.Lifecycle {
+			return r.Close()
 		}
 		return nil
 	}

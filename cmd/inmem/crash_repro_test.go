@@ -27,13 +27,14 @@ func TestCrash_PlantedBugReproduces(t *testing.T) {
 		{"powerloss", "nosync", []string{"--ops", "60", "--durability", "strict", "--policies", "drop"}, nil},
 		{"ioerrors", "swallow-sync-errors", []string{"--ops", "40", "--durability", "strict", "--error", "fsync"}, nil},
 		{"matrix", "nosync", []string{"--point", "AfterFsync", "--type", "powerloss-drop", "--durability", "strict", "--runs", "1"}, nil},
+		{"matrix", "recovery-no-sync", []string{"--point", "AfterWALWriteBeforeFsync", "--type", "kill-then-powerloss", "--durability", "buffered", "--runs", "1"}, nil},
 		{"corrupt", "pit-recovery", []string{"--durability", "strict", "--iterations", "12"}, nil},
 		{"kill", "user-buffer", []string{"--durability", "buffered", "--whitebox", "0", "--iterations", "3"}, nil},
 		{"kernel", "nosync", []string{"--durability", "strict", "--mount-opts", "data=ordered", "--iterations", "3"}, kernel.Available},
 		{"barriers", "nosync", []string{"--durability", "strict", "--ops", "24", "--states", "-1"}, kernel.BarriersAvailable},
 	}
 	for _, tc := range tcs {
-		t.Run(tc.scenario, func(t *testing.T) {
+		t.Run(tc.scenario+"/"+tc.bug, func(t *testing.T) {
 			if tc.needs != nil {
 				if err := tc.needs(); err != nil {
 					t.Skipf("skipping %s: %v", tc.scenario, err)

@@ -38,7 +38,7 @@ func TestCrashScenarioMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := len(crashtest.AllCrashPoints()) * 3 * 2; len(cells) != want {
+	if want := len(crashtest.AllCrashPoints()) * len(matrix.Kinds()) * 2; len(cells) != want {
 		t.Fatalf("%d cells, want %d", len(cells), want)
 	}
 	for _, c := range cells {

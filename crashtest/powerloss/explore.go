@@ -3,6 +3,7 @@ package powerloss
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -143,7 +144,7 @@ func Explore(cfg Config) (*Result, error) {
 		return nil, &crashtest.SettingError{Name: "at", Value: fmt.Sprint(*cfg.Only),
 			Want: fmt.Sprintf("want 0 to %d: the workload has %d filesystem operations", len(log), len(log))}
 	}
-	points := crashPoints(log, cfg)
+	points := crashPoints(log, model.SyncPoints(), cfg)
 	res.CrashPoints = len(points)
 	if err := judgeAll(cfg, log, points, model, res); err != nil {
 		return nil, err
@@ -162,8 +163,9 @@ func runRecorded(cfg Config, rec *fsrecord.FS, model *crashtest.ReferenceModel) 
 		return fmt.Errorf("crashtest: open the recorded database: %w", err)
 	}
 	r := crashtest.NewRunner(db, model)
+	r.SetOpen(func() (*inmem.DB, error) { return inmem.Open(exploreDir, crashtest.Planted(o, cfg.Plant)) })
 	err = crashtest.RandomScenario(cfg.Workload)(r)
-	db.Close()
+	r.DB().Close() // after the workload's own Close, if it had one: ErrClosed
 	if err != nil {
 		return fmt.Errorf("crashtest: the recorded workload failed: %w", err)
 	}
@@ -173,8 +175,10 @@ func runRecorded(cfg Config, rec *fsrecord.FS, model *crashtest.ReferenceModel) 
 	return nil
 }
 
-// crashPoints returns the numbers of operations after which to crash.
-func crashPoints(log []fsrecord.Op, cfg Config) []int {
+// crashPoints returns the numbers of operations after which to crash:
+// around every sync, right where every sync the model knows of completed
+// (a Flush, Checkpoint or Close returned), and at the end.
+func crashPoints(log []fsrecord.Op, synced []uint64, cfg Config) []int {
 	if cfg.Only != nil {
 		return []int{*cfg.Only}
 	}
@@ -195,7 +199,11 @@ func crashPoints(log []fsrecord.Op, cfg Config) []int {
 			add(i + 1) // the sync completed
 		}
 	}
+	for _, at := range synced {
+		add(int(min(at, uint64(len(log)))))
+	}
 	add(len(log))
+	slices.Sort(pts)
 	return pts
 }
 

@@ -12,7 +12,7 @@ import (
 
 func TestExplore_StrictMixedWorkload(t *testing.T) {
 	cfg := powerloss.Config{
-		Workload:   crashtest.WorkloadConfig{Seed: 1, Ops: 200},
+		Workload:   crashtest.WorkloadConfig{Seed: 1, Ops: 200, Lifecycle: true},
 		Durability: inmem.Strict,
 		Options:    inmem.Options{SegmentSize: 4096},
 	}
@@ -35,7 +35,7 @@ func TestExplore_StrictMixedWorkload(t *testing.T) {
 
 func TestExplore_BufferedMixedWorkload(t *testing.T) {
 	res, err := powerloss.Explore(powerloss.Config{
-		Workload:   crashtest.WorkloadConfig{Seed: 2, Ops: 200},
+		Workload:   crashtest.WorkloadConfig{Seed: 2, Ops: 200, Lifecycle: true},
 		Durability: inmem.Buffered,
 		Options:    inmem.Options{SegmentSize: 4096},
 	})

@@ -100,7 +100,7 @@ func FormatPolicy(p vfs.CrashPolicy) string {
 func config(ctx context.Context, s *crashtest.Session, seed uint64) Config {
 	set := s.Settings
 	cfg := Config{
-		Workload: crashtest.WorkloadConfig{Seed: seed, Ops: set.Int("ops")}, Durability: s.Durability,
+		Workload: crashtest.WorkloadConfig{Seed: seed, Ops: set.Int("ops"), Lifecycle: true}, Durability: s.Durability,
 		RandomStates: set.Int("states"), EveryOperation: set.Bool("every-op"),
 		Options: inmem.Options{SegmentSize: 16 << 10}, Stop: ctx.Done(), Plant: s.Plant,
 	}

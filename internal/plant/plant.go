@@ -42,6 +42,10 @@ var bugs = map[string]Bug{
 	"user-buffer": wrap(func(fs vfs.FS) vfs.FS {
 		return &files{FS: fs, file: func(f vfs.File) vfs.File { return &buffered{File: f} }}
 	}),
+	// recovery-no-sync: a file opened for appending ignores syncs until it
+	// is written to: the syncs with which recovery makes the log it
+	// replayed durable do nothing, while every commit's sync still works.
+	"recovery-no-sync": wrap(func(fs vfs.FS) vfs.FS { return &reopened{FS: fs} }),
 	// pit-recovery: every open recovers point-in-time: damage anywhere in
 	// the log truncates it there instead of being refused.
 	"pit-recovery": func(o *inmem.Options) { o.Recovery = inmem.RecoverPointInTime },
@@ -178,4 +182,35 @@ func (d skippedDir) Sync() error {
 		return nil
 	}
 	return d.File.Sync()
+}
+
+// reopened wraps files opened for appending: their syncs do nothing until
+// the first write.
+type reopened struct{ vfs.FS }
+
+func (r *reopened) Unwrap() vfs.FS { return r.FS }
+
+func (r *reopened) OpenAppend(name string) (vfs.File, error) {
+	f, err := r.FS.OpenAppend(name)
+	if err != nil {
+		return nil, err
+	}
+	return &unwritten{File: f}, nil
+}
+
+type unwritten struct {
+	vfs.File
+	written atomic.Bool
+}
+
+func (u *unwritten) Write(p []byte) (int, error) {
+	u.written.Store(true)
+	return u.File.Write(p)
+}
+
+func (u *unwritten) Sync() error {
+	if !u.written.Load() {
+		return nil
+	}
+	return u.File.Sync()
 }

@@ -85,6 +85,9 @@ func New(base *vfs.MemFS) *FS {
 // filesystem as the recorder started on it.
 func (r *FS) Replayer() *Replayer { return NewReplayer(r.start, r.Log()) }
 
+// Inner returns the filesystem the operations go to.
+func (r *FS) Inner() *vfs.MemFS { return r.inner }
+
 // Clock returns the number of operations logged so far.
 func (r *FS) Clock() uint64 { return r.n.Load() }
 
