@@ -95,6 +95,65 @@ func expectationFor(p crashtest.CrashPoint, d inmem.Durability, kind Kind) expec
 	if d == inmem.Buffered && kind != Kill && kind != KillThenPowerLoss {
 		promised, promisedText = syncedPresent, "every commit acknowledged before the last sync is present"
 	}
+	switch p {
+	case crashtest.BeforeWALWrite, crashtest.AfterWALWriteBeforeFsync, crashtest.AfterFsync:
+		return commitExpectation(p, d)
+	case crashtest.DuringSnapshotBeforeRename, crashtest.DuringSnapshotAfterRename, crashtest.DuringManifestUpdate:
+		return checkpointExpectation(p)
+	case crashtest.DuringSegmentRotation:
+		return expectation{"every acknowledged commit is present (the old segment was synced first)", allAckedPresent}
+	case crashtest.DuringCompaction:
+		return expectation{promisedText + "; half-removed segments do no harm", promised}
+	case crashtest.DuringRecovery:
+		return expectation{"a crash during recovery, then a second recovery: " + promisedText, func(res *crashtest.CrashTestResult) string {
+			if res.RecoveryCrashes != 1 {
+				return "the recovery did not crash"
+			}
+			return promised(res)
+		}}
+	}
+	return expectation{promisedText, promised}
+}
+
+// commitExpectation is what a crash around a commit's write and sync leaves.
+func commitExpectation(p crashtest.CrashPoint, d inmem.Durability) expectation {
+	switch {
+	case p == crashtest.BeforeWALWrite:
+		return expectation{"the commit in flight is absent; every acknowledged commit is present", func(res *crashtest.CrashTestResult) string {
+			v := res.Recovery.Verdict
+			if d == inmem.Strict && v.Recovered != v.LastAcked {
+				return fmt.Sprintf("recovered v%d, want exactly the acknowledged v%d", v.Recovered, v.LastAcked)
+			}
+			if v.Recovered > v.LastAcked {
+				return fmt.Sprintf("recovered v%d: a commit never written is present", v.Recovered)
+			}
+			return ""
+		}}
+	case p == crashtest.AfterWALWriteBeforeFsync:
+		return expectation{"the commit in flight may be present or absent, but whole", func(res *crashtest.CrashTestResult) string {
+			// Whole or absent is the model's equality check; here: nothing
+			// beyond the one commit in flight, nothing promised missing.
+			v := res.Recovery.Verdict
+			if v.Recovered > v.MaxKnown || v.Recovered < v.Required {
+				return fmt.Sprintf("recovered v%d, outside [v%d, v%d]", v.Recovered, v.Required, v.MaxKnown)
+			}
+			return ""
+		}}
+	case d == inmem.Strict:
+		return expectation{"the commit in flight was synced: it is present", func(res *crashtest.CrashTestResult) string {
+			v := res.Recovery.Verdict
+			if v.MaxKnown <= v.LastAcked || v.Recovered != v.MaxKnown {
+				return fmt.Sprintf("recovered v%d, want the synced v%d", v.Recovered, v.MaxKnown)
+			}
+			return ""
+		}}
+	}
+	return expectation{"the sync completed: every acknowledged commit is present", allAckedPresent}
+}
+
+// checkpointExpectation is what a crash inside a checkpoint leaves: the
+// data, and the old or the new snapshot.
+func checkpointExpectation(p crashtest.CrashPoint) expectation {
 	snapshotIs := func(want ...uint64) func(*crashtest.CrashTestResult) string {
 		return func(res *crashtest.CrashTestResult) string {
 			if msg := allAckedPresent(res); msg != "" {
@@ -107,40 +166,6 @@ func expectationFor(p crashtest.CrashPoint, d inmem.Durability, kind Kind) expec
 		}
 	}
 	switch p {
-	case crashtest.BeforeWALWrite:
-		return expectation{"the commit in flight is absent; every acknowledged commit is present", func(res *crashtest.CrashTestResult) string {
-			v := res.Recovery.Verdict
-			if d == inmem.Strict && v.Recovered != v.LastAcked {
-				return fmt.Sprintf("recovered v%d, want exactly the acknowledged v%d", v.Recovered, v.LastAcked)
-			}
-			if v.Recovered > v.LastAcked {
-				return fmt.Sprintf("recovered v%d: a commit never written is present", v.Recovered)
-			}
-			return ""
-		}}
-	case crashtest.AfterWALWriteBeforeFsync:
-		return expectation{"the commit in flight may be present or absent, but whole", func(res *crashtest.CrashTestResult) string {
-			// Whole or absent is the model's equality check; here: nothing
-			// beyond the one commit in flight, nothing promised missing.
-			v := res.Recovery.Verdict
-			if v.Recovered > v.MaxKnown || v.Recovered < v.Required {
-				return fmt.Sprintf("recovered v%d, outside [v%d, v%d]", v.Recovered, v.Required, v.MaxKnown)
-			}
-			return ""
-		}}
-	case crashtest.AfterFsync:
-		if d == inmem.Strict {
-			return expectation{"the commit in flight was synced: it is present", func(res *crashtest.CrashTestResult) string {
-				v := res.Recovery.Verdict
-				if v.MaxKnown <= v.LastAcked || v.Recovered != v.MaxKnown {
-					return fmt.Sprintf("recovered v%d, want the synced v%d", v.Recovered, v.MaxKnown)
-				}
-				return ""
-			}}
-		}
-		return expectation{"the sync completed: every acknowledged commit is present", allAckedPresent}
-	case crashtest.DuringSegmentRotation:
-		return expectation{"every acknowledged commit is present (the old segment was synced first)", allAckedPresent}
 	case crashtest.DuringSnapshotBeforeRename:
 		return expectation{"data present; recovery ignores the unrenamed snapshot and starts from the previous one", snapshotIs(1)}
 	case crashtest.DuringSnapshotAfterRename:
@@ -153,19 +178,8 @@ func expectationFor(p crashtest.CrashPoint, d inmem.Durability, kind Kind) expec
 			}
 			return ""
 		}}
-	case crashtest.DuringManifestUpdate:
-		return expectation{"data present; the old or the new MANIFEST, never neither", snapshotIs(1, 2)}
-	case crashtest.DuringCompaction:
-		return expectation{promisedText + "; half-removed segments do no harm", promised}
-	case crashtest.DuringRecovery:
-		return expectation{"a crash during recovery, then a second recovery: " + promisedText, func(res *crashtest.CrashTestResult) string {
-			if res.RecoveryCrashes != 1 {
-				return "the recovery did not crash"
-			}
-			return promised(res)
-		}}
 	}
-	return expectation{promisedText, promised}
+	return expectation{"data present; the old or the new MANIFEST, never neither", snapshotIs(1, 2)}
 }
 
 // matrixHit is the hit of a point the matrix crashes at: the second
