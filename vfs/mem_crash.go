@@ -86,7 +86,7 @@ func (m *MemFS) crash(p CrashPolicy, report bool) (*MemFS, []string) {
 	if p.Mode == RandomUnsynced {
 		c.rng = rand.New(rand.NewPCG(p.Seed, 0x696e2d6d656d))
 	}
-	return &MemFS{root: c.dir(m.root, "/"), locks: map[string]bool{}}, c.fates
+	return &MemFS{root: c.dir(m.root, "/"), locks: map[string]int{}}, c.fates
 }
 
 // UnsyncedOps reports how many writes, truncates and directory changes are
