@@ -26,16 +26,10 @@ func (s *Store) Apply(txn uint64, ts int64, ms []writeset.Mutation) error {
 		return err
 	}
 	s.mu.Lock()
-	created := false
 	for _, m := range ms {
 		if m.Kind == writeset.CreateRun {
-			r := newRun(m.Run, m.Key, txn, ts)
-			s.runs[m.Run], s.byName[m.Key] = r, r
-			created = true
+			s.addRun(newRun(m.Run, m.Key, txn, ts))
 		}
-	}
-	if created {
-		s.refreshView()
 	}
 	s.last = txn
 	s.mu.Unlock()

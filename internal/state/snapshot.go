@@ -431,7 +431,6 @@ func DecodeSnapshot(r io.Reader, at uint64, maxValue int) (*Store, SnapshotStats
 			if err := d.end(); err != nil {
 				return nil, d.stats, err
 			}
-			s.refreshView()
 			return s, d.stats, nil
 		}
 		if tag == tagRun {
@@ -492,7 +491,7 @@ func (d *decoder) run(s *Store) (*Run, error) {
 		return nil, d.fail("run %q (%x) is empty or repeated", name, id)
 	}
 	r := newRun(id, name, v, ts)
-	s.runs[id], s.byName[r.Name] = r, r
+	s.addRun(r)
 	d.stats.Runs++
 	return r, nil
 }
