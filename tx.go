@@ -8,7 +8,8 @@ import (
 	"github.com/in-mem/inmem/internal/writeset"
 )
 
-// MaxKeySize bounds keys, cell names and run names, in bytes.
+// MaxKeySize bounds keys, cell names and run names, in bytes. Run and cell
+// names may not be empty; a KV key may.
 const MaxKeySize = 64 << 10
 
 // Tx is a transaction: the writes made through it commit together as one
@@ -305,6 +306,15 @@ func (tx *Tx) kvCheck(run RunID, key string) error {
 	return tx.run(run)
 }
 
+// cellCheck is kvCheck for a state cell, whose name, like a run's, may not
+// be empty. A KV key may.
+func (tx *Tx) cellCheck(run RunID, cell string) error {
+	if cell == "" {
+		return invalidf("empty cell name")
+	}
+	return tx.kvCheck(run, cell)
+}
+
 // write records m, a put, delete or cell write, replacing this Tx's earlier
 // write of the same key. NB: a commit writes a key at most once, its last
 // write winning: two entries of one key with the same version break history
@@ -396,7 +406,7 @@ func (tx *Tx) EventAppend(run RunID, payload []byte) (uint64, error) {
 
 // StateGet returns a state cell's latest value, this Tx's writes included.
 func (tx *Tx) StateGet(run RunID, cell string) (Versioned, error) {
-	if err := tx.kvCheck(run, cell); err != nil {
+	if err := tx.cellCheck(run, cell); err != nil {
 		return Versioned{}, err
 	}
 	if i, ok := tx.find(txKey{true, run, cell}); ok {
@@ -416,7 +426,7 @@ func (tx *Tx) StateGet(run RunID, cell string) (Versioned, error) {
 // StateSet sets a state cell. value is copied after the size check, as in
 // KVPut.
 func (tx *Tx) StateSet(run RunID, cell string, value []byte) error {
-	if err := tx.kvCheck(run, cell); err != nil {
+	if err := tx.cellCheck(run, cell); err != nil {
 		return err
 	}
 	return tx.put(writeset.StateSet, run, cell, value)
