@@ -50,7 +50,7 @@ func (db *DB) checkpointLocked() (CheckpointInfo, error) {
 	// Fix the watermark and the segment recovery will start from: every
 	// segment before the active one holds only records at or below it.
 	db.commitMu.Lock()
-	w := db.last
+	w, clock := db.last, db.lastTS
 	active := db.log.Segment()
 	db.pin.Store(max(w, 1))
 	db.updateFloor()
@@ -67,7 +67,7 @@ func (db *DB) checkpointLocked() (CheckpointInfo, error) {
 		return CheckpointInfo{}, err
 	}
 	info := CheckpointInfo{SnapshotID: id, Watermark: Version(w), File: filepath.Join(db.snapDir(), snapshot.FileName(id))}
-	h := snapshot.Header{UUID: db.uuid, ID: id, Watermark: w, CodecID: db.opts.Codec.ID()}
+	h := snapshot.Header{UUID: db.uuid, ID: id, Watermark: w, Clock: clock, CodecID: db.opts.Codec.ID()}
 	var stats state.SnapshotStats
 	size, renamed, err := snapshot.WriteFile(db.opts.FS, db.snapDir(), h, db.opts.Codec, db.opts.CrashPoints, func(wr io.Writer) error {
 		var err error

@@ -149,14 +149,14 @@ func (db *DB) writeMemorySnapshot(snapDir string) (manifest.Manifest, error) {
 		return manifest.Manifest{}, err
 	}
 	db.commitMu.Lock()
-	w := db.last
+	w, clock := db.last, db.lastTS
 	db.pin.Store(max(w, 1))
 	db.updateFloor()
 	db.commitMu.Unlock()
 	defer func() { db.pin.Store(0); db.updateFloor() }()
 
 	m := manifest.Manifest{UUID: uuid, CodecID: db.opts.Codec.ID(), ActiveSegment: 1, SnapshotID: 1, Watermark: w}
-	h := snapshot.Header{UUID: uuid, ID: 1, Watermark: w, CodecID: m.CodecID}
+	h := snapshot.Header{UUID: uuid, ID: 1, Watermark: w, Clock: clock, CodecID: m.CodecID}
 	_, _, err = snapshot.WriteFile(db.opts.FS, snapDir, h, db.opts.Codec, nil, func(wr io.Writer) error {
 		_, err := db.store.EncodeSnapshot(wr, w)
 		return err
@@ -473,7 +473,7 @@ func importInMemory(dir string, o Options, w uint64) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{opts: o, store: s, last: w}
+	db := &DB{opts: o, store: s, last: w, lastTS: s.Clock()}
 	db.visible.Store(w)
 	s.SetFloor(w)
 	return db, nil

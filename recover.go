@@ -283,6 +283,7 @@ func loadSnapshot(o Options, dir string, m manifest.Manifest) (*state.Store, err
 		}
 		return nil, &base.CorruptionError{File: path, Offset: -1, Reason: "snapshot content does not decode", Err: err}
 	}
+	s.AdvanceClock(h.Clock)
 	return s, nil
 }
 
@@ -374,7 +375,7 @@ func (db *DB) openLog(res *wal.ScanResult, active uint64, size int64) error {
 		return err
 	}
 	last := uint64(db.recovery.Last)
-	db.last = last
+	db.last, db.lastTS = last, db.store.Clock()
 	db.visible.Store(last)
 	db.store.SetFloor(last)
 	db.log = wal.NewWriter(db.writerOptions(), active, f, size, last)
