@@ -100,7 +100,7 @@ func (db *DB) applyRetention() int {
 // removeCovered deletes what the current MANIFEST no longer needs: segments
 // before its active segment, other snapshots, temp files.
 func (db *DB) removeCovered(info *CompactInfo) error {
-	fsys, m := db.opts.FS, db.manifest
+	fsys, m := db.opts.FS, db.currentManifest()
 	nums, err := wal.ListSegments(fsys, db.walDir())
 	if err != nil {
 		return err

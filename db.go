@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/in-mem/inmem/crashpoint"
 	"github.com/in-mem/inmem/internal/manifest"
 	"github.com/in-mem/inmem/internal/state"
 	"github.com/in-mem/inmem/internal/wal"
@@ -81,8 +82,13 @@ type DB struct {
 
 	// maintMu serializes checkpoints, compaction, export and Close.
 	maintMu  sync.Mutex
-	manifest manifest.Manifest // guarded by maintMu
 	recovery RecoveryReport
+
+	// manifestMu serializes MANIFEST updates: checkpoints, and the log's
+	// rotations (under commitMu, so it is taken after commitMu, never
+	// before).
+	manifestMu sync.Mutex
+	manifest   manifest.Manifest // guarded by manifestMu
 
 	stopSync chan struct{}
 	syncDone chan struct{}
@@ -228,12 +234,7 @@ func (db *DB) Close() error {
 	}
 	var err error
 	if db.log != nil {
-		if err = db.log.Close(); err != nil {
-			err = db.fail(err)
-		}
-		if ferr := db.Err(); ferr != nil {
-			err = ferr
-		}
+		err = db.closeLog()
 	}
 	if db.lock != nil {
 		if lerr := db.lock.Close(); err == nil {
@@ -241,6 +242,21 @@ func (db *DB) Close() error {
 		}
 	}
 	return err
+}
+
+// closeLog syncs and closes the log and, if that went well, records its
+// exact end in the MANIFEST: a clean close leaves nothing unaccounted for.
+func (db *DB) closeLog() error {
+	if err := db.log.Close(); err != nil {
+		return db.fail(err)
+	}
+	if err := db.Err(); err != nil {
+		return err
+	}
+	if _, err := db.recordLogEnd(crashpoint.DuringLogEndUpdate, db.log.Durable()); err != nil {
+		return db.fail(err)
+	}
+	return nil
 }
 
 func newUUID() ([16]byte, error) {

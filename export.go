@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/in-mem/inmem/crashpoint"
 	"github.com/in-mem/inmem/internal/base"
 	"github.com/in-mem/inmem/internal/manifest"
 	"github.com/in-mem/inmem/internal/snapshot"
@@ -135,8 +136,9 @@ func (db *DB) exportSnapshot(dir string) (manifest.Manifest, error) {
 	if err != nil {
 		return manifest.Manifest{}, err
 	}
-	m := db.manifest
+	m := db.currentManifest()
 	m.ActiveSegment = 1
+	m.LogEnd = manifest.LogEnd{Segment: 1, Offset: wal.HeaderSize, Txn: m.Watermark}
 	dst := filepath.Join(snapDir, snapshot.FileName(ck.SnapshotID))
 	return m, copyFile(db.opts.FS, ck.File, dst)
 }
@@ -155,7 +157,8 @@ func (db *DB) writeMemorySnapshot(snapDir string) (manifest.Manifest, error) {
 	db.commitMu.Unlock()
 	defer func() { db.pin.Store(0); db.updateFloor() }()
 
-	m := manifest.Manifest{UUID: uuid, CodecID: db.opts.Codec.ID(), ActiveSegment: 1, SnapshotID: 1, Watermark: w}
+	m := manifest.Manifest{UUID: uuid, CodecID: db.opts.Codec.ID(), ActiveSegment: 1, SnapshotID: 1, Watermark: w,
+		LogEnd: manifest.LogEnd{Segment: 1, Offset: wal.HeaderSize, Txn: w}}
 	h := snapshot.Header{UUID: uuid, ID: 1, Watermark: w, Clock: clock, CodecID: m.CodecID}
 	_, _, err = snapshot.WriteFile(db.opts.FS, snapDir, h, db.opts.Codec, nil, func(wr io.Writer) error {
 		_, err := db.store.EncodeSnapshot(wr, w)
@@ -176,7 +179,7 @@ func (db *DB) finishExport(dir string, m manifest.Manifest) (ExportInfo, error) 
 	if err := f.Close(); err != nil {
 		return info, err
 	}
-	if _, err := manifest.Write(fsys, dir, m, nil); err != nil {
+	if _, err := manifest.Write(fsys, dir, m, nil, crashpoint.DuringManifestUpdate); err != nil {
 		return info, err
 	}
 	parent := filepath.Dir(filepath.Clean(dir))

@@ -52,6 +52,17 @@ type ManifestInfo struct {
 	SnapshotID    uint64  `json:"snapshot_id"` // 0: none
 	Watermark     Version `json:"watermark"`
 	Size          int64   `json:"size"`
+	// LogEnd is the durable end of the log the MANIFEST records: the log
+	// must reach it. Nil if the MANIFEST records none (format version 1).
+	LogEnd *LogEndInfo `json:"log_end,omitempty"`
+}
+
+// LogEndInfo is a place in the log: byte Offset of segment Segment, after
+// the record of txn Txn.
+type LogEndInfo struct {
+	Segment uint64  `json:"segment"`
+	Offset  int64   `json:"offset"`
+	Txn     Version `json:"txn"`
 }
 
 // SnapshotFileInfo describes one snapshot file.
@@ -262,6 +273,9 @@ func (in *inspector) readManifest() error {
 		UUID: hex.EncodeToString(m.UUID[:]), Codec: m.CodecID, ActiveSegment: m.ActiveSegment,
 		SnapshotID: m.SnapshotID, Watermark: Version(m.Watermark), Size: int64(len(data)),
 	}
+	if e := m.LogEnd; e.Known() {
+		in.r.Manifest.LogEnd = &LogEndInfo{Segment: e.Segment, Offset: e.Offset, Txn: Version(e.Txn)}
+	}
 	in.r.CodecMatches = m.CodecID == in.o.Codec.ID()
 	return nil
 }
@@ -353,6 +367,10 @@ func (in *inspector) inspectLog(nums []uint64) error {
 		return nil
 	}
 	uuid, first, watermark, ok, err := in.logStart(nums)
+	var end wal.Position
+	if in.m != nil {
+		end = positionOf(in.m.LogEnd)
+	}
 	if err != nil {
 		return err
 	}
@@ -365,7 +383,7 @@ func (in *inspector) inspectLog(nums []uint64) error {
 	}
 	res, err := wal.Scan(wal.ScanOptions{
 		FS: in.o.FS, Dir: in.walDir(), UUID: uuid, MaxRecordSize: in.o.MaxRecordSize - 4,
-		FirstSegment: first, Apply: continuity(watermark, in.m != nil),
+		FirstSegment: first, DurableEnd: end, Apply: continuity(watermark, in.m != nil),
 	})
 	if errors.Is(err, fs.ErrNotExist) && len(nums) == 0 {
 		in.r.Tail = TailStatus{State: TailCorrupt, File: in.walDir(), Offset: -1, Reason: "the WAL directory is missing"}

@@ -117,8 +117,9 @@ func (db *DB) create() error {
 	if err != nil {
 		return err
 	}
-	m := manifest.Manifest{UUID: uuid, CodecID: db.opts.Codec.ID(), ActiveSegment: 1}
-	if _, err := manifest.Write(fsys, db.dir, m, db.opts.CrashPoints); err != nil {
+	m := manifest.Manifest{UUID: uuid, CodecID: db.opts.Codec.ID(), ActiveSegment: 1,
+		LogEnd: manifest.LogEnd{Segment: 1, Offset: wal.HeaderSize}}
+	if _, err := manifest.Write(fsys, db.dir, m, db.opts.CrashPoints, crashpoint.DuringManifestUpdate); err != nil {
 		f.Close()
 		return err
 	}
@@ -160,7 +161,7 @@ func (db *DB) writerOptions() wal.WriterOptions {
 	return wal.WriterOptions{
 		FS: db.opts.FS, Dir: db.walDir(), UUID: db.uuid, SegmentSize: db.opts.SegmentSize,
 		CrashPoints: db.opts.CrashPoints, Publish: db.publish,
-		SyncEachCommit: db.opts.Durability == Strict,
+		SyncEachCommit: db.opts.Durability == Strict, Rotated: db.logRotated,
 	}
 }
 
@@ -183,7 +184,7 @@ func (db *DB) recover(m manifest.Manifest) error {
 	res, err := wal.Scan(wal.ScanOptions{
 		FS: db.opts.FS, Dir: db.walDir(), UUID: m.UUID, MaxRecordSize: db.opts.MaxRecordSize - 4,
 		FirstSegment: m.ActiveSegment, CrashPoints: db.opts.CrashPoints,
-		Apply: db.replay(m.Watermark),
+		DurableEnd: positionOf(m.LogEnd), Apply: db.replay(m.Watermark),
 	})
 	if err != nil {
 		return err
@@ -339,8 +340,9 @@ func (db *DB) truncateTorn(res *wal.ScanResult) (uint64, int64, error) {
 	return info.Num, info.ValidEnd, nil
 }
 
-// openLog makes everything recovery read durable, then opens the log for
-// appending: a second crash must not lose what this recovery served.
+// openLog makes everything recovery read durable, records the end of the
+// recovered log in the MANIFEST, then opens the log for appending: a second
+// crash must not lose what this recovery served.
 func (db *DB) openLog(res *wal.ScanResult, active uint64, size int64) error {
 	fsys := db.opts.FS
 	db.recovery.Last = Version(max(db.store.Last(), db.manifest.Watermark))
@@ -358,20 +360,12 @@ func (db *DB) openLog(res *wal.ScanResult, active uint64, size int64) error {
 	if err := db.syncDirs(db.walDir(), db.snapDir(), db.dir); err != nil {
 		return err
 	}
-	var f vfs.File
-	var err error
-	if active == 0 {
-		// Point-in-time recovery set every segment aside: start the log again
-		// where the MANIFEST says it starts.
-		active, size = db.manifest.ActiveSegment, wal.HeaderSize
-		f, err = wal.CreateSegment(fsys, db.walDir(), active, db.uuid, db.opts.CrashPoints)
-	} else {
-		f, err = fsys.OpenAppend(filepath.Join(db.walDir(), wal.SegmentName(active)))
-		if err == nil {
-			err = f.Sync()
-		}
-	}
+	f, active, size, err := db.openActive(active, size)
 	if err != nil {
+		return err
+	}
+	if err := db.recordRecoveredEnd(res, active, size); err != nil {
+		f.Close()
 		return err
 	}
 	last := uint64(db.recovery.Last)
@@ -380,6 +374,38 @@ func (db *DB) openLog(res *wal.ScanResult, active uint64, size int64) error {
 	db.store.SetFloor(last)
 	db.log = wal.NewWriter(db.writerOptions(), active, f, size, last)
 	return nil
+}
+
+// openActive opens the segment to append to and syncs it.
+func (db *DB) openActive(active uint64, size int64) (vfs.File, uint64, int64, error) {
+	fsys := db.opts.FS
+	if active == 0 {
+		// Point-in-time recovery set every segment aside: start the log again
+		// where the MANIFEST says it starts.
+		active, size = db.manifest.ActiveSegment, wal.HeaderSize
+		f, err := wal.CreateSegment(fsys, db.walDir(), active, db.uuid, db.opts.CrashPoints)
+		return f, active, size, err
+	}
+	f, err := fsys.OpenAppend(filepath.Join(db.walDir(), wal.SegmentName(active)))
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, 0, 0, err
+	}
+	return f, active, size, nil
+}
+
+// recordRecoveredEnd makes the end of the recovered log, now durable, the
+// MANIFEST's log end, if it is not already. It moves the end forward, or,
+// after a point-in-time recovery cut durable records, back to what remains.
+func (db *DB) recordRecoveredEnd(res *wal.ScanResult, active uint64, size int64) error {
+	// The last record kept is at or above the watermark; without one, the
+	// watermark is the last txn.
+	end := manifest.LogEnd{Segment: active, Offset: size, Txn: max(res.LastTxn, db.manifest.Watermark)}
+	_, err := db.updateManifest(crashpoint.DuringLogEndUpdate, func(m *manifest.Manifest) { m.LogEnd = end })
+	return err
 }
 
 func syncFile(fsys vfs.FS, path string) error {

@@ -19,8 +19,8 @@ import (
 	"sync/atomic"
 )
 
-// Point is one crash point. The list is DESIGN.md section 5; keep NumPoints
-// last.
+// Point is one crash point. Keep NumPoints last; new points go before it,
+// so that the numbers of the others never change.
 type Point uint8
 
 const (
@@ -49,6 +49,15 @@ const (
 	// replayed segment, and before and after a tail truncation (before its
 	// sync).
 	DuringRecovery
+	// DuringLogEndUpdate: the MANIFEST is being replaced to record a new
+	// durable end of the log, MANIFEST.tmp written and synced. Hit twice per
+	// update, before the rename and after it (before the directory sync), at
+	// each of: a segment rotation (the new segment and its directory entry
+	// are durable, no record is in it yet), the end of a recovery that
+	// changed or synced the log, and a clean Close (the log is synced and
+	// closed). Checkpoints record the log end in their own MANIFEST update
+	// (DuringManifestUpdate).
+	DuringLogEndUpdate
 	// NumPoints is the number of points.
 	NumPoints
 )
@@ -63,6 +72,7 @@ var names = [NumPoints]string{
 	"DuringManifestUpdate",
 	"DuringCompaction",
 	"DuringRecovery",
+	"DuringLogEndUpdate",
 }
 
 func (p Point) String() string {
