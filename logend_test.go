@@ -289,3 +289,40 @@ func checkCrashState(t *testing.T, c *vfs.MemFS, d inmem.Durability, recs []rec,
 		db.Close()
 	}
 }
+
+// TestDB_RotationDuringCompaction: rotations record the log end in the
+// MANIFEST while compactions run; a compaction must not remove the
+// MANIFEST.tmp a rotation is writing (it once did, failing the database).
+func TestDB_RotationDuringCompaction(t *testing.T) {
+	seed := testSeed(t)
+	for _, d := range []inmem.Durability{inmem.Strict, inmem.Buffered} {
+		t.Run(d.String(), func(t *testing.T) {
+			db, _ := newTestDB(t, &inmem.Options{Durability: d, SegmentSize: 4096})
+			done := make(chan error, 1)
+			go func() {
+				g := newGen(seed, "w")
+				g.valueSize = 200
+				for range 400 {
+					if _, _, err := g.step(db); err != nil {
+						done <- err
+						return
+					}
+				}
+				done <- nil
+			}()
+			for {
+				select {
+				case err := <-done:
+					if err != nil || db.Err() != nil {
+						t.Fatalf("a commit failed while compactions ran: %v (%v)", err, db.Err())
+					}
+					return
+				default:
+				}
+				if _, err := db.Compact(inmem.CompactWALOnly); err != nil {
+					t.Fatalf("Compact: %v", err)
+				}
+			}
+		})
+	}
+}
