@@ -121,7 +121,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	if err := db.openDisk(); err != nil {
 		return nil, err
 	}
-	if o.Durability == Buffered {
+	if o.Durability == Buffered && !o.ReadOnly {
 		db.stopSync, db.syncDone = make(chan struct{}), make(chan struct{})
 		go db.syncLoop()
 	}
@@ -168,8 +168,11 @@ func (db *DB) Err() error {
 
 // writable returns why the database cannot take a write, or nil.
 func (db *DB) writable() error {
-	if db.closed.Load() {
+	switch {
+	case db.closed.Load():
 		return ErrClosed
+	case db.opts.ReadOnly:
+		return ErrReadOnly
 	}
 	return db.Err()
 }

@@ -152,9 +152,10 @@ func (t TailStatus) String() string {
 // Inspect reads the database in dir and describes its files: the MANIFEST,
 // the snapshots, every WAL segment, how the log ends and what Compact could
 // reclaim. It only reads (no lock, no recovery, no truncation), so it works
-// on a damaged database; damage is reported in the InspectReport, not as an
-// error. The error is for a directory that holds no database (it matches
-// fs.ErrNotExist) and for files that cannot be read. opts supplies FS,
+// on a damaged database and on read-only media; damage is reported in the
+// InspectReport, not as an error. The error is for a directory that holds
+// no database (ErrNotDatabase, as Verify and read-only opens say: nothing,
+// or a creation cut short) and for files that cannot be read. opts supplies FS,
 // Codec or EncryptionKey and MaxRecordSize; nil means the defaults.
 func Inspect(dir string, opts *Options) (*InspectReport, error) {
 	o, err := opts.prepare()
@@ -183,11 +184,15 @@ func (in *inspector) walDir() string  { return filepath.Join(in.dir, wal.DirName
 func (in *inspector) snapDir() string { return filepath.Join(in.dir, snapshot.DirName) }
 
 func (in *inspector) run() error {
-	if _, err := in.o.FS.Stat(in.dir); err != nil {
-		return fmt.Errorf("inmem: inspect %s: %w", in.dir, err)
-	}
 	if err := in.readManifest(); err != nil {
 		return err
+	}
+	if in.m == nil && in.r.ManifestError == "" {
+		// No MANIFEST: no database, unless it lost its MANIFEST (corruption,
+		// which the files below show).
+		if err := noManifest(in.o, in.dir); !errors.Is(err, ErrCorrupt) {
+			return err
+		}
 	}
 	nums, err := wal.ListSegments(in.o.FS, in.walDir())
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -196,9 +201,6 @@ func (in *inspector) run() error {
 	snaps, err := listOptional(in.o.FS, in.snapDir())
 	if err != nil {
 		return err
-	}
-	if in.m == nil && in.r.ManifestError == "" && len(nums) == 0 && len(snaps) == 0 {
-		return fmt.Errorf("inmem: no in-mem database in %s: %w", in.dir, fs.ErrNotExist)
 	}
 	if err := in.inspectSnapshots(snaps); err != nil {
 		return err
@@ -216,18 +218,10 @@ func (in *inspector) run() error {
 	return nil
 }
 
-// missingManifest judges a directory without a MANIFEST as Open does: with
-// log records or snapshots, the MANIFEST was lost (corruption); without,
-// the creation of the database was cut short and Open starts it anew.
+// missingManifest judges a directory without a MANIFEST but with log
+// records or snapshots (run returned ErrNotDatabase for any other): the
+// MANIFEST was lost, which is corruption, as Open says.
 func (in *inspector) missingManifest() {
-	orphans := len(in.r.Snapshots) > 0
-	for _, s := range in.r.Segments {
-		orphans = orphans || s.Records > 0
-	}
-	if !orphans {
-		in.r.ManifestError = "MANIFEST is missing, and so are log records and snapshots: a creation cut short, which Open starts anew"
-		return
-	}
 	in.r.ManifestError = "MANIFEST is missing"
 	// NB: this outranks damage found in the log, as it does in Open.
 	in.r.Corruption = nil

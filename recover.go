@@ -1,6 +1,7 @@
 package inmem
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -63,7 +64,17 @@ func (db *DB) snapDir() string { return db.path(snapshot.DirName) }
 
 func (db *DB) openDisk() (err error) {
 	start := time.Now()
+	defer func() { db.recovery.Duration = time.Since(start) }()
+	if db.opts.ReadOnly {
+		return db.openReadOnly()
+	}
 	fsys := db.opts.FS
+	if db.opts.MustExist {
+		// Checked before anything is created, and again under the lock.
+		if ok, err := vfs.Exists(fsys, db.path(manifest.FileName)); err != nil || !ok {
+			return cmp.Or(err, noManifest(db.opts, db.dir))
+		}
+	}
 	if err := fsys.MkdirAll(db.dir); err != nil {
 		return err
 	}
@@ -79,15 +90,14 @@ func (db *DB) openDisk() (err error) {
 	db.lock = lock
 	m, err := manifest.Read(fsys, db.dir)
 	switch {
+	case errors.Is(err, fs.ErrNotExist) && db.opts.MustExist:
+		return noManifest(db.opts, db.dir)
 	case errors.Is(err, fs.ErrNotExist):
-		err = db.create()
+		return db.create()
 	case err != nil:
 		return err
-	default:
-		err = db.recover(m)
 	}
-	db.recovery.Duration = time.Since(start)
-	return err
+	return db.recover(m)
 }
 
 // create makes a new database: directories, segment 1, then the MANIFEST,
@@ -95,7 +105,7 @@ func (db *DB) openDisk() (err error) {
 // already holds log records or snapshots is not new: it lost its MANIFEST.
 func (db *DB) create() error {
 	fsys := db.opts.FS
-	if err := db.refuseOrphanData(); err != nil {
+	if err := orphanData(db.opts, db.dir); err != nil {
 		return err
 	}
 	uuid, err := newUUID()
@@ -129,34 +139,6 @@ func (db *DB) create() error {
 	return nil
 }
 
-func (db *DB) refuseOrphanData() error {
-	fsys := db.opts.FS
-	mpath := db.path(manifest.FileName)
-	if names, err := fsys.List(db.snapDir()); err == nil {
-		for _, n := range names {
-			if _, ok := snapshot.ParseFileName(n); ok {
-				return base.Corruptf(mpath, -1, "MANIFEST is missing but snapshot %s exists", n)
-			}
-		}
-	}
-	nums, err := wal.ListSegments(fsys, db.walDir())
-	if err != nil {
-		return nil // no WAL directory: nothing was ever written
-	}
-	for _, n := range nums {
-		data, err := vfs.ReadFile(fsys, filepath.Join(db.walDir(), wal.SegmentName(n)))
-		if err != nil {
-			return err
-		}
-		if len(data) > wal.HeaderSize {
-			if _, _, err := wal.DecodeRecord(data[wal.HeaderSize:], wal.HeaderSize, db.opts.MaxRecordSize); err == nil {
-				return base.Corruptf(mpath, -1, "MANIFEST is missing but segment %s holds records", wal.SegmentName(n))
-			}
-		}
-	}
-	return nil
-}
-
 func (db *DB) writerOptions() wal.WriterOptions {
 	return wal.WriterOptions{
 		FS: db.opts.FS, Dir: db.walDir(), UUID: db.uuid, SegmentSize: db.opts.SegmentSize,
@@ -169,15 +151,29 @@ func (db *DB) writerOptions() wal.WriterOptions {
 // watermark, deals with damage, makes everything it read durable and opens
 // the log for appending.
 func (db *DB) recover(m manifest.Manifest) error {
+	res, err := db.load(m)
+	if err != nil {
+		return err
+	}
+	active, size, err := db.settleDamage(res)
+	if err != nil {
+		return err
+	}
+	return db.openLog(res, active, size)
+}
+
+// load loads the MANIFEST's snapshot and replays the log above its
+// watermark, changing nothing on disk. It returns the scan, damage and all.
+func (db *DB) load(m manifest.Manifest) (*wal.ScanResult, error) {
 	if m.CodecID != db.opts.Codec.ID() {
-		return fmt.Errorf("%w: the database was written with codec %q, opened with %q", ErrCodecMismatch, m.CodecID, db.opts.Codec.ID())
+		return nil, fmt.Errorf("%w: the database was written with codec %q, opened with %q", ErrCodecMismatch, m.CodecID, db.opts.Codec.ID())
 	}
 	db.uuid, db.manifest = m.UUID, m
 	db.recovery = RecoveryReport{SnapshotID: m.SnapshotID, Watermark: Version(m.Watermark)}
 	if m.SnapshotID != 0 {
 		s, err := loadSnapshot(db.opts, db.snapDir(), m)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		db.store = s
 	}
@@ -187,14 +183,10 @@ func (db *DB) recover(m manifest.Manifest) error {
 		DurableEnd: positionOf(m.LogEnd), Apply: db.replay(m.Watermark),
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	db.recovery.Segments = len(res.Segments)
-	active, size, err := db.settleDamage(res)
-	if err != nil {
-		return err
-	}
-	return db.openLog(res, active, size)
+	return res, nil
 }
 
 // replay returns the function that applies one log record during recovery.
@@ -309,12 +301,9 @@ func (db *DB) settleDamage(res *wal.ScanResult) (uint64, int64, error) {
 
 func (db *DB) truncateTorn(res *wal.ScanResult) (uint64, int64, error) {
 	d, fsys, cp := res.Damage, db.opts.FS, db.opts.CrashPoints
-	info := res.Segments[len(res.Segments)-1]
-	db.recovery.TornSegment, db.recovery.TornOffset = d.Path, info.ValidEnd
-	db.recovery.TornBytes = info.Size - info.ValidEnd
+	info := db.reportTorn(res)
 	cp.Hit(crashpoint.DuringRecovery)
 	if d.HeaderTorn {
-		db.recovery.HeaderTorn = true
 		if err := fsys.Remove(d.Path); err != nil {
 			return 0, 0, err
 		}
@@ -338,6 +327,16 @@ func (db *DB) truncateTorn(res *wal.ScanResult) (uint64, int64, error) {
 	cp.Hit(crashpoint.DuringRecovery)
 	db.opts.Logger.Warn("truncated a torn log tail", "segment", d.Path, "offset", info.ValidEnd, "bytes", db.recovery.TornBytes, "reason", d.Reason)
 	return info.Num, info.ValidEnd, nil
+}
+
+// reportTorn records a torn tail in the recovery report and returns the
+// torn segment.
+func (db *DB) reportTorn(res *wal.ScanResult) wal.SegmentInfo {
+	info := res.Segments[len(res.Segments)-1]
+	db.recovery.TornSegment, db.recovery.TornOffset = res.Damage.Path, info.ValidEnd
+	db.recovery.TornBytes = info.Size - info.ValidEnd
+	db.recovery.HeaderTorn = res.Damage.HeaderTorn
+	return info
 }
 
 // openLog makes everything recovery read durable, records the end of the
@@ -368,12 +367,18 @@ func (db *DB) openLog(res *wal.ScanResult, active uint64, size int64) error {
 		f.Close()
 		return err
 	}
+	db.publishRecovered()
+	db.log = wal.NewWriter(db.writerOptions(), active, f, size, db.last)
+	return nil
+}
+
+// publishRecovered makes what recovery loaded the state readers see and
+// the next commit follows.
+func (db *DB) publishRecovered() {
 	last := uint64(db.recovery.Last)
 	db.last, db.lastTS = last, db.store.Clock()
 	db.visible.Store(last)
 	db.store.SetFloor(last)
-	db.log = wal.NewWriter(db.writerOptions(), active, f, size, last)
-	return nil
 }
 
 // openActive opens the segment to append to and syncs it.

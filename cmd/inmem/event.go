@@ -69,7 +69,7 @@ func newEventRangeCmd(g *globals) *cobra.Command {
 			if !cmd.Flags().Changed("to") {
 				to = math.MaxUint64
 			}
-			return g.withDB(openExisting, func(db *inmem.DB) error {
+			return g.withDB(openReadOnly, func(db *inmem.DB) error {
 				id, err := resolve(db, run)
 				if err != nil {
 					return err

@@ -207,7 +207,7 @@ func TestInspect_Encrypted(t *testing.T) {
 
 func TestInspect_Errors(t *testing.T) {
 	empty := t.TempDir()
-	if _, err := runCLI(t, "inspect", empty); !errors.Is(err, fs.ErrNotExist) || exitCode(err) != exitError {
+	if _, err := runCLI(t, "inspect", empty); !errors.Is(err, inmem.ErrNotDatabase) || exitCode(err) != exitNoDB {
 		t.Errorf("inspect of an empty directory: %v", err)
 	}
 	if _, err := runCLI(t, "inspect"); exitCode(err) != exitUsage {

@@ -79,7 +79,7 @@ version and timestamp.`,
 		Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			run, key := args[0], args[1]
-			return g.withDB(openExisting, func(db *inmem.DB) error {
+			return g.withDB(openReadOnly, func(db *inmem.DB) error {
 				id, err := resolve(db, run)
 				if err != nil {
 					return err
@@ -136,7 +136,7 @@ func newKVHistoryCmd(g *globals) *cobra.Command {
 		Args:  exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			run, key := args[0], args[1]
-			return g.withDB(openExisting, func(db *inmem.DB) error {
+			return g.withDB(openReadOnly, func(db *inmem.DB) error {
 				id, err := resolve(db, run)
 				if err != nil {
 					return err
@@ -188,7 +188,7 @@ func newKVKeysCmd(g *globals) *cobra.Command {
 			if len(args) == 2 {
 				prefix = args[1]
 			}
-			return g.withDB(openExisting, func(db *inmem.DB) error {
+			return g.withDB(openReadOnly, func(db *inmem.DB) error {
 				id, err := resolve(db, run)
 				if err != nil {
 					return err

@@ -29,7 +29,7 @@ func newRetentionGetCmd(g *globals) *cobra.Command {
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			run := args[0]
-			return g.withDB(openExisting, func(db *inmem.DB) error {
+			return g.withDB(openReadOnly, func(db *inmem.DB) error {
 				id, err := resolve(db, run)
 				if err != nil {
 					return err

@@ -20,6 +20,7 @@ func TestExitCode(t *testing.T) {
 		{"usage", usagef("bad"), exitUsage},
 		{"wrapped usage", fmt.Errorf("ctx: %w", usagef("bad")), exitUsage},
 		{"corruption", fmt.Errorf("verify: %w", corrupt), exitCorrupt},
+		{"no database", fmt.Errorf("verify: %w", inmem.ErrNotDatabase), exitNoDB},
 	}
 	for _, tc := range tcs {
 		t.Run(tc.name, func(t *testing.T) {

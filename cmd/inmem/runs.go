@@ -24,7 +24,7 @@ func newRunsCmd(g *globals) *cobra.Command {
 		Short: "List the runs, by name",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.withDB(openExisting, func(db *inmem.DB) error {
+			return g.withDB(openReadOnly, func(db *inmem.DB) error {
 				runs, err := db.ListRuns()
 				if err != nil {
 					return fmt.Errorf("runs: %w", err)

@@ -93,7 +93,7 @@ func newStateGetCmd(g *globals) *cobra.Command {
 		Args:  exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			run, cell := args[0], args[1]
-			return g.withDB(openExisting, func(db *inmem.DB) error {
+			return g.withDB(openReadOnly, func(db *inmem.DB) error {
 				id, err := resolve(db, run)
 				if err != nil {
 					return err
