@@ -172,6 +172,47 @@ func (g *globals) output(cmd *cobra.Command, v any, text func(w io.Writer) error
 	return text(w)
 }
 
+// checkRun, checkKey and checkCell refuse, as usage errors and before the
+// database is opened (a command that would create the database must not,
+// for a write it refuses), what the database would refuse: an empty run or
+// cell name, or a name or key longer than inmem.MaxKeySize. A key may be
+// empty.
+func checkRun(run string) error {
+	if run == "" {
+		return invalidArg("empty run name")
+	}
+	return checkSize("run name", run)
+}
+
+func checkKey(run, key string) error {
+	if err := checkRun(run); err != nil {
+		return err
+	}
+	return checkSize("key", key)
+}
+
+func checkCell(run, cell string) error {
+	if err := checkRun(run); err != nil {
+		return err
+	}
+	if cell == "" {
+		return invalidArg("empty cell name")
+	}
+	return checkSize("cell name", cell)
+}
+
+// invalidArg is a usage error that also matches inmem.ErrInvalid.
+func invalidArg(format string, args ...any) error {
+	return &usageError{fmt.Errorf("%w: %s", inmem.ErrInvalid, fmt.Sprintf(format, args...))}
+}
+
+func checkSize(what, s string) error {
+	if len(s) > inmem.MaxKeySize {
+		return invalidArg("%s of %d bytes is above %d", what, len(s), inmem.MaxKeySize)
+	}
+	return nil
+}
+
 // resolve returns the id of an existing run.
 func resolve(db *inmem.DB, run string) (inmem.RunID, error) {
 	id, err := db.ResolveRun(run)

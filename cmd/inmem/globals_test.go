@@ -130,3 +130,25 @@ func TestGlobals_Buffered(t *testing.T) {
 		t.Errorf("get after a buffered put = %q", out)
 	}
 }
+
+// TestGlobals_BadNamesChangeNothing: a name the database would refuse is a
+// usage error found before anything is opened: no database is created for
+// a write that cannot happen.
+func TestGlobals_BadNamesChangeNothing(t *testing.T) {
+	dir := newDir(t)
+	long := strings.Repeat("x", inmem.MaxKeySize+1)
+	for _, args := range [][]string{
+		{"kv", "put", "", "k", "v"}, {"kv", "put", "r", long, "v"}, {"kv", "put", long, "k", "v"},
+		{"event", "append", "", "e"}, {"state", "set", "r", "", "v"}, {"state", "cas", "r", "", "0", "v"},
+		{"state", "set", "r", long, "v"}, {"kv", "get", "", "k"}, {"state", "get", "r", ""},
+	} {
+		var out, errOut bytes.Buffer
+		code := execute(append(args, "--dir", dir), &out, &errOut)
+		if code != exitUsage || !strings.Contains(errOut.String(), "invalid argument") {
+			t.Errorf("inmem %.60q: exit %d, %q; want a usage error", args, code, errOut.String())
+		}
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a refused write created %s", dir)
+	}
+}

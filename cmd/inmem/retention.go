@@ -29,6 +29,9 @@ func newRetentionGetCmd(g *globals) *cobra.Command {
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			run := args[0]
+			if err := checkRun(run); err != nil {
+				return err
+			}
 			return g.withDB(openReadOnly, func(db *inmem.DB) error {
 				id, err := resolve(db, run)
 				if err != nil {
@@ -60,6 +63,9 @@ func newRetentionSetCmd(g *globals) *cobra.Command {
 		Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			run := args[0]
+			if err := checkRun(run); err != nil {
+				return err
+			}
 			p, err := inmem.ParseRetentionPolicy(args[1])
 			if err != nil {
 				return &usageError{err}
