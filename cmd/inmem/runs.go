@@ -15,8 +15,8 @@ type runJSON struct {
 	Name         string        `json:"name"`
 	NameEncoding string        `json:"name_encoding,omitempty"` // "base64" for a binary name
 	ID           string        `json:"id"`
-	Version inmem.Version `json:"version"`
-	Created string        `json:"created"`
+	Version      inmem.Version `json:"version"`
+	Created      string        `json:"created"`
 }
 
 func newRunsCmd(g *globals) *cobra.Command {
