@@ -75,6 +75,10 @@ func (db *DB) openDisk() (err error) {
 			return cmp.Or(err, noManifest(db.opts, db.dir))
 		}
 	}
+	exported, err := checkExport(fsys, db.dir)
+	if err != nil {
+		return err
+	}
 	if err := fsys.MkdirAll(db.dir); err != nil {
 		return err
 	}
@@ -97,7 +101,16 @@ func (db *DB) openDisk() (err error) {
 	case err != nil:
 		return err
 	}
-	return db.recover(m)
+	if err := db.recover(m); err != nil {
+		return err
+	}
+	if exported {
+		if err := dropExportMarker(fsys, db.dir); err != nil {
+			db.log.Close()
+			return err
+		}
+	}
+	return nil
 }
 
 // create makes a new database: directories, segment 1, then the MANIFEST,

@@ -34,7 +34,7 @@ func TestExitCode(t *testing.T) {
 // TestRoot_Registry checks every subcommand this package promises is
 // registered, and that each execution builds fresh commands.
 func TestRoot_Registry(t *testing.T) {
-	want := []string{"checkpoint", "compact", "event", "export", "inspect", "kv", "retention", "runs", "state", "verify"}
+	want := []string{"checkpoint", "compact", "event", "export", "import", "inspect", "kv", "repair", "retention", "runs", "state", "verify"}
 	root := newRootCmd()
 	for _, name := range want {
 		if c, _, err := root.Find([]string{name}); err != nil || c.Name() != name {
