@@ -78,8 +78,11 @@ type SnapshotFileInfo struct {
 	Current bool `json:"current"`
 	// Checked says every block was read and its checksum and codec checked;
 	// false if the codec was not given or damage stopped the read.
-	Checked bool   `json:"checked"`
-	Damage  string `json:"damage,omitempty"`
+	Checked bool `json:"checked"`
+	// Damage says where and why the file is damaged ("offset N: reason"),
+	// as for segments.
+	Damage string           `json:"damage,omitempty"`
+	damage *CorruptionError // the same, for Corruption
 }
 
 // SegmentFileInfo describes one WAL segment file.
@@ -315,28 +318,36 @@ func (in *inspector) inspectSnapshot(name string, id uint64) (SnapshotFileInfo, 
 	defer f.Close()
 	sr, h, err := snapshot.NewReader(io.NewSectionReader(f, 0, info.Size), path, in.o.Codec)
 	if err != nil {
-		return info, damageOrErr(&info.Damage, err)
+		return info, info.damaged(err)
 	}
 	info.Watermark, info.Codec = Version(h.Watermark), h.CodecID
 	if h.CodecID != in.o.Codec.ID() {
 		return info, nil // its blocks cannot be decoded with the codec given
 	}
 	if _, err := io.Copy(io.Discard, sr); err != nil {
-		return info, damageOrErr(&info.Damage, err)
+		return info, info.damaged(err)
 	}
 	info.Checked = true
 	return info, nil
 }
 
-// damageOrErr stores a corruption in *damage and returns nil, or returns
-// any other error (a file that cannot be read).
-func damageOrErr(damage *string, err error) error {
+// damaged records a corruption and returns nil, or returns any other error
+// (a file that cannot be read). NB: Damage holds the offset and reason, not
+// the error's text, which names the file again.
+func (info *SnapshotFileInfo) damaged(err error) error {
 	var ce *CorruptionError
-	if errors.As(err, &ce) {
-		*damage = err.Error()
-		return nil
+	if !errors.As(err, &ce) {
+		return err
 	}
-	return err
+	info.damage = ce
+	info.Damage = ce.Reason
+	if ce.Offset >= 0 {
+		info.Damage = fmt.Sprintf("offset %d: %s", ce.Offset, ce.Reason)
+	}
+	if ce.Err != nil {
+		info.Damage += ": " + ce.Err.Error()
+	}
+	return nil
 }
 
 // checkCurrent applies recovery's checks to the snapshot the MANIFEST names.
@@ -344,8 +355,10 @@ func (in *inspector) checkCurrent(info *SnapshotFileInfo) {
 	path := filepath.Join(in.snapDir(), info.Name)
 	m := in.m
 	switch {
-	case info.Damage != "":
-		in.corrupt(path, -1, "%s", info.Damage)
+	case info.damage != nil:
+		if in.r.Corruption == nil {
+			in.r.Corruption = info.damage
+		}
 	case info.ID != m.SnapshotID || info.Watermark != Version(m.Watermark) || info.Codec != m.CodecID:
 		info.Damage = fmt.Sprintf("header (watermark %d, codec %q) does not match the MANIFEST (watermark %d, codec %q)",
 			info.Watermark, info.Codec, m.Watermark, m.CodecID)

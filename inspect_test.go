@@ -412,6 +412,9 @@ func TestInspect_DamagedSnapshot(t *testing.T) {
 	if c := r.Corruption; c == nil || c.File != snap {
 		t.Errorf("corruption = %v, want in %s", c, snap)
 	}
+	if msg := r.Corruption.Error(); strings.Count(msg, "corruption in") != 1 || strings.Count(cur.Damage, snap) != 0 {
+		t.Errorf("the damage repeats itself: %q; snapshot damage %q", msg, cur.Damage)
+	}
 }
 
 func TestInspect_MissingManifest(t *testing.T) {
