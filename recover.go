@@ -32,7 +32,8 @@ type RecoveryReport struct {
 	Last       Version // the last recovered version
 	// A torn tail, truncated: the segment, the offset it was cut at and how
 	// many bytes were cut. A segment whose header never became durable is
-	// removed instead (HeaderTorn).
+	// removed instead (HeaderTorn). A read-only open reports the torn tail
+	// and leaves it on disk.
 	TornSegment string
 	TornOffset  int64
 	TornBytes   int64
