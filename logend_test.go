@@ -1,14 +1,17 @@
 package inmem_test
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/in-mem/inmem"
 	"github.com/in-mem/inmem/crashpoint"
+	"github.com/in-mem/inmem/internal/manifest"
 	"github.com/in-mem/inmem/vfs"
 )
 
@@ -325,4 +328,56 @@ func TestDB_RotationDuringCompaction(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDB_Open_ManifestV1: a database whose MANIFEST is of format version 1
+// (no log end) opens with everything; a read-only open leaves it as it is,
+// a writable one upgrades it to version 2 recording the end of the log.
+func TestDB_Open_ManifestV1(t *testing.T) {
+	mem := vfs.NewMemFS()
+	db := openMem(t, mem, &inmem.Options{SegmentSize: 8 << 10})
+	g := newGen(3, "w")
+	runGen(t, g, db, 200)
+	if _, err := db.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	runGen(t, g, db, 50)
+	db.Close()
+	m, err := manifest.Read(mem, testDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := m.LogEnd
+	writeFile(t, mem, filepath.Join(testDir, manifest.FileName), manifestV1(m))
+	before := files(t, mem, testDir)
+	ro, err := inmem.Open(testDir, &inmem.Options{FS: mem, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkModel(t, ro, g.m, "read-only open of a version 1 MANIFEST")
+	ro.Close()
+	if err := sameFiles(before, files(t, mem, testDir)); err != nil {
+		t.Fatalf("a read-only open changed the disk: %v", err)
+	}
+	db = openMem(t, mem, &inmem.Options{SegmentSize: 8 << 10})
+	checkModel(t, db, g.m, "open of a version 1 MANIFEST")
+	db.Close()
+	b, _ := vfs.ReadFile(mem, filepath.Join(testDir, manifest.FileName))
+	m2, err := manifest.Decode("MANIFEST", b)
+	if err != nil || b[4] != manifest.FormatVersion || m2.LogEnd != end {
+		t.Fatalf("after a writable open the MANIFEST is version %d with log end %+v (%v), want version 2 with %+v", b[4], m2.LogEnd, err, end)
+	}
+}
+
+// manifestV1 encodes m in MANIFEST format version 1.
+func manifestV1(m manifest.Manifest) []byte {
+	b := []byte("IMMF")
+	b = binary.LittleEndian.AppendUint32(b, 1)
+	b = append(b, m.UUID[:]...)
+	for _, x := range []uint64{m.ActiveSegment, m.SnapshotID, m.Watermark} {
+		b = binary.LittleEndian.AppendUint64(b, x)
+	}
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(m.CodecID)))
+	b = append(b, m.CodecID...)
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
 }
