@@ -267,6 +267,49 @@ func BenchmarkRecovery(b *testing.B) {
 	})
 }
 
+// BenchmarkRuns creates N runs, one commit each (Buffered, on disk), then
+// reopens the database, replaying the N creations. Both must cost O(N): the
+// time per run (ns/run) stays flat from 5,000 to 100,000 runs.
+func BenchmarkRuns(b *testing.B) {
+	for _, n := range []int{5_000, 20_000, 100_000} {
+		dir := filepath.Join(b.TempDir(), "db")
+		b.Run(fmt.Sprintf("create/runs=%d", n), func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				d := fmt.Sprintf("%s-%d", dir, i)
+				db, err := inmem.Open(d, &inmem.Options{Durability: inmem.Buffered})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for r := range n {
+					if _, err := db.CreateRun(fmt.Sprintf("run-%09d", r)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := db.Close(); err != nil {
+					b.Fatal(err)
+				}
+				if i == 0 {
+					dir = d // the next sub-benchmark reopens the first one
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/run")
+		})
+		b.Run(fmt.Sprintf("reopen/runs=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				db, err := inmem.Open(dir, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if r := db.Recovery(); r.Records != n {
+					b.Fatalf("replayed %d records, want %d", r.Records, n)
+				}
+				db.Close()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/run")
+		})
+	}
+}
+
 // BenchmarkSnapshot writes a checkpoint of 1,000,000 KV entries and opens
 // the database from it, on disk; MB/s counts logical bytes (keys and
 // values). A database's first checkpoint sorts every key; later ones sort

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/in-mem/inmem/crashpoint"
 	"github.com/in-mem/inmem/internal/base"
 	"github.com/in-mem/inmem/internal/manifest"
 	"github.com/in-mem/inmem/internal/snapshot"
@@ -50,7 +51,7 @@ func (db *DB) checkpointLocked() (CheckpointInfo, error) {
 	// Fix the watermark and the segment recovery will start from: every
 	// segment before the active one holds only records at or below it.
 	db.commitMu.Lock()
-	w := db.last
+	w, clock := db.last, db.lastTS
 	active := db.log.Segment()
 	db.pin.Store(max(w, 1))
 	db.updateFloor()
@@ -62,12 +63,13 @@ func (db *DB) checkpointLocked() (CheckpointInfo, error) {
 	if err := db.log.Sync(); err != nil {
 		return CheckpointInfo{}, db.fail(err)
 	}
+	synced := db.log.Durable()
 	id, err := db.nextSnapshotID()
 	if err != nil {
 		return CheckpointInfo{}, err
 	}
 	info := CheckpointInfo{SnapshotID: id, Watermark: Version(w), File: filepath.Join(db.snapDir(), snapshot.FileName(id))}
-	h := snapshot.Header{UUID: db.uuid, ID: id, Watermark: w, CodecID: db.opts.Codec.ID()}
+	h := snapshot.Header{UUID: db.uuid, ID: id, Watermark: w, Clock: clock, CodecID: db.opts.Codec.ID()}
 	var stats state.SnapshotStats
 	size, renamed, err := snapshot.WriteFile(db.opts.FS, db.snapDir(), h, db.opts.Codec, db.opts.CrashPoints, func(wr io.Writer) error {
 		var err error
@@ -77,12 +79,13 @@ func (db *DB) checkpointLocked() (CheckpointInfo, error) {
 	if err != nil {
 		return info, db.failIf(renamed, err)
 	}
-	m := db.manifest
-	m.ActiveSegment, m.SnapshotID, m.Watermark = active, id, w
-	if renamed, err := manifest.Write(db.opts.FS, db.dir, m, db.opts.CrashPoints); err != nil {
+	renamed, err = db.updateManifest(crashpoint.DuringManifestUpdate, func(m *manifest.Manifest) {
+		m.ActiveSegment, m.SnapshotID, m.Watermark = active, id, w
+		advanceLogEnd(m, synced)
+	})
+	if err != nil {
 		return info, db.failIf(renamed, err)
 	}
-	db.manifest = m
 	info.Bytes, info.Logical = size, stats.Bytes
 	info.Runs, info.Keys, info.Versions, info.Events, info.Cells = stats.Runs, stats.Keys, stats.Versions, stats.Events, stats.Cells
 	info.Duration = time.Since(start)
@@ -103,7 +106,7 @@ func (db *DB) failIf(renamed bool, err error) error {
 // nextSnapshotID is one above every snapshot file present, so a new
 // snapshot never replaces a file, not even an unreferenced one.
 func (db *DB) nextSnapshotID() (uint64, error) {
-	id := db.manifest.SnapshotID
+	id := db.currentManifest().SnapshotID
 	names, err := db.opts.FS.List(db.snapDir())
 	if err != nil {
 		return 0, err

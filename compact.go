@@ -100,7 +100,7 @@ func (db *DB) applyRetention() int {
 // removeCovered deletes what the current MANIFEST no longer needs: segments
 // before its active segment, other snapshots, temp files.
 func (db *DB) removeCovered(info *CompactInfo) error {
-	fsys, m := db.opts.FS, db.manifest
+	fsys, m := db.opts.FS, db.currentManifest()
 	nums, err := wal.ListSegments(fsys, db.walDir())
 	if err != nil {
 		return err
@@ -134,15 +134,25 @@ func (db *DB) removeCovered(info *CompactInfo) error {
 			}
 		}
 	}
-	if ok, _ := vfs.Exists(fsys, db.path(manifest.TempName)); ok {
-		if _, err := removeFile(fsys, db.path(manifest.TempName)); err != nil {
-			return err
-		}
+	if err := db.removeManifestTemp(); err != nil {
+		return err
 	}
 	if err := db.syncDirs(db.walDir(), db.snapDir(), db.dir); err != nil {
 		return db.fail(err)
 	}
 	return nil
+}
+
+// removeManifestTemp removes a stale MANIFEST.tmp. NB: under manifestMu: a
+// rotation may be writing it right now.
+func (db *DB) removeManifestTemp() error {
+	db.manifestMu.Lock()
+	defer db.manifestMu.Unlock()
+	if ok, _ := vfs.Exists(db.opts.FS, db.path(manifest.TempName)); !ok {
+		return nil
+	}
+	_, err := removeFile(db.opts.FS, db.path(manifest.TempName))
+	return err
 }
 
 func removeFile(fsys vfs.FS, path string) (int64, error) {

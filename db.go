@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/in-mem/inmem/crashpoint"
 	"github.com/in-mem/inmem/internal/manifest"
 	"github.com/in-mem/inmem/internal/state"
 	"github.com/in-mem/inmem/internal/wal"
@@ -81,8 +82,13 @@ type DB struct {
 
 	// maintMu serializes checkpoints, compaction, export and Close.
 	maintMu  sync.Mutex
-	manifest manifest.Manifest // guarded by maintMu
 	recovery RecoveryReport
+
+	// manifestMu serializes MANIFEST updates: checkpoints, and the log's
+	// rotations (under commitMu, so it is taken after commitMu, never
+	// before).
+	manifestMu sync.Mutex
+	manifest   manifest.Manifest // guarded by manifestMu
 
 	stopSync chan struct{}
 	syncDone chan struct{}
@@ -115,7 +121,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	if err := db.openDisk(); err != nil {
 		return nil, err
 	}
-	if o.Durability == Buffered {
+	if o.Durability == Buffered && !o.ReadOnly {
 		db.stopSync, db.syncDone = make(chan struct{}), make(chan struct{})
 		go db.syncLoop()
 	}
@@ -162,8 +168,11 @@ func (db *DB) Err() error {
 
 // writable returns why the database cannot take a write, or nil.
 func (db *DB) writable() error {
-	if db.closed.Load() {
+	switch {
+	case db.closed.Load():
 		return ErrClosed
+	case db.opts.ReadOnly:
+		return ErrReadOnly
 	}
 	return db.Err()
 }
@@ -228,12 +237,7 @@ func (db *DB) Close() error {
 	}
 	var err error
 	if db.log != nil {
-		if err = db.log.Close(); err != nil {
-			err = db.fail(err)
-		}
-		if ferr := db.Err(); ferr != nil {
-			err = ferr
-		}
+		err = db.closeLog()
 	}
 	if db.lock != nil {
 		if lerr := db.lock.Close(); err == nil {
@@ -241,6 +245,21 @@ func (db *DB) Close() error {
 		}
 	}
 	return err
+}
+
+// closeLog syncs and closes the log and, if that went well, records its
+// exact end in the MANIFEST: a clean close leaves nothing unaccounted for.
+func (db *DB) closeLog() error {
+	if err := db.log.Close(); err != nil {
+		return db.fail(err)
+	}
+	if err := db.Err(); err != nil {
+		return err
+	}
+	if _, err := db.recordLogEnd(crashpoint.DuringLogEndUpdate, db.log.Durable()); err != nil {
+		return db.fail(err)
+	}
+	return nil
 }
 
 func newUUID() ([16]byte, error) {

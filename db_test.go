@@ -373,6 +373,21 @@ func TestDB_Errors_Sentinels(t *testing.T) {
 	if _, err := db.CreateRun(""); !errors.Is(err, inmem.ErrInvalid) {
 		t.Errorf("CreateRun(\"\") = %v, want ErrInvalid", err)
 	}
+	last := db.LastVersion()
+	for name, err := range map[string]error{
+		"StateSet": second(db.StateSet(run, "", []byte("v"))),
+		"StateCAS": second(db.StateCAS(run, "", 0, []byte("v"))),
+	} {
+		if !errors.Is(err, inmem.ErrInvalid) {
+			t.Errorf("%s with an empty cell name = %v, want ErrInvalid", name, err)
+		}
+	}
+	if _, err := db.KVPut(run, "", []byte("an empty key is fine")); err != nil {
+		t.Errorf("KVPut with an empty key = %v", err)
+	}
+	if db.LastVersion() != last+1 {
+		t.Errorf("the refused cell writes committed: last version %d, want %d", db.LastVersion(), last+1)
+	}
 	var missing inmem.RunID
 	missing[0] = 1
 	for name, err := range map[string]error{

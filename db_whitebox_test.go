@@ -3,6 +3,7 @@ package inmem
 import (
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/in-mem/inmem/internal/state"
 	"github.com/in-mem/inmem/internal/writeset"
@@ -104,5 +105,56 @@ func TestDB_StateSet_HistoryBounded(t *testing.T) {
 	db.StateSet(run, "c", []byte("last"))
 	if n := chainLen(); n > 2 {
 		t.Fatalf("cell keeps %d versions after the pin was released", n)
+	}
+}
+
+// TestDB_Clock_SurvivesReopen: commit timestamps never go back across a
+// reopen, even when the wall clock does: a database whose clock ran an
+// hour ahead of the wall clock keeps stamping commits at or after its last
+// one, whether the reopen replays the log or starts from a snapshot.
+func TestDB_Clock_SurvivesReopen(t *testing.T) {
+	for _, how := range []string{"log", "snapshot", "snapshot and log"} {
+		t.Run(how, func(t *testing.T) {
+			mem := vfs.NewMemFS()
+			db, err := Open("db", &Options{FS: mem})
+			if err != nil {
+				t.Fatal(err)
+			}
+			run, _ := db.CreateRun("r")
+			ahead := time.Now().Add(time.Hour).UnixMicro()
+			db.lastTS = ahead // as if the wall clock had been an hour ahead
+			if _, err := db.KVPut(run, "k", []byte("v")); err != nil {
+				t.Fatal(err)
+			}
+			if how != "log" {
+				if _, err := db.Checkpoint(); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := db.Compact(CompactWALOnly); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if how == "snapshot and log" {
+				if _, err := db.StateSet(run, "c", []byte("x")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			db, err = Open("db", &Options{FS: mem})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			v, err := db.KVPut(run, "k2", []byte("after"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := db.KVGet(run, "k2")
+			if got.Version != v || got.Timestamp.UnixMicro() < ahead {
+				t.Fatalf("the first commit after the reopen is stamped %v, before the last one %v", got.Timestamp, time.UnixMicro(ahead))
+			}
+		})
 	}
 }

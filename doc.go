@@ -40,22 +40,41 @@
 //
 // # On disk
 //
-//	<dir>/LOCK                      flock while a process has the database open
-//	<dir>/MANIFEST                  database UUID, codec, where the log starts, current snapshot
+//	<dir>/LOCK                      flock: exclusive for a writer, shared for read-only handles
+//	<dir>/MANIFEST                  database UUID, codec, where the log starts, current
+//	                                snapshot, and the durable end of the log
 //	<dir>/WAL/wal-000001.seg        log segments (see internal/wal for the format)
 //	<dir>/SNAPSHOTS/snap-000001.chk snapshots written by Checkpoint
+//
+// docs/formats.md in the repository summarizes every format; each internal
+// package doc has its byte diagrams. The MANIFEST is written last when a
+// database is created, so a directory without one holds no database yet
+// (ErrNotDatabase; Open finishes such a creation cut short), unless it
+// holds log records or snapshots: then the MANIFEST was lost (corruption).
 //
 // # Recovery
 //
 // Open loads the MANIFEST's snapshot and replays the log records above its
-// watermark. The unsynced end of the last segment may be torn by a power
-// loss; records carry the offset their segment was known synced to, which
-// tells a torn tail (truncated, then synced, before any new write) from
-// damage to durable data (a *CorruptionError naming file, offset and reason;
-// nothing on disk is changed). RecoverPointInTime opens the valid prefix
-// instead and keeps everything it sets aside in DIR/lost+found. Recovery
-// syncs what it read before accepting a commit, so a second crash cannot lose
-// what the first recovery served.
+// watermark. The MANIFEST records a durable end of the log, moved forward at
+// each segment rotation, checkpoint and recovery and, exactly, at a clean
+// Close: a log that ends before it, lacks a segment up to it or is damaged
+// before it is refused with a *CorruptionError naming file, offset and
+// reason, and nothing on disk is changed. The unsynced end of the last
+// segment may be torn by a crash; records carry the offset their segment
+// was known synced to, which tells a torn tail (beyond the durable end and
+// every surviving claim: truncated, then synced, before any new write) from
+// damage to durable data. After a clean Close every loss is detected; after
+// a crash, the newest segment cut back past the durable end so that no
+// surviving record claims past the cut cannot be told from a torn tail
+// (docs/formats.md says exactly what can be told apart).
+// RecoverPointInTime opens the valid prefix instead and keeps everything it
+// sets aside in DIR/lost+found. Recovery syncs what it read before
+// accepting a commit, so a second crash cannot lose what the first recovery
+// served, and commit timestamps continue from the recovered ones: they
+// never go back across a reopen.
+//
+// Options.ReadOnly recovers into memory and writes nothing (no LOCK file,
+// no tail cut, no sync), so it works on read-only media; Verify uses it.
 //
 // # Backup
 //
@@ -65,6 +84,8 @@
 // listing every file with its size and checksum. Import verifies the marker
 // and opens the copy (in place, or into memory with InMemory); a directory
 // whose Export or copy did not finish is refused with ErrIncompleteExport.
+// Open of an export checks it the same way and removes its marker;
+// CopyExport copies an export, leaving it as it was, for a restore.
 // A closed database directory may also simply be copied file by file, and
 // so may an open one that takes no commit between a Checkpoint and the end
 // of the copy.

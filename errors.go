@@ -22,7 +22,8 @@ var (
 	// ErrClosed is returned by every call after Close.
 	ErrClosed = errors.New("inmem: database is closed")
 	// ErrLocked is returned by Open when another handle, in this or another
-	// process, has the directory open.
+	// process, has the directory open for writing (or, for a writer, open at
+	// all: read-only handles share the directory only with each other).
 	ErrLocked = vfs.ErrLocked
 	// ErrCorrupt is matched by every *CorruptionError: damage that is not a
 	// torn tail. Nothing on disk was changed.
@@ -43,6 +44,17 @@ var (
 	ErrCodecMismatch = errors.New("inmem: codec mismatch")
 	// ErrTxDone is returned when a Tx is used after its function returned.
 	ErrTxDone = errors.New("inmem: transaction already finished")
+	// ErrReadOnly is returned by every write to a database opened with
+	// Options.ReadOnly.
+	ErrReadOnly = errors.New("inmem: database is open read-only")
+	// ErrNotDatabase is returned when a directory holds no database: it does
+	// not exist, holds nothing of in-mem's, or holds a database whose
+	// creation was cut short before it wrote its MANIFEST (the MANIFEST is
+	// written last, and no commit is made before it). Open finishes such a
+	// creation when it may create a database; read-only opens, Options.
+	// MustExist, Verify and Inspect return ErrNotDatabase. The error also
+	// matches fs.ErrNotExist.
+	ErrNotDatabase = errors.New("inmem: no database")
 	// ErrIncompleteExport is returned by Import when the directory is not a
 	// complete export: its EXPORT marker, or a file the marker lists, is
 	// missing or short (an Export or a copy that did not finish).

@@ -2,6 +2,7 @@ package inmem
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/in-mem/inmem/crashpoint"
 	"github.com/in-mem/inmem/internal/base"
 	"github.com/in-mem/inmem/internal/manifest"
 	"github.com/in-mem/inmem/internal/snapshot"
@@ -95,31 +97,30 @@ func (db *DB) Export(dir string) (ExportInfo, error) {
 }
 
 // prepareExportDir creates dir (and its WAL and SNAPSHOTS directories) and
-// checks it was empty.
+// checks it was empty and outside the database.
 func (db *DB) prepareExportDir(dir string) error {
-	fsys := db.opts.FS
 	if dir == "" {
 		return invalidf("empty export directory")
 	}
-	if db.dir != "" && filepath.Clean(dir) == filepath.Clean(db.dir) {
-		return invalidf("cannot export %s into itself", dir)
+	if inside(dir, db.dir) {
+		return invalidf("cannot export %s into its own directory (%s)", db.dir, dir)
 	}
-	if err := fsys.MkdirAll(dir); err != nil {
-		return err
+	return prepareEmptyDir(db.opts.FS, dir)
+}
+
+// inside reports whether path is dir or lies under it. An empty dir (an
+// InMemory database) holds nothing.
+func inside(path, dir string) bool {
+	if dir == "" {
+		return false
 	}
-	names, err := fsys.List(dir)
-	if err != nil {
-		return err
+	p, perr := filepath.Abs(path)
+	d, derr := filepath.Abs(dir)
+	if perr != nil || derr != nil {
+		p, d = filepath.Clean(path), filepath.Clean(dir)
 	}
-	if len(names) > 0 {
-		return invalidf("export directory %s is not empty (%d entries)", dir, len(names))
-	}
-	for _, d := range []string{wal.DirName, snapshot.DirName} {
-		if err := fsys.MkdirAll(filepath.Join(dir, d)); err != nil {
-			return err
-		}
-	}
-	return nil
+	rel, err := filepath.Rel(d, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // exportSnapshot puts the snapshot into dir/SNAPSHOTS and returns the
@@ -135,8 +136,9 @@ func (db *DB) exportSnapshot(dir string) (manifest.Manifest, error) {
 	if err != nil {
 		return manifest.Manifest{}, err
 	}
-	m := db.manifest
+	m := db.currentManifest()
 	m.ActiveSegment = 1
+	m.LogEnd = manifest.LogEnd{Segment: 1, Offset: wal.HeaderSize, Txn: m.Watermark}
 	dst := filepath.Join(snapDir, snapshot.FileName(ck.SnapshotID))
 	return m, copyFile(db.opts.FS, ck.File, dst)
 }
@@ -149,14 +151,15 @@ func (db *DB) writeMemorySnapshot(snapDir string) (manifest.Manifest, error) {
 		return manifest.Manifest{}, err
 	}
 	db.commitMu.Lock()
-	w := db.last
+	w, clock := db.last, db.lastTS
 	db.pin.Store(max(w, 1))
 	db.updateFloor()
 	db.commitMu.Unlock()
 	defer func() { db.pin.Store(0); db.updateFloor() }()
 
-	m := manifest.Manifest{UUID: uuid, CodecID: db.opts.Codec.ID(), ActiveSegment: 1, SnapshotID: 1, Watermark: w}
-	h := snapshot.Header{UUID: uuid, ID: 1, Watermark: w, CodecID: m.CodecID}
+	m := manifest.Manifest{UUID: uuid, CodecID: db.opts.Codec.ID(), ActiveSegment: 1, SnapshotID: 1, Watermark: w,
+		LogEnd: manifest.LogEnd{Segment: 1, Offset: wal.HeaderSize, Txn: w}}
+	h := snapshot.Header{UUID: uuid, ID: 1, Watermark: w, Clock: clock, CodecID: m.CodecID}
 	_, _, err = snapshot.WriteFile(db.opts.FS, snapDir, h, db.opts.Codec, nil, func(wr io.Writer) error {
 		_, err := db.store.EncodeSnapshot(wr, w)
 		return err
@@ -176,14 +179,11 @@ func (db *DB) finishExport(dir string, m manifest.Manifest) (ExportInfo, error) 
 	if err := f.Close(); err != nil {
 		return info, err
 	}
-	if _, err := manifest.Write(fsys, dir, m, nil); err != nil {
+	if _, err := manifest.Write(fsys, dir, m, nil, crashpoint.DuringManifestUpdate); err != nil {
 		return info, err
 	}
-	parent := filepath.Dir(filepath.Clean(dir))
-	for _, d := range []string{filepath.Join(dir, wal.DirName), filepath.Join(dir, snapshot.DirName), dir, parent} {
-		if err := vfs.SyncDir(fsys, d); err != nil {
-			return info, err
-		}
+	if err := syncExportDirs(fsys, dir); err != nil {
+		return info, err
 	}
 	paths := []string{
 		manifest.FileName,
@@ -353,9 +353,10 @@ func parseExportFile(line string) (exportFile, error) {
 //
 // Import opens the export in place: it becomes the database directory. Once
 // it is open the marker is removed, since the first commit changes the log
-// it describes; open the directory with Open from then on. With InMemory
-// durability Import loads the export into memory and changes nothing on
-// disk.
+// it describes; open the directory with Open from then on. (Open of an
+// export does the same: it checks the export, and removes the marker.)
+// With InMemory durability Import loads the export into memory, and with
+// ReadOnly it opens it read-only; neither changes anything on disk.
 func Import(dir string, opts *Options) (*DB, error) {
 	o, err := opts.prepare()
 	if err != nil {
@@ -364,26 +365,46 @@ func Import(dir string, opts *Options) (*DB, error) {
 	if dir == "" {
 		return nil, invalidf("empty directory")
 	}
-	w, err := verifyExport(o.FS, dir)
-	if err != nil {
-		return nil, err
-	}
-	if o.Durability == InMemory {
+	if o.Durability == InMemory || o.ReadOnly {
+		w, err := verifyExport(o.FS, dir)
+		if err != nil {
+			return nil, err
+		}
+		if o.ReadOnly {
+			return Open(dir, opts)
+		}
 		return importInMemory(dir, o, w)
 	}
-	db, err := Open(dir, opts)
-	if err != nil {
-		return nil, err
+	if ok, err := vfs.Exists(o.FS, filepath.Join(dir, ExportName)); err != nil || !ok {
+		return nil, cmp.Or(err, noMarker(dir))
 	}
-	if err := o.FS.Remove(filepath.Join(dir, ExportName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		db.Close()
-		return nil, err
+	return Open(dir, opts) // it checks the export and removes the marker
+}
+
+func noMarker(dir string) error {
+	return fmt.Errorf("%w: %s has no %s marker (an Export or a copy that did not finish, or a database: use Open)", ErrIncompleteExport, dir, ExportName)
+}
+
+// checkExport checks, before a writable Open changes anything, a database
+// directory that holds an EXPORT marker: an export, which must be complete.
+// It reports whether there is a marker.
+func checkExport(fsys vfs.FS, dir string) (bool, error) {
+	ok, err := vfs.Exists(fsys, filepath.Join(dir, ExportName))
+	if err != nil || !ok {
+		return false, err
 	}
-	if err := vfs.SyncDir(o.FS, dir); err != nil {
-		db.Close()
-		return nil, err
+	_, err = verifyExport(fsys, dir)
+	return true, err
+}
+
+// dropExportMarker removes the marker of an export just opened: the first
+// commit changes the log it describes, and a marker left behind would make
+// the directory read as a damaged export.
+func dropExportMarker(fsys vfs.FS, dir string) error {
+	if err := fsys.Remove(filepath.Join(dir, ExportName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
-	return db, nil
+	return vfs.SyncDir(fsys, dir)
 }
 
 // verifyExport checks dir against its marker and returns the watermark.
@@ -391,7 +412,7 @@ func verifyExport(fsys vfs.FS, dir string) (uint64, error) {
 	mpath := filepath.Join(dir, ExportName)
 	st, err := fsys.Stat(mpath)
 	if errors.Is(err, fs.ErrNotExist) {
-		return 0, fmt.Errorf("%w: %s has no %s marker (an Export or a copy that did not finish, or a database: use Open)", ErrIncompleteExport, dir, ExportName)
+		return 0, noMarker(dir)
 	}
 	if err != nil {
 		return 0, err
@@ -473,7 +494,7 @@ func importInMemory(dir string, o Options, w uint64) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{opts: o, store: s, last: w}
+	db := &DB{opts: o, store: s, last: w, lastTS: s.Clock()}
 	db.visible.Store(w)
 	s.SetFloor(w)
 	return db, nil

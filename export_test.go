@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -130,10 +131,13 @@ func TestDB_Export_Refusals(t *testing.T) {
 	db.CreateRun("r")
 	mem.MkdirAll("full")
 	writeFile(t, mem, "full/x", []byte("x"))
-	for _, dir := range []string{"", testDir, "full"} {
+	for _, dir := range []string{"", testDir, "full", testDir + "/inside", testDir + "/WAL", "./" + testDir + "/x/../y"} {
 		if _, err := db.Export(dir); !errors.Is(err, inmem.ErrInvalid) {
 			t.Errorf("Export(%q) = %v, want ErrInvalid", dir, err)
 		}
+	}
+	if names, _ := mem.List(testDir); slices.Contains(names, "inside") || slices.Contains(names, "y") {
+		t.Errorf("a refused Export created a directory: %v", names)
 	}
 	mem.MkdirAll("empty")
 	if _, err := db.Export("empty"); err != nil {
@@ -252,6 +256,50 @@ func TestImport_Refusals(t *testing.T) {
 		}
 		db.Close()
 	})
+}
+
+// TestOpen_Export: opening an export with Open, not Import, checks it as
+// Import does and removes its marker, so no stale marker is left to make
+// the directory read as a damaged export after the first commit; an
+// incomplete export is refused, changing nothing.
+func TestOpen_Export(t *testing.T) {
+	mem := vfs.NewMemFS()
+	db := openMem(t, mem, nil)
+	runGen(t, newGen(1, "w"), db, 30)
+	if _, err := db.Export("e"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db, err := inmem.Open("e", &inmem.Options{FS: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := vfs.Exists(mem, "e/"+inmem.ExportName); ok {
+		t.Fatalf("Open left the EXPORT marker")
+	}
+	if _, err := db.CreateRun("after"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := inmem.Import("e", &inmem.Options{FS: mem}); !errors.Is(err, inmem.ErrIncompleteExport) || errors.Is(err, inmem.ErrCorrupt) {
+		t.Fatalf("Import of an opened export = %v, want ErrIncompleteExport (use Open)", err)
+	}
+	db = openMem(t, mem, nil)
+	if _, err := db.Export("f"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	snaps, _ := mem.List("f/SNAPSHOTS")
+	if err := mem.Remove("f/SNAPSHOTS/" + snaps[0]); err != nil {
+		t.Fatal(err)
+	}
+	before := files(t, mem, "f")
+	if _, err := inmem.Open("f", &inmem.Options{FS: mem}); !errors.Is(err, inmem.ErrIncompleteExport) {
+		t.Fatalf("Open of an incomplete export = %v, want ErrIncompleteExport", err)
+	}
+	if err := sameFiles(before, files(t, mem, "f")); err != nil {
+		t.Fatalf("a refused Open changed the export: %v", err)
+	}
 }
 
 func flip(t *testing.T, m *vfs.MemFS, path string, off int) {

@@ -52,6 +52,17 @@ type ManifestInfo struct {
 	SnapshotID    uint64  `json:"snapshot_id"` // 0: none
 	Watermark     Version `json:"watermark"`
 	Size          int64   `json:"size"`
+	// LogEnd is the durable end of the log the MANIFEST records: the log
+	// must reach it. Nil if the MANIFEST records none (format version 1).
+	LogEnd *LogEndInfo `json:"log_end,omitempty"`
+}
+
+// LogEndInfo is a place in the log: byte Offset of segment Segment, after
+// the record of txn Txn.
+type LogEndInfo struct {
+	Segment uint64  `json:"segment"`
+	Offset  int64   `json:"offset"`
+	Txn     Version `json:"txn"`
 }
 
 // SnapshotFileInfo describes one snapshot file.
@@ -67,8 +78,11 @@ type SnapshotFileInfo struct {
 	Current bool `json:"current"`
 	// Checked says every block was read and its checksum and codec checked;
 	// false if the codec was not given or damage stopped the read.
-	Checked bool   `json:"checked"`
-	Damage  string `json:"damage,omitempty"`
+	Checked bool `json:"checked"`
+	// Damage says where and why the file is damaged ("offset N: reason"),
+	// as for segments.
+	Damage string           `json:"damage,omitempty"`
+	damage *CorruptionError // the same, for Corruption
 }
 
 // SegmentFileInfo describes one WAL segment file.
@@ -141,9 +155,10 @@ func (t TailStatus) String() string {
 // Inspect reads the database in dir and describes its files: the MANIFEST,
 // the snapshots, every WAL segment, how the log ends and what Compact could
 // reclaim. It only reads (no lock, no recovery, no truncation), so it works
-// on a damaged database; damage is reported in the InspectReport, not as an
-// error. The error is for a directory that holds no database (it matches
-// fs.ErrNotExist) and for files that cannot be read. opts supplies FS,
+// on a damaged database and on read-only media; damage is reported in the
+// InspectReport, not as an error. The error is for a directory that holds
+// no database (ErrNotDatabase, as Verify and read-only opens say: nothing,
+// or a creation cut short) and for files that cannot be read. opts supplies FS,
 // Codec or EncryptionKey and MaxRecordSize; nil means the defaults.
 func Inspect(dir string, opts *Options) (*InspectReport, error) {
 	o, err := opts.prepare()
@@ -172,11 +187,15 @@ func (in *inspector) walDir() string  { return filepath.Join(in.dir, wal.DirName
 func (in *inspector) snapDir() string { return filepath.Join(in.dir, snapshot.DirName) }
 
 func (in *inspector) run() error {
-	if _, err := in.o.FS.Stat(in.dir); err != nil {
-		return fmt.Errorf("inmem: inspect %s: %w", in.dir, err)
-	}
 	if err := in.readManifest(); err != nil {
 		return err
+	}
+	if in.m == nil && in.r.ManifestError == "" {
+		// No MANIFEST: no database, unless it lost its MANIFEST (corruption,
+		// which the files below show).
+		if err := noManifest(in.o, in.dir); !errors.Is(err, ErrCorrupt) {
+			return err
+		}
 	}
 	nums, err := wal.ListSegments(in.o.FS, in.walDir())
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -185,9 +204,6 @@ func (in *inspector) run() error {
 	snaps, err := listOptional(in.o.FS, in.snapDir())
 	if err != nil {
 		return err
-	}
-	if in.m == nil && in.r.ManifestError == "" && len(nums) == 0 && len(snaps) == 0 {
-		return fmt.Errorf("inmem: no in-mem database in %s: %w", in.dir, fs.ErrNotExist)
 	}
 	if err := in.inspectSnapshots(snaps); err != nil {
 		return err
@@ -205,18 +221,10 @@ func (in *inspector) run() error {
 	return nil
 }
 
-// missingManifest judges a directory without a MANIFEST as Open does: with
-// log records or snapshots, the MANIFEST was lost (corruption); without,
-// the creation of the database was cut short and Open starts it anew.
+// missingManifest judges a directory without a MANIFEST but with log
+// records or snapshots (run returned ErrNotDatabase for any other): the
+// MANIFEST was lost, which is corruption, as Open says.
 func (in *inspector) missingManifest() {
-	orphans := len(in.r.Snapshots) > 0
-	for _, s := range in.r.Segments {
-		orphans = orphans || s.Records > 0
-	}
-	if !orphans {
-		in.r.ManifestError = "MANIFEST is missing, and so are log records and snapshots: a creation cut short, which Open starts anew"
-		return
-	}
 	in.r.ManifestError = "MANIFEST is missing"
 	// NB: this outranks damage found in the log, as it does in Open.
 	in.r.Corruption = nil
@@ -261,6 +269,9 @@ func (in *inspector) readManifest() error {
 	in.r.Manifest = &ManifestInfo{
 		UUID: hex.EncodeToString(m.UUID[:]), Codec: m.CodecID, ActiveSegment: m.ActiveSegment,
 		SnapshotID: m.SnapshotID, Watermark: Version(m.Watermark), Size: int64(len(data)),
+	}
+	if e := m.LogEnd; e.Known() {
+		in.r.Manifest.LogEnd = &LogEndInfo{Segment: e.Segment, Offset: e.Offset, Txn: Version(e.Txn)}
 	}
 	in.r.CodecMatches = m.CodecID == in.o.Codec.ID()
 	return nil
@@ -307,28 +318,36 @@ func (in *inspector) inspectSnapshot(name string, id uint64) (SnapshotFileInfo, 
 	defer f.Close()
 	sr, h, err := snapshot.NewReader(io.NewSectionReader(f, 0, info.Size), path, in.o.Codec)
 	if err != nil {
-		return info, damageOrErr(&info.Damage, err)
+		return info, info.damaged(err)
 	}
 	info.Watermark, info.Codec = Version(h.Watermark), h.CodecID
 	if h.CodecID != in.o.Codec.ID() {
 		return info, nil // its blocks cannot be decoded with the codec given
 	}
 	if _, err := io.Copy(io.Discard, sr); err != nil {
-		return info, damageOrErr(&info.Damage, err)
+		return info, info.damaged(err)
 	}
 	info.Checked = true
 	return info, nil
 }
 
-// damageOrErr stores a corruption in *damage and returns nil, or returns
-// any other error (a file that cannot be read).
-func damageOrErr(damage *string, err error) error {
+// damaged records a corruption and returns nil, or returns any other error
+// (a file that cannot be read). NB: Damage holds the offset and reason, not
+// the error's text, which names the file again.
+func (info *SnapshotFileInfo) damaged(err error) error {
 	var ce *CorruptionError
-	if errors.As(err, &ce) {
-		*damage = err.Error()
-		return nil
+	if !errors.As(err, &ce) {
+		return err
 	}
-	return err
+	info.damage = ce
+	info.Damage = ce.Reason
+	if ce.Offset >= 0 {
+		info.Damage = fmt.Sprintf("offset %d: %s", ce.Offset, ce.Reason)
+	}
+	if ce.Err != nil {
+		info.Damage += ": " + ce.Err.Error()
+	}
+	return nil
 }
 
 // checkCurrent applies recovery's checks to the snapshot the MANIFEST names.
@@ -336,8 +355,10 @@ func (in *inspector) checkCurrent(info *SnapshotFileInfo) {
 	path := filepath.Join(in.snapDir(), info.Name)
 	m := in.m
 	switch {
-	case info.Damage != "":
-		in.corrupt(path, -1, "%s", info.Damage)
+	case info.damage != nil:
+		if in.r.Corruption == nil {
+			in.r.Corruption = info.damage
+		}
 	case info.ID != m.SnapshotID || info.Watermark != Version(m.Watermark) || info.Codec != m.CodecID:
 		info.Damage = fmt.Sprintf("header (watermark %d, codec %q) does not match the MANIFEST (watermark %d, codec %q)",
 			info.Watermark, info.Codec, m.Watermark, m.CodecID)
@@ -353,6 +374,10 @@ func (in *inspector) inspectLog(nums []uint64) error {
 		return nil
 	}
 	uuid, first, watermark, ok, err := in.logStart(nums)
+	var end wal.Position
+	if in.m != nil {
+		end = positionOf(in.m.LogEnd)
+	}
 	if err != nil {
 		return err
 	}
@@ -365,7 +390,7 @@ func (in *inspector) inspectLog(nums []uint64) error {
 	}
 	res, err := wal.Scan(wal.ScanOptions{
 		FS: in.o.FS, Dir: in.walDir(), UUID: uuid, MaxRecordSize: in.o.MaxRecordSize - 4,
-		FirstSegment: first, Apply: continuity(watermark, in.m != nil),
+		FirstSegment: first, DurableEnd: end, Apply: continuity(watermark, in.m != nil),
 	})
 	if errors.Is(err, fs.ErrNotExist) && len(nums) == 0 {
 		in.r.Tail = TailStatus{State: TailCorrupt, File: in.walDir(), Offset: -1, Reason: "the WAL directory is missing"}

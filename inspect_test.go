@@ -12,6 +12,10 @@ import (
 	"testing"
 
 	"github.com/in-mem/inmem"
+	"github.com/in-mem/inmem/crashpoint"
+	"github.com/in-mem/inmem/internal/snapshot"
+	"github.com/in-mem/inmem/internal/wal"
+	"github.com/in-mem/inmem/vfs"
 )
 
 // The helpers below are shared by inspect_test.go and verify_test.go; their
@@ -29,6 +33,49 @@ func ivBuild(t *testing.T, dir string, opts *inmem.Options, n int) inmem.Version
 	if err != nil {
 		t.Fatal(err)
 	}
+	last := ivFill(t, db, n)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return last
+}
+
+// ivBuildCrashed is ivBuild ending in a process crash instead of a Close:
+// the database is built on a MemFS, and what the crash leaves is written
+// into dir.
+func ivBuildCrashed(t *testing.T, dir string, n int) inmem.Version {
+	t.Helper()
+	mem := vfs.NewMemFS()
+	db, err := inmem.Open(dir, &inmem.Options{FS: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := ivFill(t, db, n)
+	toDisk(t, crashed(t, db, mem), dir)
+	return last
+}
+
+// toDisk writes the database in dir on mem into dir on the disk.
+func toDisk(t *testing.T, mem *vfs.MemFS, dir string) {
+	t.Helper()
+	for _, sub := range []string{wal.DirName, snapshot.DirName} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for p, b := range files(t, mem, dir) {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// ivFill writes ivBuild's history and returns the last version.
+func ivFill(t *testing.T, db *inmem.DB, n int) inmem.Version {
+	t.Helper()
 	id, err := db.CreateRun("r")
 	if err != nil {
 		t.Fatal(err)
@@ -49,11 +96,7 @@ func ivBuild(t *testing.T, dir string, opts *inmem.Options, n int) inmem.Version
 	if _, err := db.StateSet(id, "cell", []byte("on")); err != nil {
 		t.Fatal(err)
 	}
-	last := db.LastVersion()
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return last
+	return db.LastVersion()
 }
 
 // ivTree returns every file under dir with its content.
@@ -269,7 +312,7 @@ func compactAndCheck(t *testing.T, dir string) {
 
 func TestInspect_TornTail(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "db")
-	last := ivBuild(t, dir, nil, 10)
+	last := ivBuildCrashed(t, dir, 10)
 	seg := ivSegment(dir, 1)
 	offs := ivRecords(t, seg)
 	cut := offs[len(offs)-1]
@@ -369,6 +412,9 @@ func TestInspect_DamagedSnapshot(t *testing.T) {
 	if c := r.Corruption; c == nil || c.File != snap {
 		t.Errorf("corruption = %v, want in %s", c, snap)
 	}
+	if msg := r.Corruption.Error(); strings.Count(msg, "corruption in") != 1 || strings.Count(cur.Damage, snap) != 0 {
+		t.Errorf("the damage repeats itself: %q; snapshot damage %q", msg, cur.Damage)
+	}
 }
 
 func TestInspect_MissingManifest(t *testing.T) {
@@ -461,13 +507,30 @@ func TestInspect_MissingMiddleSegment(t *testing.T) {
 
 func TestInspect_TornSegmentHeader(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "db")
-	segmented(t, dir)
-	nums, _ := filepath.Glob(filepath.Join(dir, "WAL", "wal-*.seg"))
-	last := nums[len(nums)-1]
-	// A rotation cut short: the new segment holds part of its header.
-	if err := os.Truncate(last, 10); err != nil {
+	// A rotation cut short: a crash as the fourth segment is created, which
+	// keeps part of its header.
+	mem := vfs.NewMemFS()
+	cp := crashpoint.New()
+	var crash *vfs.MemFS
+	cp.Arm(crashpoint.OnHit(crashpoint.DuringSegmentRotation, 4), func(crashpoint.Point) { // hit 1 creates segment 1
+		crash = mem.Crash(vfs.CrashPolicy{Mode: vfs.KeepUnsynced})
+	})
+	db, err := inmem.Open(dir, &inmem.Options{FS: mem, SegmentSize: 4096, CrashPoints: cp})
+	if err != nil {
 		t.Fatal(err)
 	}
+	id, _ := db.CreateRun("r")
+	for i := 0; crash == nil; i++ {
+		if _, err := db.KVPut(id, fmt.Sprintf("k%d", i), bytes.Repeat([]byte{'x'}, 20)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	last := ivSegment(dir, 4)
+	if err := crash.Truncate(last, 10); err != nil {
+		t.Fatal(err)
+	}
+	toDisk(t, crash, dir)
 	before := ivTree(t, dir)
 	r, err := inmem.Inspect(dir, nil)
 	if err != nil {
@@ -486,6 +549,8 @@ func TestInspect_TornSegmentHeader(t *testing.T) {
 	ivSame(t, dir, before)
 }
 
+// TestInspect_CreationCutShort: a creation cut short is no database yet,
+// for Inspect as for Verify: both say so with ErrNotDatabase.
 func TestInspect_CreationCutShort(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "db")
 	ivBuild(t, dir, nil, 1)
@@ -497,11 +562,11 @@ func TestInspect_CreationCutShort(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r, err := inmem.Inspect(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Corruption != nil || !strings.Contains(r.ManifestError, "creation cut short") || r.Tail.State != inmem.TailClean {
-		t.Errorf("corruption %v, manifest error %q, tail %v", r.Corruption, r.ManifestError, r.Tail)
+	_, ierr := inmem.Inspect(dir, nil)
+	_, verr := inmem.Verify(dir, nil)
+	for what, err := range map[string]error{"Inspect": ierr, "Verify": verr} {
+		if !errors.Is(err, inmem.ErrNotDatabase) || !strings.Contains(err.Error(), "creation was cut short") {
+			t.Errorf("%s = %v, want ErrNotDatabase: a creation cut short", what, err)
+		}
 	}
 }

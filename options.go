@@ -88,6 +88,19 @@ type Options struct {
 	MaxRecordSize int
 	// Recovery defaults to RecoverStrict.
 	Recovery RecoveryMode
+	// ReadOnly opens an existing database for reading only, on read-only
+	// media too. Open then writes nothing: it creates no LOCK file (it takes
+	// a shared lock on an existing one, so read-only handles share the
+	// directory while a writer is kept out), cuts no torn tail (Recovery
+	// reports it; it stays on disk), syncs nothing and updates no MANIFEST;
+	// recovery happens in memory. Every write, Flush, Checkpoint, Compact
+	// and Export returns ErrReadOnly. A directory holding no database gives
+	// ErrNotDatabase. Not with InMemory or RecoverPointInTime.
+	ReadOnly bool
+	// MustExist makes Open fail with ErrNotDatabase, changing nothing on
+	// disk, where it would create a database (or finish a creation cut
+	// short).
+	MustExist bool
 	// Codec transforms every persisted byte of records and snapshots.
 	// Default: identity. Opening with another codec than the database was
 	// created with fails with ErrCodecMismatch.
@@ -138,6 +151,10 @@ func (o *Options) validate() error {
 		return invalidf("unknown durability %d", o.Durability)
 	case o.Recovery > RecoverPointInTime:
 		return invalidf("unknown recovery mode %d", o.Recovery)
+	case o.ReadOnly && o.Durability == InMemory:
+		return invalidf("ReadOnly needs a database directory, not InMemory")
+	case o.ReadOnly && o.Recovery == RecoverPointInTime:
+		return invalidf("ReadOnly cannot recover point-in-time: that changes files")
 	case o.SegmentSize < 4096:
 		return invalidf("SegmentSize %d is below 4096 bytes", o.SegmentSize)
 	case o.SyncInterval < 0:

@@ -77,6 +77,12 @@ func (db *DB) cutDamaged(res *wal.ScanResult, info wal.SegmentInfo, lost, stamp 
 		prev := res.Segments[len(res.Segments)-2]
 		return prev.Num, prev.Size, nil
 	}
+	if info.ValidEnd == info.Size {
+		// The log ends early (before its durable end), with nothing after
+		// its last valid record: there is nothing to cut or keep.
+		fmt.Fprintf(note, "%s ends at offset %d, before the end the MANIFEST recorded: the records after it are lost, nothing was cut\n", name, info.Size)
+		return info.Num, info.ValidEnd, nil
+	}
 	data, err := vfs.ReadFile(fsys, info.Path)
 	if err != nil {
 		return 0, 0, err

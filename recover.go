@@ -1,6 +1,7 @@
 package inmem
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -31,7 +32,8 @@ type RecoveryReport struct {
 	Last       Version // the last recovered version
 	// A torn tail, truncated: the segment, the offset it was cut at and how
 	// many bytes were cut. A segment whose header never became durable is
-	// removed instead (HeaderTorn).
+	// removed instead (HeaderTorn). A read-only open reports the torn tail
+	// and leaves it on disk.
 	TornSegment string
 	TornOffset  int64
 	TornBytes   int64
@@ -63,7 +65,21 @@ func (db *DB) snapDir() string { return db.path(snapshot.DirName) }
 
 func (db *DB) openDisk() (err error) {
 	start := time.Now()
+	defer func() { db.recovery.Duration = time.Since(start) }()
+	if db.opts.ReadOnly {
+		return db.openReadOnly()
+	}
 	fsys := db.opts.FS
+	if db.opts.MustExist {
+		// Checked before anything is created, and again under the lock.
+		if ok, err := vfs.Exists(fsys, db.path(manifest.FileName)); err != nil || !ok {
+			return cmp.Or(err, noManifest(db.opts, db.dir))
+		}
+	}
+	exported, err := checkExport(fsys, db.dir)
+	if err != nil {
+		return err
+	}
 	if err := fsys.MkdirAll(db.dir); err != nil {
 		return err
 	}
@@ -79,15 +95,23 @@ func (db *DB) openDisk() (err error) {
 	db.lock = lock
 	m, err := manifest.Read(fsys, db.dir)
 	switch {
+	case errors.Is(err, fs.ErrNotExist) && db.opts.MustExist:
+		return noManifest(db.opts, db.dir)
 	case errors.Is(err, fs.ErrNotExist):
-		err = db.create()
+		return db.create()
 	case err != nil:
 		return err
-	default:
-		err = db.recover(m)
 	}
-	db.recovery.Duration = time.Since(start)
-	return err
+	if err := db.recover(m); err != nil {
+		return err
+	}
+	if exported {
+		if err := dropExportMarker(fsys, db.dir); err != nil {
+			db.log.Close()
+			return err
+		}
+	}
+	return nil
 }
 
 // create makes a new database: directories, segment 1, then the MANIFEST,
@@ -95,7 +119,7 @@ func (db *DB) openDisk() (err error) {
 // already holds log records or snapshots is not new: it lost its MANIFEST.
 func (db *DB) create() error {
 	fsys := db.opts.FS
-	if err := db.refuseOrphanData(); err != nil {
+	if err := orphanData(db.opts, db.dir); err != nil {
 		return err
 	}
 	uuid, err := newUUID()
@@ -117,8 +141,9 @@ func (db *DB) create() error {
 	if err != nil {
 		return err
 	}
-	m := manifest.Manifest{UUID: uuid, CodecID: db.opts.Codec.ID(), ActiveSegment: 1}
-	if _, err := manifest.Write(fsys, db.dir, m, db.opts.CrashPoints); err != nil {
+	m := manifest.Manifest{UUID: uuid, CodecID: db.opts.Codec.ID(), ActiveSegment: 1,
+		LogEnd: manifest.LogEnd{Segment: 1, Offset: wal.HeaderSize}}
+	if _, err := manifest.Write(fsys, db.dir, m, db.opts.CrashPoints, crashpoint.DuringManifestUpdate); err != nil {
 		f.Close()
 		return err
 	}
@@ -128,39 +153,11 @@ func (db *DB) create() error {
 	return nil
 }
 
-func (db *DB) refuseOrphanData() error {
-	fsys := db.opts.FS
-	mpath := db.path(manifest.FileName)
-	if names, err := fsys.List(db.snapDir()); err == nil {
-		for _, n := range names {
-			if _, ok := snapshot.ParseFileName(n); ok {
-				return base.Corruptf(mpath, -1, "MANIFEST is missing but snapshot %s exists", n)
-			}
-		}
-	}
-	nums, err := wal.ListSegments(fsys, db.walDir())
-	if err != nil {
-		return nil // no WAL directory: nothing was ever written
-	}
-	for _, n := range nums {
-		data, err := vfs.ReadFile(fsys, filepath.Join(db.walDir(), wal.SegmentName(n)))
-		if err != nil {
-			return err
-		}
-		if len(data) > wal.HeaderSize {
-			if _, _, err := wal.DecodeRecord(data[wal.HeaderSize:], wal.HeaderSize, db.opts.MaxRecordSize); err == nil {
-				return base.Corruptf(mpath, -1, "MANIFEST is missing but segment %s holds records", wal.SegmentName(n))
-			}
-		}
-	}
-	return nil
-}
-
 func (db *DB) writerOptions() wal.WriterOptions {
 	return wal.WriterOptions{
 		FS: db.opts.FS, Dir: db.walDir(), UUID: db.uuid, SegmentSize: db.opts.SegmentSize,
 		CrashPoints: db.opts.CrashPoints, Publish: db.publish,
-		SyncEachCommit: db.opts.Durability == Strict,
+		SyncEachCommit: db.opts.Durability == Strict, Rotated: db.logRotated,
 	}
 }
 
@@ -168,32 +165,42 @@ func (db *DB) writerOptions() wal.WriterOptions {
 // watermark, deals with damage, makes everything it read durable and opens
 // the log for appending.
 func (db *DB) recover(m manifest.Manifest) error {
+	res, err := db.load(m)
+	if err != nil {
+		return err
+	}
+	active, size, err := db.settleDamage(res)
+	if err != nil {
+		return err
+	}
+	return db.openLog(res, active, size)
+}
+
+// load loads the MANIFEST's snapshot and replays the log above its
+// watermark, changing nothing on disk. It returns the scan, damage and all.
+func (db *DB) load(m manifest.Manifest) (*wal.ScanResult, error) {
 	if m.CodecID != db.opts.Codec.ID() {
-		return fmt.Errorf("%w: the database was written with codec %q, opened with %q", ErrCodecMismatch, m.CodecID, db.opts.Codec.ID())
+		return nil, fmt.Errorf("%w: the database was written with codec %q, opened with %q", ErrCodecMismatch, m.CodecID, db.opts.Codec.ID())
 	}
 	db.uuid, db.manifest = m.UUID, m
 	db.recovery = RecoveryReport{SnapshotID: m.SnapshotID, Watermark: Version(m.Watermark)}
 	if m.SnapshotID != 0 {
 		s, err := loadSnapshot(db.opts, db.snapDir(), m)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		db.store = s
 	}
 	res, err := wal.Scan(wal.ScanOptions{
 		FS: db.opts.FS, Dir: db.walDir(), UUID: m.UUID, MaxRecordSize: db.opts.MaxRecordSize - 4,
 		FirstSegment: m.ActiveSegment, CrashPoints: db.opts.CrashPoints,
-		Apply: db.replay(m.Watermark),
+		DurableEnd: positionOf(m.LogEnd), Apply: db.replay(m.Watermark),
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	db.recovery.Segments = len(res.Segments)
-	active, size, err := db.settleDamage(res)
-	if err != nil {
-		return err
-	}
-	return db.openLog(res, active, size)
+	return res, nil
 }
 
 // replay returns the function that applies one log record during recovery.
@@ -283,6 +290,7 @@ func loadSnapshot(o Options, dir string, m manifest.Manifest) (*state.Store, err
 		}
 		return nil, &base.CorruptionError{File: path, Offset: -1, Reason: "snapshot content does not decode", Err: err}
 	}
+	s.AdvanceClock(h.Clock)
 	return s, nil
 }
 
@@ -307,12 +315,9 @@ func (db *DB) settleDamage(res *wal.ScanResult) (uint64, int64, error) {
 
 func (db *DB) truncateTorn(res *wal.ScanResult) (uint64, int64, error) {
 	d, fsys, cp := res.Damage, db.opts.FS, db.opts.CrashPoints
-	info := res.Segments[len(res.Segments)-1]
-	db.recovery.TornSegment, db.recovery.TornOffset = d.Path, info.ValidEnd
-	db.recovery.TornBytes = info.Size - info.ValidEnd
+	info := db.reportTorn(res)
 	cp.Hit(crashpoint.DuringRecovery)
 	if d.HeaderTorn {
-		db.recovery.HeaderTorn = true
 		if err := fsys.Remove(d.Path); err != nil {
 			return 0, 0, err
 		}
@@ -338,8 +343,19 @@ func (db *DB) truncateTorn(res *wal.ScanResult) (uint64, int64, error) {
 	return info.Num, info.ValidEnd, nil
 }
 
-// openLog makes everything recovery read durable, then opens the log for
-// appending: a second crash must not lose what this recovery served.
+// reportTorn records a torn tail in the recovery report and returns the
+// torn segment.
+func (db *DB) reportTorn(res *wal.ScanResult) wal.SegmentInfo {
+	info := res.Segments[len(res.Segments)-1]
+	db.recovery.TornSegment, db.recovery.TornOffset = res.Damage.Path, info.ValidEnd
+	db.recovery.TornBytes = info.Size - info.ValidEnd
+	db.recovery.HeaderTorn = res.Damage.HeaderTorn
+	return info
+}
+
+// openLog makes everything recovery read durable, records the end of the
+// recovered log in the MANIFEST, then opens the log for appending: a second
+// crash must not lose what this recovery served.
 func (db *DB) openLog(res *wal.ScanResult, active uint64, size int64) error {
 	fsys := db.opts.FS
 	db.recovery.Last = Version(max(db.store.Last(), db.manifest.Watermark))
@@ -357,28 +373,58 @@ func (db *DB) openLog(res *wal.ScanResult, active uint64, size int64) error {
 	if err := db.syncDirs(db.walDir(), db.snapDir(), db.dir); err != nil {
 		return err
 	}
-	var f vfs.File
-	var err error
+	f, active, size, err := db.openActive(active, size)
+	if err != nil {
+		return err
+	}
+	if err := db.recordRecoveredEnd(res, active, size); err != nil {
+		f.Close()
+		return err
+	}
+	db.publishRecovered()
+	db.log = wal.NewWriter(db.writerOptions(), active, f, size, db.last)
+	return nil
+}
+
+// publishRecovered makes what recovery loaded the state readers see and
+// the next commit follows.
+func (db *DB) publishRecovered() {
+	last := uint64(db.recovery.Last)
+	db.last, db.lastTS = last, db.store.Clock()
+	db.visible.Store(last)
+	db.store.SetFloor(last)
+}
+
+// openActive opens the segment to append to and syncs it.
+func (db *DB) openActive(active uint64, size int64) (vfs.File, uint64, int64, error) {
+	fsys := db.opts.FS
 	if active == 0 {
 		// Point-in-time recovery set every segment aside: start the log again
 		// where the MANIFEST says it starts.
 		active, size = db.manifest.ActiveSegment, wal.HeaderSize
-		f, err = wal.CreateSegment(fsys, db.walDir(), active, db.uuid, db.opts.CrashPoints)
-	} else {
-		f, err = fsys.OpenAppend(filepath.Join(db.walDir(), wal.SegmentName(active)))
-		if err == nil {
-			err = f.Sync()
-		}
+		f, err := wal.CreateSegment(fsys, db.walDir(), active, db.uuid, db.opts.CrashPoints)
+		return f, active, size, err
 	}
+	f, err := fsys.OpenAppend(filepath.Join(db.walDir(), wal.SegmentName(active)))
 	if err != nil {
-		return err
+		return nil, 0, 0, err
 	}
-	last := uint64(db.recovery.Last)
-	db.last = last
-	db.visible.Store(last)
-	db.store.SetFloor(last)
-	db.log = wal.NewWriter(db.writerOptions(), active, f, size, last)
-	return nil
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, 0, 0, err
+	}
+	return f, active, size, nil
+}
+
+// recordRecoveredEnd makes the end of the recovered log, now durable, the
+// MANIFEST's log end, if it is not already. It moves the end forward, or,
+// after a point-in-time recovery cut durable records, back to what remains.
+func (db *DB) recordRecoveredEnd(res *wal.ScanResult, active uint64, size int64) error {
+	// The last record kept is at or above the watermark; without one, the
+	// watermark is the last txn.
+	end := manifest.LogEnd{Segment: active, Offset: size, Txn: max(res.LastTxn, db.manifest.Watermark)}
+	_, err := db.updateManifest(crashpoint.DuringLogEndUpdate, func(m *manifest.Manifest) { m.LogEnd = end })
+	return err
 }
 
 func syncFile(fsys vfs.FS, path string) error {

@@ -51,6 +51,16 @@ func segments(t testing.TB, fsys vfs.FS) []uint64 {
 	return nums
 }
 
+// crashed returns the files a process crash of db leaves: everything it
+// wrote, whether synced or not, but nothing a clean Close would add. db is
+// abandoned.
+func crashed(t testing.TB, db *inmem.DB, mem *vfs.MemFS) *vfs.MemFS {
+	t.Helper()
+	c := mem.Crash(vfs.CrashPolicy{Mode: vfs.KeepUnsynced})
+	abandon(t, db)
+	return c
+}
+
 // abandon registers the Close of a database the test walked away from
 // (its files were cloned by a simulated crash) so no goroutine leaks.
 func abandon(t testing.TB, db *inmem.DB) {
@@ -201,9 +211,9 @@ var tornCases = []struct {
 	}},
 }
 
-// TestDB_Open_TornTail damages the end of the last segment: recovery
-// truncates it (losing at most the damaged record), the database accepts
-// writes, and they survive another reopen.
+// TestDB_Open_TornTail damages the end of the last segment after a crash:
+// recovery truncates it (losing at most the damaged record), the database
+// accepts writes, and they survive another reopen.
 func TestDB_Open_TornTail(t *testing.T) {
 	seed := testSeed(t)
 	for _, tc := range tornCases {
@@ -212,9 +222,7 @@ func TestDB_Open_TornTail(t *testing.T) {
 			db := openMem(t, mem, nil)
 			g := newGen(seed, "w")
 			recs := runGen(t, g, db, 120)
-			if err := db.Close(); err != nil {
-				t.Fatal(err)
-			}
+			mem = crashed(t, db, mem) // a torn tail is what a crash leaves
 			nums := segments(t, mem)
 			path := segPath(nums[len(nums)-1])
 			data, err := vfs.ReadFile(mem, path)
@@ -292,15 +300,27 @@ func fileSize(t testing.TB, fsys vfs.FS, path string) int64 {
 // the file system, the model and the segment numbers.
 func corruptLog(t testing.TB, seed uint64, n int) (*vfs.MemFS, *gen, []rec) {
 	t.Helper()
-	mem := vfs.NewMemFS()
-	db := openMem(t, mem, &inmem.Options{SegmentSize: 8 << 10})
-	g := newGen(seed, "w")
-	g.valueSize = 100
-	recs := runGen(t, g, db, n)
+	mem, db, g, recs := genLog(t, seed, n)
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
 	return mem, g, recs
+}
+
+// crashedLog is corruptLog ending in a process crash instead of a Close.
+func crashedLog(t testing.TB, seed uint64, n int) (*vfs.MemFS, *gen, []rec) {
+	t.Helper()
+	mem, db, g, recs := genLog(t, seed, n)
+	return crashed(t, db, mem), g, recs
+}
+
+func genLog(t testing.TB, seed uint64, n int) (*vfs.MemFS, *inmem.DB, *gen, []rec) {
+	t.Helper()
+	mem := vfs.NewMemFS()
+	db := openMem(t, mem, &inmem.Options{SegmentSize: 8 << 10})
+	g := newGen(seed, "w")
+	g.valueSize = 100
+	return mem, db, g, runGen(t, g, db, n)
 }
 
 // TestDB_Open_CorruptRecord damages a durable record (one followed by valid
@@ -654,7 +674,7 @@ func TestDB_Rotation_Crash(t *testing.T) {
 // torn tail and checks that recovering again gives the same state.
 func TestDB_Open_CrashDuringRecovery(t *testing.T) {
 	seed := testSeed(t)
-	mem, g, recs := corruptLog(t, seed, 200)
+	mem, g, recs := crashedLog(t, seed, 200)
 	nums := segments(t, mem)
 	path := segPath(nums[len(nums)-1])
 	data, _ := vfs.ReadFile(mem, path)

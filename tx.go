@@ -8,7 +8,8 @@ import (
 	"github.com/in-mem/inmem/internal/writeset"
 )
 
-// MaxKeySize bounds keys, cell names and run names, in bytes.
+// MaxKeySize bounds keys, cell names and run names, in bytes. Run and cell
+// names may not be empty; a KV key may.
 const MaxKeySize = 64 << 10
 
 // Tx is a transaction: the writes made through it commit together as one
@@ -21,6 +22,7 @@ type Tx struct {
 	muts    []writeset.Mutation
 	mut0    [1]writeset.Mutation // muts' first backing array: most Txs write once
 	done    bool
+	size    int // encoded size of muts' writes, count excluded (see reserve)
 
 	runs   map[string][16]byte // runs created by this Tx
 	keys   map[txKey]int       // index in muts of each key's write; see find
@@ -112,7 +114,6 @@ func (db *DB) runTx(tx *Tx, fn func(*Tx) error) error {
 // the durability mode allows the acknowledgement.
 func (db *DB) commitLocked(tx *Tx) (Version, error) {
 	v := tx.version
-	ts := db.nowMicros()
 	var payload []byte
 	if db.log != nil {
 		db.encBuf = writeset.Append(db.encBuf[:0], tx.muts)
@@ -128,6 +129,7 @@ func (db *DB) commitLocked(tx *Tx) (Version, error) {
 			return 0, fmt.Errorf("%w: %d bytes, MaxRecordSize is %d", ErrTooLarge, size, db.opts.MaxRecordSize)
 		}
 	}
+	ts := db.nowMicros()
 	if err := db.store.Apply(v, ts, tx.muts); err != nil {
 		db.commitMu.Unlock()
 		return 0, fmt.Errorf("inmem: internal error: validated commit does not apply: %w", err)
@@ -198,6 +200,9 @@ func (tx *Tx) CreateRun(name string) (RunID, error) {
 	if _, ok := tx.lookupRun(name); ok {
 		return RunID{}, fmt.Errorf("%w: %q", ErrRunExists, name)
 	}
+	if err := tx.reserve(writeset.MutationSize(writeset.CreateRun, len(name), 0, 0), 0, false); err != nil {
+		return RunID{}, err
+	}
 	id, err := newUUID()
 	if err != nil {
 		return RunID{}, err
@@ -242,12 +247,45 @@ func (tx *Tx) ResolveRun(name string) (RunID, error) {
 	return RunID{}, fmt.Errorf("%w: %q", ErrRunNotFound, name)
 }
 
-// KVPut sets key to value. value is copied.
+// KVPut sets key to value. value is copied, after the size check: a value
+// too large for one commit fails with ErrTooLarge at once, whatever its
+// size, without being copied.
 func (tx *Tx) KVPut(run RunID, key string, value []byte) error {
 	if err := tx.kvCheck(run, key); err != nil {
 		return err
 	}
-	tx.write(writeset.Mutation{Kind: writeset.KVPut, Run: run, Key: key, Value: bytes.Clone(nonNil(value))})
+	return tx.put(writeset.KVPut, run, key, value)
+}
+
+// put records a KV put or a cell write, replacing this Tx's earlier write of
+// the same key, once reserve accepts its size.
+func (tx *Tx) put(kind writeset.Kind, run RunID, key string, value []byte) error {
+	k := txKey{kind == writeset.StateSet, run, key}
+	i, replaces := tx.find(k)
+	if err := tx.reserve(writeset.MutationSize(kind, len(key), len(value), 0), i, replaces); err != nil {
+		return err
+	}
+	tx.write(writeset.Mutation{Kind: kind, Run: run, Key: key, Value: bytes.Clone(nonNil(value))})
+	return nil
+}
+
+// reserve counts a write of size bytes (encoded), which replaces this Tx's
+// write at index i if replaces is set, and refuses it with ErrTooLarge if
+// the commit's record would then exceed MaxRecordSize. It runs before the
+// write's bytes are copied or encoded, and needs only their lengths. The
+// codec may add a few bytes more; the record is checked again once encoded.
+func (tx *Tx) reserve(size, i int, replaces bool) error {
+	next, count := tx.size+size, len(tx.muts)+1
+	if replaces {
+		m := &tx.muts[i]
+		next -= writeset.MutationSize(m.Kind, len(m.Key), len(m.Value), m.Seq)
+		count--
+	}
+	record := recordOverhead + writeset.CountSize(count) + next
+	if limit := tx.db.opts.MaxRecordSize; record > limit {
+		return fmt.Errorf("%w: the commit would need a record of %d bytes, MaxRecordSize is %d", ErrTooLarge, record, limit)
+	}
+	tx.size = next
 	return nil
 }
 
@@ -266,6 +304,15 @@ func (tx *Tx) kvCheck(run RunID, key string) error {
 		return err
 	}
 	return tx.run(run)
+}
+
+// cellCheck is kvCheck for a state cell, whose name, like a run's, may not
+// be empty. A KV key may.
+func (tx *Tx) cellCheck(run RunID, cell string) error {
+	if cell == "" {
+		return invalidf("empty cell name")
+	}
+	return tx.kvCheck(run, cell)
 }
 
 // write records m, a put, delete or cell write, replacing this Tx's earlier
@@ -298,6 +345,10 @@ func (tx *Tx) KVDelete(run RunID, key string) error {
 		return err
 	}
 	if _, err := tx.KVGet(run, key); err != nil {
+		return err
+	}
+	i, replaces := tx.find(txKey{false, run, key})
+	if err := tx.reserve(writeset.MutationSize(writeset.KVDelete, len(key), 0, 0), i, replaces); err != nil {
 		return err
 	}
 	tx.write(writeset.Mutation{Kind: writeset.KVDelete, Run: run, Key: key})
@@ -345,6 +396,9 @@ func (tx *Tx) EventAppend(run RunID, payload []byte) (uint64, error) {
 		tx.events = map[[16]byte]uint64{}
 	}
 	seq += tx.events[run]
+	if err := tx.reserve(writeset.MutationSize(writeset.EventAppend, 0, len(payload), seq), 0, false); err != nil {
+		return 0, err
+	}
 	tx.events[run]++
 	tx.add(writeset.Mutation{Kind: writeset.EventAppend, Run: run, Value: bytes.Clone(nonNil(payload)), Seq: seq})
 	return seq, nil
@@ -352,7 +406,7 @@ func (tx *Tx) EventAppend(run RunID, payload []byte) (uint64, error) {
 
 // StateGet returns a state cell's latest value, this Tx's writes included.
 func (tx *Tx) StateGet(run RunID, cell string) (Versioned, error) {
-	if err := tx.kvCheck(run, cell); err != nil {
+	if err := tx.cellCheck(run, cell); err != nil {
 		return Versioned{}, err
 	}
 	if i, ok := tx.find(txKey{true, run, cell}); ok {
@@ -369,13 +423,13 @@ func (tx *Tx) StateGet(run RunID, cell string) (Versioned, error) {
 	return versioned(e), nil
 }
 
-// StateSet sets a state cell.
+// StateSet sets a state cell. value is copied after the size check, as in
+// KVPut.
 func (tx *Tx) StateSet(run RunID, cell string, value []byte) error {
-	if err := tx.kvCheck(run, cell); err != nil {
+	if err := tx.cellCheck(run, cell); err != nil {
 		return err
 	}
-	tx.write(writeset.Mutation{Kind: writeset.StateSet, Run: run, Key: cell, Value: bytes.Clone(nonNil(value))})
-	return nil
+	return tx.put(writeset.StateSet, run, cell, value)
 }
 
 // StateCAS sets a state cell only if its current version is expected (0:
@@ -408,7 +462,11 @@ func (tx *Tx) SetRetentionPolicy(run RunID, p RetentionPolicy) error {
 	if err := tx.run(run); err != nil {
 		return err
 	}
-	tx.add(writeset.Mutation{Kind: writeset.SetRetention, Run: run, Value: state.EncodePolicy(p.p)})
+	enc := state.EncodePolicy(p.p)
+	if err := tx.reserve(writeset.MutationSize(writeset.SetRetention, 0, len(enc), 0), 0, false); err != nil {
+		return err
+	}
+	tx.add(writeset.Mutation{Kind: writeset.SetRetention, Run: run, Value: enc})
 	return nil
 }
 

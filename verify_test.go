@@ -42,7 +42,7 @@ func TestVerify_Checkpointed(t *testing.T) {
 
 func TestVerify_TornTail(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "db")
-	last := ivBuild(t, dir, nil, 10)
+	last := ivBuildCrashed(t, dir, 10)
 	seg := ivSegment(dir, 1)
 	offs := ivRecords(t, seg)
 	cut := offs[len(offs)-1]

@@ -20,7 +20,8 @@ import (
 )
 
 // Point is one crash point (the list, with what each means, is also in
-// docs/design.md); keep NumPoints last.
+// docs/design.md). Keep NumPoints last; new points go before it, so that the
+// numbers of the others never change.
 type Point uint8
 
 const (
@@ -49,6 +50,15 @@ const (
 	// replayed segment, and before and after a tail truncation (before its
 	// sync).
 	DuringRecovery
+	// DuringLogEndUpdate: the MANIFEST is being replaced to record a new
+	// durable end of the log, MANIFEST.tmp written and synced. Hit twice per
+	// update, before the rename and after it (before the directory sync), at
+	// each of: a segment rotation (the new segment and its directory entry
+	// are durable, no record is in it yet), the end of a recovery that
+	// changed or synced the log, and a clean Close (the log is synced and
+	// closed). Checkpoints record the log end in their own MANIFEST update
+	// (DuringManifestUpdate).
+	DuringLogEndUpdate
 	// NumPoints is the number of points.
 	NumPoints
 )
@@ -63,6 +73,7 @@ var names = [NumPoints]string{
 	"DuringManifestUpdate",
 	"DuringCompaction",
 	"DuringRecovery",
+	"DuringLogEndUpdate",
 }
 
 func (p Point) String() string {

@@ -24,6 +24,22 @@ func lockFile(name string) (io.Closer, error) {
 type heldLock struct{ f *os.File }
 
 func (h heldLock) Close() error {
+	if h.f == nil {
+		return nil
+	}
 	h.f.Close()
 	return os.Remove(h.f.Name())
+}
+
+// lockFileShared takes no lock where flock does not exist: the fallback lock
+// file is exclusive and would need write access. It only checks that name
+// exists.
+func lockFileShared(name string) (io.Closer, error) {
+	if _, err := os.Stat(name); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(name + ".held"); err == nil {
+		return nil, fmt.Errorf("%w: %s", ErrLocked, name)
+	}
+	return heldLock{}, nil
 }

@@ -25,15 +25,18 @@ import (
 type MemFS struct {
 	mu    sync.Mutex
 	root  *memNode
-	locks map[string]bool
+	locks map[string]int // -1: held exclusively; n > 0: by n shared holders
 	syncs uint64
 }
 
-var _ FS = (*MemFS)(nil)
+var (
+	_ FS           = (*MemFS)(nil)
+	_ SharedLocker = (*MemFS)(nil)
+)
 
 // NewMemFS returns an empty MemFS.
 func NewMemFS() *MemFS {
-	return &MemFS{root: newDirNode(), locks: map[string]bool{}}
+	return &MemFS{root: newDirNode(), locks: map[string]int{}}
 }
 
 type memNode struct {
@@ -310,11 +313,11 @@ func (m *MemFS) Truncate(name string, size int64) error {
 func (m *MemFS) Lock(name string) (io.Closer, error) {
 	key := filepath.ToSlash(filepath.Clean(name))
 	m.mu.Lock()
-	if m.locks[key] {
-		m.mu.Unlock()
+	held := m.locks[key] != 0
+	m.mu.Unlock()
+	if held {
 		return nil, fmt.Errorf("%w: %s", ErrLocked, name)
 	}
-	m.mu.Unlock()
 	if _, err := m.Stat(name); errors.Is(err, fs.ErrNotExist) {
 		f, err := m.Create(name)
 		if err != nil {
@@ -324,11 +327,26 @@ func (m *MemFS) Lock(name string) (io.Closer, error) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.locks[key] {
+	if m.locks[key] != 0 {
 		return nil, fmt.Errorf("%w: %s", ErrLocked, name)
 	}
-	m.locks[key] = true
+	m.locks[key] = -1
 	return &memLock{fs: m, key: key}, nil
+}
+
+// LockShared implements SharedLocker.
+func (m *MemFS) LockShared(name string) (io.Closer, error) {
+	key := filepath.ToSlash(filepath.Clean(name))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, err := m.lookupFile("lock", name); err != nil {
+		return nil, err
+	}
+	if m.locks[key] < 0 {
+		return nil, fmt.Errorf("%w: %s", ErrLocked, name)
+	}
+	m.locks[key]++
+	return &memLock{fs: m, key: key, shared: true}, nil
 }
 
 // Syncs reports how many Sync calls (of files and directories) succeeded.
@@ -339,16 +357,21 @@ func (m *MemFS) Syncs() uint64 {
 }
 
 type memLock struct {
-	fs   *MemFS
-	key  string
-	once sync.Once
+	fs     *MemFS
+	key    string
+	shared bool
+	once   sync.Once
 }
 
 func (l *memLock) Close() error {
 	l.once.Do(func() {
 		l.fs.mu.Lock()
+		defer l.fs.mu.Unlock()
+		if l.shared && l.fs.locks[l.key] > 1 {
+			l.fs.locks[l.key]--
+			return
+		}
 		delete(l.fs.locks, l.key)
-		l.fs.mu.Unlock()
 	})
 	return nil
 }

@@ -87,7 +87,7 @@ func (m *MemFS) crash(p CrashPolicy, report bool) (*MemFS, []string) {
 	if p.Mode == RandomUnsynced {
 		c.rng = rand.New(rand.NewPCG(p.Seed, 0x696e2d6d656d))
 	}
-	return &MemFS{root: c.dir(m.root, "/"), locks: map[string]bool{}}, c.fates
+	return &MemFS{root: c.dir(m.root, "/"), locks: map[string]int{}}, c.fates
 }
 
 // Kill returns a new MemFS as a process crash leaves the machine: every
@@ -98,7 +98,7 @@ func (m *MemFS) crash(p CrashPolicy, report bool) (*MemFS, []string) {
 func (m *MemFS) Kill() *MemFS {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return &MemFS{root: cloneNode(m.root, map[*memNode]*memNode{}), locks: map[string]bool{}}
+	return &MemFS{root: cloneNode(m.root, map[*memNode]*memNode{}), locks: map[string]int{}}
 }
 
 // cloneNode copies a node and everything it reaches, keeping shared nodes

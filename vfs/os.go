@@ -15,7 +15,10 @@ var OS FS = osFS{}
 
 type osFS struct{}
 
-var _ FS = osFS{}
+var (
+	_ FS           = osFS{}
+	_ SharedLocker = osFS{}
+)
 
 type osFile struct {
 	*os.File
@@ -90,3 +93,6 @@ func (osFS) Lock(name string) (io.Closer, error) {
 	}
 	return lockFile(name)
 }
+
+// LockShared implements SharedLocker with a shared flock(2).
+func (osFS) LockShared(name string) (io.Closer, error) { return lockFileShared(name) }

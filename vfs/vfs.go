@@ -70,8 +70,42 @@ type FS interface {
 	Lock(name string) (io.Closer, error)
 }
 
-// ErrLocked is returned by FS.Lock when the lock is already held.
-var ErrLocked = errors.New("inmem/vfs: file is locked by another user")
+// ErrLocked is returned by FS.Lock and LockShared when the lock is already
+// held in a conflicting mode, by another process or by another open handle
+// of this one.
+var ErrLocked = errors.New("inmem/vfs: file is locked by another process or handle")
+
+// SharedLocker is implemented by an FS that can take shared locks: any
+// number of shared holders, or one exclusive holder (FS.Lock), never both.
+// It is optional; use the LockShared helper.
+type SharedLocker interface {
+	// LockShared takes a shared lock on the named file, which it opens for
+	// reading only and never creates: a missing file fails with an error
+	// matching fs.ErrNotExist. It fails with ErrLocked while an exclusive
+	// lock is held. Closing the returned Closer releases the lock.
+	LockShared(name string) (io.Closer, error)
+}
+
+// LockShared takes a shared lock on name through fsys (see SharedLocker),
+// looking through wrappers that have an Unwrap() FS method. An FS that
+// cannot take shared locks gets none: the returned Closer does nothing, and
+// nothing keeps a writer out while the reader reads.
+func LockShared(fsys FS, name string) (io.Closer, error) {
+	for {
+		if sl, ok := fsys.(SharedLocker); ok {
+			return sl.LockShared(name)
+		}
+		u, ok := fsys.(interface{ Unwrap() FS })
+		if !ok {
+			return nopCloser{}, nil
+		}
+		fsys = u.Unwrap()
+	}
+}
+
+type nopCloser struct{}
+
+func (nopCloser) Close() error { return nil }
 
 // ReadFile reads a whole file through fsys.
 func ReadFile(fsys FS, name string) ([]byte, error) {

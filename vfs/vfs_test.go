@@ -232,6 +232,59 @@ func TestFS_Lock(t *testing.T) {
 	})
 }
 
+// TestFS_LockShared: shared locks coexist with each other and conflict
+// with an exclusive lock both ways; a shared lock never creates its file.
+func TestFS_LockShared(t *testing.T) {
+	forEachFS(t, func(t *testing.T, fsys vfs.FS, dir string) {
+		must(t, fsys.MkdirAll(filepath.Join(dir, "db")))
+		name := filepath.Join(dir, "db", "LOCK")
+		if _, err := vfs.LockShared(fsys, name); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("LockShared of a missing file = %v, want ErrNotExist", err)
+		}
+		if ok, _ := vfs.Exists(fsys, name); ok {
+			t.Fatalf("LockShared created %s", name)
+		}
+		ex, err := fsys.Lock(name)
+		must(t, err)
+		if _, err := vfs.LockShared(fsys, name); !errors.Is(err, vfs.ErrLocked) {
+			t.Fatalf("LockShared under an exclusive lock = %v, want ErrLocked", err)
+		}
+		must(t, ex.Close())
+		s1, err := vfs.LockShared(fsys, name)
+		must(t, err)
+		s2, err := vfs.LockShared(fsys, name)
+		if err != nil {
+			t.Fatalf("second shared lock = %v", err)
+		}
+		if _, err := fsys.Lock(name); !errors.Is(err, vfs.ErrLocked) {
+			t.Fatalf("Lock under shared locks = %v, want ErrLocked", err)
+		}
+		must(t, s1.Close())
+		if _, err := fsys.Lock(name); !errors.Is(err, vfs.ErrLocked) {
+			t.Fatalf("Lock under one remaining shared lock = %v, want ErrLocked", err)
+		}
+		must(t, s2.Close())
+		ex, err = fsys.Lock(name)
+		if err != nil {
+			t.Fatalf("Lock after the shared locks closed = %v", err)
+		}
+		must(t, ex.Close())
+	})
+}
+
+// TestLockShared_Fallback: an FS without shared locks, and not wrapping
+// one, gets a no-op lock.
+func TestLockShared_Fallback(t *testing.T) {
+	l, err := vfs.LockShared(plainFS{vfs.NewMemFS()}, "anything")
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, l.Close())
+}
+
+// plainFS hides every optional interface of the FS it embeds.
+type plainFS struct{ vfs.FS }
+
 func TestReadFile_Empty(t *testing.T) {
 	forEachFS(t, func(t *testing.T, fsys vfs.FS, dir string) {
 		p := filepath.Join(dir, "empty")

@@ -31,6 +31,9 @@ func newEventAppendCmd(g *globals) *cobra.Command {
 		Args:  exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			run, payload := args[0], args[1]
+			if err := checkRun(run); err != nil {
+				return err
+			}
 			return g.withDB(openOrCreate, func(db *inmem.DB) error {
 				var seq uint64
 				v, err := db.Commit(func(tx *inmem.Tx) error {
@@ -66,10 +69,13 @@ func newEventRangeCmd(g *globals) *cobra.Command {
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			run := args[0]
+			if err := checkRun(run); err != nil {
+				return err
+			}
 			if !cmd.Flags().Changed("to") {
 				to = math.MaxUint64
 			}
-			return g.withDB(openExisting, func(db *inmem.DB) error {
+			return g.withDB(openReadOnly, func(db *inmem.DB) error {
 				id, err := resolve(db, run)
 				if err != nil {
 					return err

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,12 +92,13 @@ func (g *globals) dirArg(args []string) (string, error) {
 	return args[0], nil
 }
 
-// openMode says whether a command may create the database.
-type openMode bool
+// openMode says how a command opens the database.
+type openMode uint8
 
 const (
-	openOrCreate openMode = true  // commands that write
-	openExisting openMode = false // every other command
+	openOrCreate openMode = iota // commands that write and may create it
+	openExisting                 // commands that change an existing one
+	openReadOnly                 // commands that only read: read-only media work too
 )
 
 // withDB opens the database, runs fn and closes the database, returning
@@ -125,11 +125,8 @@ func (g *globals) open(mode openMode) (*inmem.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if mode == openExisting {
-		if err := checkDatabase(dir); err != nil {
-			return nil, err
-		}
-	}
+	opts.MustExist = mode == openExisting
+	opts.ReadOnly = mode == openReadOnly
 	db, err := inmem.Open(dir, opts)
 	if err != nil {
 		return nil, g.explainOpen(dir, err)
@@ -137,27 +134,20 @@ func (g *globals) open(mode openMode) (*inmem.DB, error) {
 	return db, nil
 }
 
-// checkDatabase refuses a directory with neither a MANIFEST nor a log, so
-// that a command that only reads never creates a database.
-func checkDatabase(dir string) error {
-	for _, name := range []string{"MANIFEST", "WAL"} {
-		_, err := os.Stat(filepath.Join(dir, name))
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-	}
-	return fmt.Errorf("no in-mem database in %s: %w", dir, fs.ErrNotExist)
-}
-
 // explainOpen adds what the user can do about an Open error.
-func (g *globals) explainOpen(dir string, err error) error {
-	if errors.Is(err, inmem.ErrLocked) {
-		return fmt.Errorf("open %s: another process has the database open: %w", dir, err)
+func (g *globals) explainOpen(dir string, err error) error { return g.explain("open", dir, err) }
+
+// explain adds to an error of what (open, verify) on dir what the user can
+// do about it. Errors that name the directory or file already (no
+// database, corruption) are returned as they are: a prefix would repeat it.
+func (g *globals) explain(what, dir string, err error) error {
+	switch {
+	case errors.Is(err, inmem.ErrLocked):
+		return fmt.Errorf("%s %s: another process has the database open for writing: %w", what, dir, err)
+	case errors.Is(err, inmem.ErrNotDatabase), errors.Is(err, inmem.ErrCorrupt):
+		return err
 	}
-	return fmt.Errorf("open %s: %w", dir, g.explainKey(err))
+	return fmt.Errorf("%s %s: %w", what, dir, g.explainKey(err))
 }
 
 // explainKey adds a hint to a codec mismatch: the key is missing or wrong.
@@ -180,6 +170,47 @@ func (g *globals) output(cmd *cobra.Command, v any, text func(w io.Writer) error
 		return enc.Encode(v)
 	}
 	return text(w)
+}
+
+// checkRun, checkKey and checkCell refuse, as usage errors and before the
+// database is opened (a command that would create the database must not,
+// for a write it refuses), what the database would refuse: an empty run or
+// cell name, or a name or key longer than inmem.MaxKeySize. A key may be
+// empty.
+func checkRun(run string) error {
+	if run == "" {
+		return invalidArg("empty run name")
+	}
+	return checkSize("run name", run)
+}
+
+func checkKey(run, key string) error {
+	if err := checkRun(run); err != nil {
+		return err
+	}
+	return checkSize("key", key)
+}
+
+func checkCell(run, cell string) error {
+	if err := checkRun(run); err != nil {
+		return err
+	}
+	if cell == "" {
+		return invalidArg("empty cell name")
+	}
+	return checkSize("cell name", cell)
+}
+
+// invalidArg is a usage error that also matches inmem.ErrInvalid.
+func invalidArg(format string, args ...any) error {
+	return &usageError{fmt.Errorf("%w: %s", inmem.ErrInvalid, fmt.Sprintf(format, args...))}
+}
+
+func checkSize(what, s string) error {
+	if len(s) > inmem.MaxKeySize {
+		return invalidArg("%s of %d bytes is above %d", what, len(s), inmem.MaxKeySize)
+	}
+	return nil
 }
 
 // resolve returns the id of an existing run.

@@ -47,18 +47,53 @@ func TestReadKeyFile(t *testing.T) {
 	}
 }
 
+// noDatabaseCommands need an existing database; run on a directory that
+// holds none, each exits with status 4, changing nothing.
+var noDatabaseCommands = [][]string{
+	{"kv", "get", "r", "k"}, {"kv", "keys", "r"}, {"kv", "history", "r", "k"}, {"kv", "del", "r", "k"},
+	{"runs"}, {"event", "range", "r"}, {"state", "get", "r", "c"}, {"checkpoint"}, {"compact"},
+	{"retention", "get", "r"}, {"retention", "set", "r", "last:2"}, {"export", "elsewhere"},
+	{"inspect"}, {"verify"}, {"repair"},
+}
+
 func TestGlobals_ReadCommandsDoNotCreate(t *testing.T) {
 	dir := newDir(t)
-	for _, args := range [][]string{
-		{"kv", "get", "r", "k"}, {"runs"}, {"checkpoint"}, {"compact"}, {"retention", "get", "r"},
-	} {
-		_, err := runCLI(t, append(args, "--dir", dir)...)
-		if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "no in-mem database in") {
-			t.Errorf("inmem %v on no database: %v", args, err)
+	for _, args := range noDatabaseCommands {
+		var out, errOut bytes.Buffer
+		code := execute(append(args, "--dir", dir), &out, &errOut)
+		if code != exitNoDB || !strings.Contains(errOut.String(), "error: inmem: no database in "+dir+"\n") {
+			t.Errorf("inmem %v on no database: exit %d, %q", args, code, errOut.String())
 		}
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("a read command created %s", dir)
+		t.Errorf("a command created %s", dir)
+	}
+}
+
+// TestGlobals_CreationCutShort: a database whose creation was cut short
+// (no MANIFEST, no data) is no database for every command that needs one,
+// with one message and exit status 4, and nothing changes; the next write
+// finishes the creation.
+func TestGlobals_CreationCutShort(t *testing.T) {
+	dir := newDir(t)
+	mustRun(t, "kv", "put", "--dir", dir, "r", "k", "v")
+	for _, p := range []string{"MANIFEST", "WAL/wal-000001.seg"} {
+		if err := os.Remove(filepath.Join(dir, p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := tree(t, dir)
+	for _, args := range noDatabaseCommands {
+		var out, errOut bytes.Buffer
+		code := execute(append(args, "--dir", dir), &out, &errOut)
+		if code != exitNoDB || !strings.Contains(errOut.String(), "creation was cut short before it wrote the MANIFEST") {
+			t.Errorf("inmem %v on a creation cut short: exit %d, %q", args, code, errOut.String())
+		}
+	}
+	checkUnchanged(t, dir, before)
+	mustRun(t, "kv", "put", "--dir", dir, "r", "k", "v2")
+	if out := mustRun(t, "kv", "get", "--dir", dir, "r", "k"); out != "v2\n" {
+		t.Errorf("after the creation was finished: %q", out)
 	}
 }
 
@@ -93,5 +128,27 @@ func TestGlobals_Buffered(t *testing.T) {
 	mustRun(t, "kv", "put", "--dir", dir, "--durability", "buffered", "r", "k", "v")
 	if out := mustRun(t, "kv", "get", "--dir", dir, "r", "k"); out != "v\n" {
 		t.Errorf("get after a buffered put = %q", out)
+	}
+}
+
+// TestGlobals_BadNamesChangeNothing: a name the database would refuse is a
+// usage error found before anything is opened: no database is created for
+// a write that cannot happen.
+func TestGlobals_BadNamesChangeNothing(t *testing.T) {
+	dir := newDir(t)
+	long := strings.Repeat("x", inmem.MaxKeySize+1)
+	for _, args := range [][]string{
+		{"kv", "put", "", "k", "v"}, {"kv", "put", "r", long, "v"}, {"kv", "put", long, "k", "v"},
+		{"event", "append", "", "e"}, {"state", "set", "r", "", "v"}, {"state", "cas", "r", "", "0", "v"},
+		{"state", "set", "r", long, "v"}, {"kv", "get", "", "k"}, {"state", "get", "r", ""},
+	} {
+		var out, errOut bytes.Buffer
+		code := execute(append(args, "--dir", dir), &out, &errOut)
+		if code != exitUsage || !strings.Contains(errOut.String(), "invalid argument") {
+			t.Errorf("inmem %.60q: exit %d, %q; want a usage error", args, code, errOut.String())
+		}
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a refused write created %s", dir)
 	}
 }

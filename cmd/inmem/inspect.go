@@ -105,6 +105,11 @@ func printManifest(tw io.Writer, r *inmem.InspectReport) {
 	}
 	fmt.Fprintf(tw, "  codec\t%s\n", codec)
 	fmt.Fprintf(tw, "  active segment\t%d\n", m.ActiveSegment)
+	if e := m.LogEnd; e != nil {
+		fmt.Fprintf(tw, "  durable log end\tsegment %d, offset %d, after txn %d\n", e.Segment, e.Offset, e.Txn)
+	} else {
+		fmt.Fprintf(tw, "  durable log end\tnot recorded (MANIFEST format 1)\n")
+	}
 	if m.SnapshotID == 0 {
 		fmt.Fprintf(tw, "  snapshot\tnone\n")
 	} else {

@@ -14,6 +14,9 @@ import (
 	"testing"
 
 	"github.com/in-mem/inmem"
+	"github.com/in-mem/inmem/crashpoint"
+	"github.com/in-mem/inmem/internal/manifest"
+	"github.com/in-mem/inmem/vfs"
 )
 
 // The helpers below are shared with verify_test.go.
@@ -78,16 +81,34 @@ func recordOffsets(t *testing.T, path string) []int64 {
 	return offs
 }
 
-// tearTail cuts the last record of segment 1 short, as a power loss can:
+// tearTail cuts the last record of segment 1 short, as a power loss can
+// after a crash. The database was closed cleanly, which recorded the exact
+// end of its log in the MANIFEST: first the MANIFEST is made what it was
+// before that Close, as a crash would have left it.
 // it returns the record's offset.
 func tearTail(t *testing.T, dir string) int64 {
 	t.Helper()
+	forgetClose(t, dir)
 	offs := recordOffsets(t, segPath(dir))
 	last := offs[len(offs)-1]
 	if err := os.Truncate(segPath(dir), last+10); err != nil {
 		t.Fatal(err)
 	}
 	return last
+}
+
+// forgetClose rewrites the MANIFEST's durable log end as a crash instead of
+// the last Close would have left it: the start of the active segment.
+func forgetClose(t *testing.T, dir string) {
+	t.Helper()
+	m, err := manifest.Read(vfs.OS, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.LogEnd = manifest.LogEnd{Segment: m.ActiveSegment, Offset: manifest.MinLogOffset, Txn: m.Watermark}
+	if _, err := manifest.Write(vfs.OS, dir, m, nil, crashpoint.DuringManifestUpdate); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // writeKey writes a hex key file and returns its path.
@@ -186,7 +207,7 @@ func TestInspect_Encrypted(t *testing.T) {
 
 func TestInspect_Errors(t *testing.T) {
 	empty := t.TempDir()
-	if _, err := runCLI(t, "inspect", empty); !errors.Is(err, fs.ErrNotExist) || exitCode(err) != exitError {
+	if _, err := runCLI(t, "inspect", empty); !errors.Is(err, inmem.ErrNotDatabase) || exitCode(err) != exitNoDB {
 		t.Errorf("inspect of an empty directory: %v", err)
 	}
 	if _, err := runCLI(t, "inspect"); exitCode(err) != exitUsage {

@@ -48,6 +48,9 @@ func newKVPutCmd(g *globals) *cobra.Command {
 		Args:  exactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			run, key, value := args[0], args[1], args[2]
+			if err := checkKey(run, key); err != nil {
+				return err
+			}
 			return g.withDB(openOrCreate, func(db *inmem.DB) error {
 				v, err := db.Commit(func(tx *inmem.Tx) error {
 					id, err := tx.GetOrCreateRun(run)
@@ -79,7 +82,10 @@ version and timestamp.`,
 		Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			run, key := args[0], args[1]
-			return g.withDB(openExisting, func(db *inmem.DB) error {
+			if err := checkKey(run, key); err != nil {
+				return err
+			}
+			return g.withDB(openReadOnly, func(db *inmem.DB) error {
 				id, err := resolve(db, run)
 				if err != nil {
 					return err
@@ -111,6 +117,9 @@ func newKVDelCmd(g *globals) *cobra.Command {
 		Args:  exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			run, key := args[0], args[1]
+			if err := checkKey(run, key); err != nil {
+				return err
+			}
 			return g.withDB(openExisting, func(db *inmem.DB) error {
 				id, err := resolve(db, run)
 				if err != nil {
@@ -136,7 +145,10 @@ func newKVHistoryCmd(g *globals) *cobra.Command {
 		Args:  exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			run, key := args[0], args[1]
-			return g.withDB(openExisting, func(db *inmem.DB) error {
+			if err := checkKey(run, key); err != nil {
+				return err
+			}
+			return g.withDB(openReadOnly, func(db *inmem.DB) error {
 				id, err := resolve(db, run)
 				if err != nil {
 					return err
@@ -188,7 +200,10 @@ func newKVKeysCmd(g *globals) *cobra.Command {
 			if len(args) == 2 {
 				prefix = args[1]
 			}
-			return g.withDB(openExisting, func(db *inmem.DB) error {
+			if err := checkKey(run, prefix); err != nil {
+				return err
+			}
+			return g.withDB(openReadOnly, func(db *inmem.DB) error {
 				id, err := resolve(db, run)
 				if err != nil {
 					return err
@@ -198,10 +213,13 @@ func newKVKeysCmd(g *globals) *cobra.Command {
 					return fmt.Errorf("kv keys %q: %w", run, err)
 				}
 				out := struct {
-					Run    string   `json:"run"`
-					Prefix string   `json:"prefix"`
-					Keys   []string `json:"keys"`
-				}{run, prefix, append([]string{}, keys...)}
+					Run    string    `json:"run"`
+					Prefix string    `json:"prefix"`
+					Keys   []keyJSON `json:"keys"` // binary keys in base64, as values
+				}{run, prefix, make([]keyJSON, len(keys))}
+				for i, k := range keys {
+					out.Keys[i] = encodeKey(k)
+				}
 				return g.output(cmd, out, func(w io.Writer) error {
 					for _, k := range keys {
 						if _, err := fmt.Fprintln(w, printable([]byte(k))); err != nil {

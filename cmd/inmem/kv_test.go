@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/base64"
 	"errors"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -78,9 +80,42 @@ func TestKV_Keys(t *testing.T) {
 	if out := mustRun(t, "kv", "keys", "--dir", dir, "r"); out != "\"bin\\x01ary\"\norder/1\nuser/1\nuser/2\n" {
 		t.Errorf("keys printed %q", out)
 	}
-	got := fromJSON[struct{ Keys []string }](t, mustRun(t, "kv", "keys", "--dir", dir, "--json", "r", "none"))
+	got := fromJSON[struct{ Keys []keyJSON }](t, mustRun(t, "kv", "keys", "--dir", dir, "--json", "r", "none"))
 	if got.Keys == nil || len(got.Keys) != 0 {
 		t.Errorf("keys --json with no match = %#v, want []", got.Keys)
+	}
+}
+
+// TestKV_KeysJSON_Binary: --json prints keys that are not UTF-8 in base64,
+// as it prints such values, so that no byte is lost; so are run names.
+func TestKV_KeysJSON_Binary(t *testing.T) {
+	dir := newDir(t)
+	keys := []string{"\xff\xfe\x00k", "plain", "\xc3("}
+	for _, k := range keys {
+		mustRun(t, "kv", "put", "--dir", dir, "\xffrun", k, "v")
+	}
+	got := fromJSON[struct{ Keys []keyJSON }](t, mustRun(t, "kv", "keys", "--dir", dir, "--json", "\xffrun"))
+	var back []string
+	for _, k := range got.Keys {
+		switch k.Encoding {
+		case "":
+			back = append(back, k.Key)
+		case "base64":
+			b, err := base64.StdEncoding.DecodeString(k.Key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back = append(back, string(b))
+		default:
+			t.Fatalf("key %+v: unknown encoding", k)
+		}
+	}
+	if want := []string{"plain", "\xc3(", "\xff\xfe\x00k"}; !slices.Equal(back, want) {
+		t.Errorf("keys --json decode to %q, want %q", back, want)
+	}
+	runs := fromJSON[[]runJSON](t, mustRun(t, "runs", "--dir", dir, "--json"))
+	if len(runs) != 1 || runs[0].NameEncoding != "base64" || runs[0].Name != base64.StdEncoding.EncodeToString([]byte("\xffrun")) {
+		t.Errorf("runs --json = %+v", runs)
 	}
 }
 

@@ -1,7 +1,7 @@
 // Command inmem is the command line tool of in-mem, the embedded durable
 // database: it reads and writes a database's runs (kv, event, state, runs),
-// maintains it (checkpoint, compact, export, retention) and examines it
-// without changing anything on disk (inspect, verify).
+// maintains it (checkpoint, compact, export, import, retention, repair) and
+// examines it without changing anything on disk (inspect, verify).
 //
 //	inmem kv put --dir ./db orders o-17 '{"total": 12}'
 //	inmem kv get --dir ./db orders o-17
@@ -10,8 +10,8 @@
 //
 // Every command takes the database directory as --dir DIR (inspect and
 // verify also as an argument), prints human-readable text or, with --json,
-// JSON, and exits with 0 on success, 1 on an error, 2 on a usage error and
-// 3 when the database is corrupt. See root.go for how subcommands are added.
+// JSON, and exits with 0 on success, 1 on an error, 2 on a usage error, 3
+// when the database is corrupt and 4 when the directory holds no database. See root.go for how subcommands are added.
 package main
 
 import "os"

@@ -37,6 +37,19 @@ type jsonValue struct {
 	Encoding string `json:"encoding,omitempty"`
 }
 
+// keyJSON is a key or a name in JSON output, encoded as values are: JSON
+// strings hold text only, and a binary key printed as a string would lose
+// bytes.
+type keyJSON struct {
+	Key      string `json:"key"`
+	Encoding string `json:"encoding,omitempty"`
+}
+
+func encodeKey(s string) keyJSON {
+	v := encodeValue([]byte(s))
+	return keyJSON{Key: v.Value, Encoding: v.Encoding}
+}
+
 func encodeValue(b []byte) jsonValue {
 	if utf8.Valid(b) {
 		return jsonValue{Value: string(b)}

@@ -43,14 +43,11 @@ changes nothing. Run 'inmem verify' first to see the damage.`,
 			if err != nil {
 				return err
 			}
-			if err := checkDatabase(dir); err != nil {
-				return err
-			}
 			opts, err := g.options()
 			if err != nil {
 				return err
 			}
-			opts.Recovery = inmem.RecoverPointInTime
+			opts.Recovery, opts.MustExist = inmem.RecoverPointInTime, true
 			db, err := inmem.Open(dir, opts)
 			if err != nil {
 				return g.explainOpen(dir, err)

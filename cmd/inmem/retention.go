@@ -29,7 +29,10 @@ func newRetentionGetCmd(g *globals) *cobra.Command {
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			run := args[0]
-			return g.withDB(openExisting, func(db *inmem.DB) error {
+			if err := checkRun(run); err != nil {
+				return err
+			}
+			return g.withDB(openReadOnly, func(db *inmem.DB) error {
 				id, err := resolve(db, run)
 				if err != nil {
 					return err
@@ -60,6 +63,9 @@ func newRetentionSetCmd(g *globals) *cobra.Command {
 		Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			run := args[0]
+			if err := checkRun(run); err != nil {
+				return err
+			}
 			p, err := inmem.ParseRetentionPolicy(args[1])
 			if err != nil {
 				return &usageError{err}

@@ -50,6 +50,7 @@ const (
 	exitError   = 1 // the command failed
 	exitUsage   = 2 // bad arguments or flags
 	exitCorrupt = 3 // the database is corrupt (errors.Is inmem.ErrCorrupt)
+	exitNoDB    = 4 // the directory holds no database (errors.Is inmem.ErrNotDatabase)
 	// exitInterrupted: a crash campaign stopped on SIGINT or SIGTERM (128
 	// plus SIGINT's number, as shells report it).
 	exitInterrupted = 130
@@ -65,9 +66,15 @@ func newRootCmd() *cobra.Command {
 
 Commands that write (kv put, event append, state set and cas) create the
 database and the run if they do not exist; every other command needs an
-existing database. inspect and verify never change anything on disk.
+existing database. Commands that only read (kv get, history and keys, event
+range, state get, runs, retention get, inspect, verify) open it read-only:
+they change nothing on disk and work on read-only media.
 
-Exit status: 0 success, 1 error, 2 usage error, 3 the database is corrupt.`,
+A directory without a MANIFEST holds no database: nothing, or a creation
+cut short before it wrote its MANIFEST, which the next write finishes.
+
+Exit status: 0 success, 1 error, 2 usage error, 3 the database is corrupt,
+4 the directory holds no database.`,
 		Args:          withUsage(noSubcommand),
 		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 		SilenceErrors: true,
@@ -112,6 +119,8 @@ func exitCode(err error) int {
 		return exitInterrupted
 	case errors.Is(err, inmem.ErrCorrupt):
 		return exitCorrupt
+	case errors.Is(err, inmem.ErrNotDatabase):
+		return exitNoDB
 	}
 	return exitError
 }

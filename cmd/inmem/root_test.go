@@ -20,6 +20,7 @@ func TestExitCode(t *testing.T) {
 		{"usage", usagef("bad"), exitUsage},
 		{"wrapped usage", fmt.Errorf("ctx: %w", usagef("bad")), exitUsage},
 		{"corruption", fmt.Errorf("verify: %w", corrupt), exitCorrupt},
+		{"no database", fmt.Errorf("verify: %w", inmem.ErrNotDatabase), exitNoDB},
 	}
 	for _, tc := range tcs {
 		t.Run(tc.name, func(t *testing.T) {
@@ -33,7 +34,7 @@ func TestExitCode(t *testing.T) {
 // TestRoot_Registry checks every subcommand this package promises is
 // registered, and that each execution builds fresh commands.
 func TestRoot_Registry(t *testing.T) {
-	want := []string{"checkpoint", "compact", "event", "export", "inspect", "kv", "retention", "runs", "state", "verify"}
+	want := []string{"checkpoint", "compact", "event", "export", "import", "inspect", "kv", "repair", "retention", "runs", "state", "verify"}
 	root := newRootCmd()
 	for _, name := range want {
 		if c, _, err := root.Find([]string{name}); err != nil || c.Name() != name {

@@ -52,6 +52,9 @@ func newStateSetCmd(g *globals) *cobra.Command {
 		Args:  exactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			run, cell, value := args[0], args[1], args[2]
+			if err := checkCell(run, cell); err != nil {
+				return err
+			}
 			return g.withDB(openOrCreate, func(db *inmem.DB) error {
 				v, err := setCell(db, run, cell, value, nil)
 				if err != nil {
@@ -70,6 +73,9 @@ func newStateCASCmd(g *globals) *cobra.Command {
 		Args:  exactArgs(4),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			run, cell, value := args[0], args[1], args[3]
+			if err := checkCell(run, cell); err != nil {
+				return err
+			}
 			n, err := strconv.ParseUint(args[2], 10, 64)
 			if err != nil {
 				return usagef("EXPECTED %q is not a version number", args[2])
@@ -93,7 +99,10 @@ func newStateGetCmd(g *globals) *cobra.Command {
 		Args:  exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			run, cell := args[0], args[1]
-			return g.withDB(openExisting, func(db *inmem.DB) error {
+			if err := checkCell(run, cell); err != nil {
+				return err
+			}
+			return g.withDB(openReadOnly, func(db *inmem.DB) error {
 				id, err := resolve(db, run)
 				if err != nil {
 					return err

@@ -42,7 +42,7 @@ An encrypted database needs --encryption-key-file.`,
 				}
 			}
 			if verr != nil {
-				return fmt.Errorf("verify %s: %w", dir, g.explainKey(verr))
+				return g.explain("verify", dir, verr)
 			}
 			return g.output(cmd, verifyJSON{OK: true, VerifyReport: r}, func(w io.Writer) error { return printVerify(w, r) })
 		},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"github.com/in-mem/inmem/internal/testutil"
 	"hash/crc32"
 	"io/fs"
@@ -28,11 +29,47 @@ var testUUID = [16]byte{0x69, 0x6e, 0x2d, 0x6d, 0x65, 0x6d, 0xaa, 0xbb, 0, 1, 2,
 
 func testManifests() []Manifest {
 	return []Manifest{
-		{UUID: testUUID, CodecID: "identity", ActiveSegment: 1},
-		{UUID: testUUID, CodecID: "aes-256-gcm:0011aabb", ActiveSegment: 7, SnapshotID: 3, Watermark: 1234},
-		{UUID: [16]byte{}, CodecID: "", ActiveSegment: 1},
-		{UUID: testUUID, CodecID: strings.Repeat("c", maxCodecID), ActiveSegment: ^uint64(0), SnapshotID: ^uint64(0), Watermark: ^uint64(0)},
-		{UUID: testUUID, CodecID: "identity", ActiveSegment: 2, SnapshotID: 1, Watermark: 0},
+		{UUID: testUUID, CodecID: "identity", ActiveSegment: 1, LogEnd: LogEnd{1, 32, 0}},
+		{UUID: testUUID, CodecID: "aes-256-gcm:0011aabb", ActiveSegment: 7, SnapshotID: 3, Watermark: 1234, LogEnd: LogEnd{9, 4096, 1300}},
+		{UUID: [16]byte{}, CodecID: "", ActiveSegment: 1, LogEnd: LogEnd{1, 32, 0}},
+		{UUID: testUUID, CodecID: strings.Repeat("c", maxCodecID), ActiveSegment: ^uint64(0), SnapshotID: ^uint64(0), Watermark: ^uint64(0),
+			LogEnd: LogEnd{^uint64(0), 1<<63 - 1, ^uint64(0)}},
+		{UUID: testUUID, CodecID: "identity", ActiveSegment: 2, SnapshotID: 1, Watermark: 0, LogEnd: LogEnd{2, 32, 0}},
+	}
+}
+
+// encodeV1 encodes m in format version 1, which had no log end.
+func encodeV1(m Manifest) []byte {
+	b := append([]byte(nil), magic[:]...)
+	b = binary.LittleEndian.AppendUint32(b, 1)
+	b = append(b, m.UUID[:]...)
+	b = binary.LittleEndian.AppendUint64(b, m.ActiveSegment)
+	b = binary.LittleEndian.AppendUint64(b, m.SnapshotID)
+	b = binary.LittleEndian.AppendUint64(b, m.Watermark)
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(m.CodecID)))
+	b = append(b, m.CodecID...)
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
+}
+
+// TestDecode_V1: a version 1 MANIFEST reads with no log end.
+func TestDecode_V1(t *testing.T) {
+	for _, m := range testManifests() {
+		m.LogEnd = LogEnd{}
+		got, err := Decode("MANIFEST", encodeV1(m))
+		if err != nil || got != m || got.LogEnd.Known() {
+			t.Fatalf("Decode(encodeV1(%+v)) = %+v, %v", m, got, err)
+		}
+	}
+}
+
+func TestLogEnd_Before(t *testing.T) {
+	order := []LogEnd{{}, {1, 32, 0}, {1, 32, 5}, {1, 100, 5}, {2, 32, 5}, {2, 32, 6}, {3, 0, 0}}
+	for i, a := range order {
+		for j, b := range order {
+			if a.Before(b) != (i < j) {
+				t.Errorf("%+v.Before(%+v) = %v", a, b, a.Before(b))
+			}
+		}
 	}
 }
 
@@ -54,21 +91,23 @@ func TestManifest_RoundTrip(t *testing.T) {
 
 // TestManifest_Layout pins the field offsets of the package doc.
 func TestManifest_Layout(t *testing.T) {
-	m := Manifest{UUID: testUUID, CodecID: "id", ActiveSegment: 0x0a, SnapshotID: 0x0b, Watermark: 0x0c}
+	m := Manifest{UUID: testUUID, CodecID: "id", ActiveSegment: 0x0a, SnapshotID: 0x0b, Watermark: 0x0c, LogEnd: LogEnd{0x0d, 0x0e, 0x0f}}
 	b := Encode(m)
 	le := binary.LittleEndian
 	switch {
 	case string(b[:4]) != "IMMF":
 		t.Errorf("magic %q", b[:4])
-	case le.Uint32(b[4:]) != FormatVersion:
+	case le.Uint32(b[4:]) != FormatVersion || FormatVersion != 2:
 		t.Errorf("version %d", le.Uint32(b[4:]))
 	case [16]byte(b[8:24]) != testUUID:
 		t.Errorf("uuid % x", b[8:24])
 	case le.Uint64(b[24:]) != 0x0a || le.Uint64(b[32:]) != 0x0b || le.Uint64(b[40:]) != 0x0c:
 		t.Errorf("segment/snapshot/watermark misplaced: % x", b[24:48])
-	case le.Uint16(b[48:]) != 2 || string(b[50:52]) != "id":
-		t.Errorf("codec id misplaced: % x", b[48:52])
-	case le.Uint32(b[52:]) != crc32.Checksum(b[:52], crc32.MakeTable(crc32.Castagnoli)):
+	case le.Uint64(b[48:]) != 0x0d || le.Uint64(b[56:]) != 0x0e || le.Uint64(b[64:]) != 0x0f:
+		t.Errorf("log end misplaced: % x", b[48:72])
+	case le.Uint16(b[72:]) != 2 || string(b[74:76]) != "id":
+		t.Errorf("codec id misplaced: % x", b[72:76])
+	case le.Uint32(b[76:]) != crc32.Checksum(b[:76], crc32.MakeTable(crc32.Castagnoli)):
 		t.Errorf("CRC is not CRC-32C of every earlier byte")
 	}
 }
@@ -93,7 +132,7 @@ func checkCorrupt(t *testing.T, err error, path string) *base.CorruptionError {
 }
 
 func TestDecode_Rejects(t *testing.T) {
-	good := Encode(Manifest{UUID: testUUID, CodecID: "identity", ActiveSegment: 3, SnapshotID: 2, Watermark: 9})
+	good := Encode(Manifest{UUID: testUUID, CodecID: "identity", ActiveSegment: 3, SnapshotID: 2, Watermark: 9, LogEnd: LogEnd{4, 100, 12}})
 	mut := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(good)) }
 	tcs := []struct {
 		name   string
@@ -103,28 +142,45 @@ func TestDecode_Rejects(t *testing.T) {
 	}{
 		{"empty", nil, "cut short", 0},
 		{"fixed part only", good[:fixedSize], "cut short", fixedSize},
-		{"last byte missing", good[:len(good)-1], "does not match codec id length", 48},
-		{"extra byte", append(bytes.Clone(good), 0), "does not match codec id length", 48},
+		{"last byte missing", good[:len(good)-1], "does not match codec id length", 72},
+		{"extra byte", append(bytes.Clone(good), 0), "does not match codec id length", 72},
 		{"bad magic", mut(func(b []byte) []byte { b[3] = 'X'; return b }), "magic", 0},
 		{"zeros", make([]byte, len(good)), "magic", 0},
 		{"bad CRC", mut(func(b []byte) []byte { b[len(b)-1] ^= 0x80; return b }), "checksum", int64(len(good) - 4)},
 		{"flipped watermark", mut(func(b []byte) []byte { b[40] ^= 1; return b }), "checksum", int64(len(good) - 4)},
 		{"codec id length too long", mut(func(b []byte) []byte {
-			binary.LittleEndian.PutUint16(b[48:], uint16(len("identity")+1))
+			binary.LittleEndian.PutUint16(b[72:], uint16(len("identity")+1))
 			return reseal(b)
-		}), "does not match", 48},
+		}), "does not match", 72},
 		{"codec id length too short", mut(func(b []byte) []byte {
-			binary.LittleEndian.PutUint16(b[48:], 0)
+			binary.LittleEndian.PutUint16(b[72:], 0)
 			return b
-		}), "does not match", 48},
+		}), "does not match", 72},
 		{"codec id length above the limit", func() []byte {
-			b := Encode(Manifest{UUID: testUUID, ActiveSegment: 1, CodecID: strings.Repeat("x", 300)})
+			b := Encode(Manifest{UUID: testUUID, ActiveSegment: 1, CodecID: strings.Repeat("x", 300), LogEnd: LogEnd{1, 32, 0}})
 			return b
-		}(), "does not match", 48},
-		{"version 2", mut(func(b []byte) []byte {
-			binary.LittleEndian.PutUint32(b[4:], 2)
+		}(), "does not match", 72},
+		{"version 3", mut(func(b []byte) []byte {
+			binary.LittleEndian.PutUint32(b[4:], 3)
 			return reseal(b)
-		}), "version 2", 4},
+		}), "version 3", 4},
+		{"log end before the active segment", mut(func(b []byte) []byte {
+			binary.LittleEndian.PutUint64(b[48:], 2)
+			return reseal(b)
+		}), "before the active segment", 48},
+		{"log end inside a segment header", mut(func(b []byte) []byte {
+			binary.LittleEndian.PutUint64(b[56:], 31)
+			return reseal(b)
+		}), "inside a segment header", 56},
+		{"log end offset negative", mut(func(b []byte) []byte {
+			binary.LittleEndian.PutUint64(b[56:], 1<<63)
+			return reseal(b)
+		}), "inside a segment header", 56},
+		{"log end below the watermark", mut(func(b []byte) []byte {
+			binary.LittleEndian.PutUint64(b[64:], 8)
+			return reseal(b)
+		}), "below the watermark", 64},
+		{"version 1 cut short", encodeV1(Manifest{UUID: testUUID, ActiveSegment: 1})[:40], "cut short", 40},
 		{"active segment 0", mut(func(b []byte) []byte {
 			binary.LittleEndian.PutUint64(b[24:], 0)
 			return reseal(b)
@@ -152,7 +208,7 @@ func TestDecode_Rejects(t *testing.T) {
 // one-byte extension of a MANIFEST is a CorruptionError, never a panic and
 // never a different MANIFEST.
 func TestDecode_EveryDamage(t *testing.T) {
-	good := Encode(Manifest{UUID: testUUID, CodecID: "identity", ActiveSegment: 3, SnapshotID: 2, Watermark: 9})
+	good := Encode(Manifest{UUID: testUUID, CodecID: "identity", ActiveSegment: 3, SnapshotID: 2, Watermark: 9, LogEnd: LogEnd{3, 32, 9}})
 	for n := range len(good) {
 		_, err := Decode("M", good[:n])
 		checkCorrupt(t, err, "M")
@@ -187,7 +243,7 @@ func TestWrite_Read(t *testing.T) {
 		t.Fatalf("Read of a missing MANIFEST = %v, want not-exist", err)
 	}
 	for _, m := range testManifests() {
-		renamed, err := Write(fsys, "db", m, nil)
+		renamed, err := Write(fsys, "db", m, nil, crashpoint.DuringManifestUpdate)
 		if err != nil || !renamed {
 			t.Fatalf("Write: %v, %v", renamed, err)
 		}
@@ -219,7 +275,7 @@ func TestWrite_Read(t *testing.T) {
 
 func TestWrite_CodecIDTooLong(t *testing.T) {
 	fsys := newDir(t)
-	_, err := Write(fsys, "db", Manifest{UUID: testUUID, ActiveSegment: 1, CodecID: strings.Repeat("x", maxCodecID+1)}, nil)
+	_, err := Write(fsys, "db", Manifest{UUID: testUUID, ActiveSegment: 1, CodecID: strings.Repeat("x", maxCodecID+1)}, nil, crashpoint.DuringManifestUpdate)
 	if err == nil {
 		t.Fatalf("Write accepted a %d-byte codec id", maxCodecID+1)
 	}
@@ -263,14 +319,14 @@ func checkOldOrNew(t *testing.T, c *vfs.MemFS, old *Manifest, new Manifest, what
 // returns, the new one.
 func TestWrite_CrashAtPoints(t *testing.T) {
 	seed := testSeed(t)
-	old := Manifest{UUID: testUUID, CodecID: "identity", ActiveSegment: 1}
-	new := Manifest{UUID: testUUID, CodecID: "identity", ActiveSegment: 2, SnapshotID: 1, Watermark: 10}
+	old := Manifest{UUID: testUUID, CodecID: "identity", ActiveSegment: 1, LogEnd: LogEnd{1, 32, 0}}
+	new := Manifest{UUID: testUUID, CodecID: "identity", ActiveSegment: 2, SnapshotID: 1, Watermark: 10, LogEnd: LogEnd{2, 32, 10}}
 	for _, first := range []bool{false, true} {
 		for hit := uint64(1); hit <= 2; hit++ {
 			fsys := newDir(t)
 			var oldp *Manifest
 			if !first {
-				if _, err := Write(fsys, "db", old, nil); err != nil {
+				if _, err := Write(fsys, "db", old, nil, crashpoint.DuringManifestUpdate); err != nil {
 					t.Fatal(err)
 				}
 				oldp = &old
@@ -283,7 +339,7 @@ func TestWrite_CrashAtPoints(t *testing.T) {
 					clones = append(clones, fsys.Crash(p))
 				}
 			})
-			if _, err := Write(fsys, "db", new, cps); err != nil {
+			if _, err := Write(fsys, "db", new, cps, crashpoint.DuringManifestUpdate); err != nil {
 				t.Fatal(err)
 			}
 			if n := cps.Hits(crashpoint.DuringManifestUpdate); n != 2 {
@@ -311,11 +367,11 @@ func TestWrite_CrashAtPoints(t *testing.T) {
 // the new MANIFEST.
 func TestWrite_CrashAtEveryOp(t *testing.T) {
 	seed := testSeed(t)
-	old := Manifest{UUID: testUUID, CodecID: "identity", ActiveSegment: 4}
-	new := Manifest{UUID: testUUID, CodecID: "identity", ActiveSegment: 5}
+	old := Manifest{UUID: testUUID, CodecID: "identity", ActiveSegment: 4, LogEnd: LogEnd{4, 32, 0}}
+	new := Manifest{UUID: testUUID, CodecID: "identity", ActiveSegment: 5, LogEnd: LogEnd{5, 32, 0}}
 	for i := 0; ; i++ {
 		mem := newDir(t)
-		if _, err := Write(mem, "db", old, nil); err != nil {
+		if _, err := Write(mem, "db", old, nil, crashpoint.DuringManifestUpdate); err != nil {
 			t.Fatal(err)
 		}
 		var clones []*vfs.MemFS
@@ -329,7 +385,7 @@ func TestWrite_CrashAtEveryOp(t *testing.T) {
 			n++
 			return nil
 		})
-		if _, err := Write(errorfs.Wrap(mem, inj), "db", new, nil); err != nil {
+		if _, err := Write(errorfs.Wrap(mem, inj), "db", new, nil, crashpoint.DuringManifestUpdate); err != nil {
 			t.Fatal(err)
 		}
 		if clones == nil {
@@ -348,8 +404,8 @@ func TestWrite_CrashAtEveryOp(t *testing.T) {
 // rename it leaves the old MANIFEST in place and renamed false; from the
 // rename on, renamed is true (the rename may have happened).
 func TestWrite_Errors(t *testing.T) {
-	old := Manifest{UUID: testUUID, CodecID: "identity", ActiveSegment: 4}
-	new := Manifest{UUID: testUUID, CodecID: "identity", ActiveSegment: 5}
+	old := Manifest{UUID: testUUID, CodecID: "identity", ActiveSegment: 4, LogEnd: LogEnd{4, 32, 0}}
+	new := Manifest{UUID: testUUID, CodecID: "identity", ActiveSegment: 5, LogEnd: LogEnd{5, 32, 0}}
 	wantOps := []errorfs.OpKind{errorfs.OpCreate, errorfs.OpWrite, errorfs.OpSync, errorfs.OpClose,
 		errorfs.OpRename, errorfs.OpOpenDir, errorfs.OpSync, errorfs.OpClose}
 	const renameAt = 4
@@ -358,7 +414,7 @@ func TestWrite_Errors(t *testing.T) {
 		ops = append(ops, op.Kind)
 		return nil
 	})
-	if _, err := Write(errorfs.Wrap(newDir(t), spy), "db", new, nil); err != nil {
+	if _, err := Write(errorfs.Wrap(newDir(t), spy), "db", new, nil, crashpoint.DuringManifestUpdate); err != nil {
 		t.Fatal(err)
 	}
 	if len(ops) != len(wantOps) {
@@ -371,10 +427,10 @@ func TestWrite_Errors(t *testing.T) {
 	}
 	for i := range wantOps {
 		mem := newDir(t)
-		if _, err := Write(mem, "db", old, nil); err != nil {
+		if _, err := Write(mem, "db", old, nil, crashpoint.DuringManifestUpdate); err != nil {
 			t.Fatal(err)
 		}
-		renamed, err := Write(errorfs.Wrap(mem, errorfs.OnIndex(int64(i), nil, errorfs.ErrIO)), "db", new, nil)
+		renamed, err := Write(errorfs.Wrap(mem, errorfs.OnIndex(int64(i), nil, errorfs.ErrIO)), "db", new, nil, crashpoint.DuringManifestUpdate)
 		if !errors.Is(err, errorfs.ErrIO) {
 			t.Fatalf("op %d (%v) failed: Write returned %v, want the injected error", i, wantOps[i], err)
 		}
@@ -391,10 +447,11 @@ func TestWrite_Errors(t *testing.T) {
 	}
 }
 
-// TestGolden_Manifest pins format version 1 byte for byte. Regenerate only
-// for a new format version: go test ./internal/manifest -run Golden -update
+// TestGolden_Manifest pins the current format version byte for byte, and
+// reads every older one. Regenerate only for a new format version:
+// go test ./internal/manifest -run Golden -update
 func TestGolden_Manifest(t *testing.T) {
-	path := filepath.Join("testdata", "golden", "v1", FileName)
+	path := filepath.Join("testdata", "golden", fmt.Sprintf("v%d", FormatVersion), FileName)
 	m := goldenManifest()
 	got := Encode(m)
 	if *update {
@@ -412,12 +469,21 @@ func TestGolden_Manifest(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("encoding differs from %s:\ngot  % x\nwant % x", path, got, want)
 	}
-	dec, err := Decode(path, want)
-	if err != nil || dec != m {
-		t.Fatalf("golden decodes to %+v, %v; want %+v", dec, err, m)
+	v1 := m
+	v1.LogEnd = LogEnd{}
+	for v, wantM := range map[int]Manifest{1: v1, 2: m} {
+		path := filepath.Join("testdata", "golden", fmt.Sprintf("v%d", v), FileName)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec, err := Decode(path, b)
+		if err != nil || dec != wantM {
+			t.Fatalf("%s decodes to %+v, %v; want %+v", path, dec, err, wantM)
+		}
 	}
 }
 
 func goldenManifest() Manifest {
-	return Manifest{UUID: testUUID, CodecID: "identity", ActiveSegment: 3, SnapshotID: 2, Watermark: 41}
+	return Manifest{UUID: testUUID, CodecID: "identity", ActiveSegment: 3, SnapshotID: 2, Watermark: 41, LogEnd: LogEnd{4, 1234, 57}}
 }

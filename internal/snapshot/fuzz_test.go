@@ -24,8 +24,13 @@ func readerSeeds(t testing.TB) []readerSeed {
 	small := encode(t, testHeader(), identity{}, pattern(200), 1<<30)
 	flipped := bytes.Clone(small)
 	flipped[80] ^= 1
+	v1, err := os.ReadFile(filepath.Join("testdata", "golden", "v1", "stream.chk"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	return []readerSeed{
 		{"golden", golden},
+		{"golden-v1", v1},
 		{"small", small},
 		{"empty-stream", encode(t, Header{CodecID: ""}, identity{}, nil, 1)},
 		{"cut", small[:100]},

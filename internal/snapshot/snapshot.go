@@ -4,11 +4,12 @@
 //
 // # Format
 //
-//	header:
-//	+-------+---------+---------------+-------------+-----------+----------+----------+---------+
-//	| magic | version | database UUID | snapshot id | watermark | codec id | codec id | CRC-32C |
-//	|"IMSN" | u32 LE  |   16 bytes    |   u64 LE    |  u64 LE   | len u16  |  bytes   | u32 LE  |
-//	+-------+---------+---------------+-------------+-----------+----------+----------+---------+
+//	header (format version 2):
+//	0       4         8               24            32          40           48         50         50+n
+//	+-------+---------+---------------+-------------+-----------+------------+----------+----------+---------+
+//	| magic | version | database UUID | snapshot id | watermark | clock      | codec id | codec id | CRC-32C |
+//	|"IMSN" | u32 LE  |   16 bytes    |   u64 LE    |  u64 LE   | i64 LE, µs | len u16  | n bytes  | u32 LE  |
+//	+-------+---------+---------------+-------------+-----------+------------+----------+----------+---------+
 //	blocks, each:
 //	+-------------+-------------------------------+-------------------------+
 //	| encoded len | codec-encoded block of at most| CRC-32C of len + bytes  |
@@ -19,6 +20,15 @@
 //	| u32 zero  | block count | plaintext bytes | CRC-32C of the trailer      |
 //	|           | u64 LE      | u64 LE          | so far, u32 LE              |
 //	+-----------+-------------+-----------------+-----------------------------+
+//
+// The header's CRC covers every header byte before it. The clock is the
+// commit clock at the watermark: no commit at or below the watermark has a
+// later timestamp, so recovery continues the clock from there and commit
+// timestamps never go back across a reopen, even if the wall clock did.
+//
+// Format version 1 had no clock (the codec id length sat at byte 40); it is
+// still read, its clock taken as 0, and the state it holds then says how far
+// the clock went (see state.DecodeSnapshot).
 //
 // A snapshot without its trailer is incomplete and never used. Snapshots are
 // written to snap-N.chk.tmp, synced, renamed to snap-N.chk and the directory
@@ -44,13 +54,14 @@ import (
 // Wire constants. Never change them.
 const (
 	DirName       = "SNAPSHOTS"
-	FormatVersion = 1
+	FormatVersion = 2
 	// BlockSize is the most plaintext one block holds.
 	BlockSize = 1 << 20
 	// maxEncodedBlock bounds a block's encoded length: the plaintext plus
 	// generous room for a codec's nonce and tag.
 	maxEncodedBlock = BlockSize + 4096
-	headerFixed     = 42
+	headerFixed     = 50 // the header up to the codec id, in version 2
+	headerFixedV1   = 42
 )
 
 var magic = [4]byte{'I', 'M', 'S', 'N'}
@@ -68,6 +79,7 @@ type Header struct {
 	UUID      [16]byte
 	ID        uint64
 	Watermark uint64
+	Clock     int64 // the commit clock at the watermark, µs (0 in version 1)
 	CodecID   string
 }
 
@@ -97,6 +109,7 @@ func appendHeader(b []byte, h Header) []byte {
 	b = append(b, h.UUID[:]...)
 	b = binary.LittleEndian.AppendUint64(b, h.ID)
 	b = binary.LittleEndian.AppendUint64(b, h.Watermark)
+	b = binary.LittleEndian.AppendUint64(b, uint64(h.Clock))
 	b = binary.LittleEndian.AppendUint16(b, uint16(len(h.CodecID)))
 	b = append(b, h.CodecID...)
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
@@ -276,19 +289,29 @@ func (sr *Reader) readFull(n int) ([]byte, error) {
 }
 
 func (sr *Reader) readHeader() (Header, error) {
-	b, err := sr.readFull(headerFixed)
+	b, err := sr.readFull(8)
 	if err != nil {
 		return Header{}, err
 	}
 	if [4]byte(b[:4]) != magic {
 		return Header{}, sr.corrupt(0, "bad snapshot magic %q", b[:4])
 	}
-	if v := binary.LittleEndian.Uint32(b[4:]); v != FormatVersion {
+	v := binary.LittleEndian.Uint32(b[4:])
+	fixed := map[uint32]int{1: headerFixedV1, FormatVersion: headerFixed}[v]
+	if fixed == 0 {
 		return Header{}, sr.corrupt(4, "unsupported snapshot format version %d", v)
 	}
-	h := Header{UUID: [16]byte(b[8:24]), ID: binary.LittleEndian.Uint64(b[24:]), Watermark: binary.LittleEndian.Uint64(b[32:])}
-	n := int(binary.LittleEndian.Uint16(b[40:]))
-	crc := crc32.Checksum(b[:42], crcTable)
+	crc := crc32.Checksum(b, crcTable)
+	// NB: readFull reuses its buffer: b is gone after the next call.
+	if b, err = sr.readFull(fixed - 8); err != nil {
+		return Header{}, err
+	}
+	crc = crc32.Update(crc, crcTable, b)
+	h := Header{UUID: [16]byte(b[:16]), ID: binary.LittleEndian.Uint64(b[16:]), Watermark: binary.LittleEndian.Uint64(b[24:])}
+	if v == FormatVersion {
+		h.Clock = int64(binary.LittleEndian.Uint64(b[32:]))
+	}
+	n := int(binary.LittleEndian.Uint16(b[fixed-10:]))
 	rest, err := sr.readFull(n + 4)
 	if err != nil {
 		return Header{}, err
@@ -296,7 +319,7 @@ func (sr *Reader) readHeader() (Header, error) {
 	h.CodecID = string(rest[:n])
 	crc = crc32.Update(crc, crcTable, rest[:n])
 	if want := binary.LittleEndian.Uint32(rest[n:]); want != crc {
-		return Header{}, sr.corrupt(int64(42+n), "snapshot header checksum mismatch")
+		return Header{}, sr.corrupt(int64(fixed+n), "snapshot header checksum mismatch")
 	}
 	return h, nil
 }

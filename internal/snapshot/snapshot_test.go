@@ -48,7 +48,7 @@ func (c xorCodec) Decode(dst, src []byte) ([]byte, error) { return c.Encode(dst,
 var testUUID = [16]byte{'s', 'n', 'a', 'p', 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
 
 func testHeader() Header {
-	return Header{UUID: testUUID, ID: 3, Watermark: 77, CodecID: "identity"}
+	return Header{UUID: testUUID, ID: 3, Watermark: 77, Clock: 1_764_000_000_000_077, CodecID: "identity"}
 }
 
 // pattern returns n deterministic bytes that differ from block to block.
@@ -179,15 +179,15 @@ func TestStream_ReadByte(t *testing.T) {
 
 // TestStream_Layout pins the header, block and trailer layout of the doc.
 func TestStream_Layout(t *testing.T) {
-	b := encode(t, Header{UUID: testUUID, ID: 0x0a, Watermark: 0x0b, CodecID: "c"}, identity{}, []byte("xyz"), 1<<30)
+	b := encode(t, Header{UUID: testUUID, ID: 0x0a, Watermark: 0x0b, Clock: -2, CodecID: "c"}, identity{}, []byte("xyz"), 1<<30)
 	le := binary.LittleEndian
 	crc := func(p []byte) uint32 { return crc32c(p) }
-	if string(b[:4]) != "IMSN" || le.Uint32(b[4:]) != FormatVersion || [16]byte(b[8:24]) != testUUID ||
-		le.Uint64(b[24:]) != 0x0a || le.Uint64(b[32:]) != 0x0b || le.Uint16(b[40:]) != 1 || b[42] != 'c' ||
-		le.Uint32(b[43:]) != crc(b[:43]) {
-		t.Fatalf("header: % x", b[:47])
+	if string(b[:4]) != "IMSN" || le.Uint32(b[4:]) != FormatVersion || FormatVersion != 2 || [16]byte(b[8:24]) != testUUID ||
+		le.Uint64(b[24:]) != 0x0a || le.Uint64(b[32:]) != 0x0b || int64(le.Uint64(b[40:])) != -2 ||
+		le.Uint16(b[48:]) != 1 || b[50] != 'c' || le.Uint32(b[51:]) != crc(b[:51]) {
+		t.Fatalf("header: % x", b[:55])
 	}
-	blk := b[47:]
+	blk := b[55:]
 	if le.Uint32(blk) != 3 || string(blk[4:7]) != "xyz" || le.Uint32(blk[7:]) != crc(blk[:7]) {
 		t.Fatalf("block: % x", blk[:11])
 	}
@@ -282,7 +282,7 @@ func TestReader_Rejects(t *testing.T) {
 		reason string
 	}{
 		{"bad magic", append([]byte("IMSX"), good[4:]...), identity{}, "magic"},
-		{"version 2", func() []byte { b := bytes.Clone(good); le.PutUint32(b[4:], 2); return b }(), identity{}, "version 2"},
+		{"version 3", func() []byte { b := bytes.Clone(good); le.PutUint32(b[4:], 3); return b }(), identity{}, "version 3"},
 		{"header checksum", func() []byte { b := bytes.Clone(good); b[30] ^= 1; return b }(), identity{}, "header checksum"},
 		{"block length above the limit", func() []byte {
 			b := bytes.Clone(good[:trailer-12])
@@ -501,12 +501,13 @@ func TestWriteFile_FillError(t *testing.T) {
 	}
 }
 
-// TestGolden_Stream pins the framing of format version 1 byte for byte
-// with a one-block stream. Regenerate only for a new format version:
-// go test ./internal/snapshot -run Golden -update
+// TestGolden_Stream pins the framing of every format version byte for
+// byte with a one-block stream: the encoder writes the current version
+// (regenerate its file only for a new version: go test ./internal/snapshot
+// -run Golden -update), and the reader still reads every older one.
 func TestGolden_Stream(t *testing.T) {
-	path := filepath.Join("testdata", "golden", "v1", "stream.chk")
 	data := []byte("the logical state is package state's business")
+	path := filepath.Join("testdata", "golden", fmt.Sprintf("v%d", FormatVersion), "stream.chk")
 	got := encode(t, testHeader(), identity{}, data, 1<<30)
 	if *update {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -523,8 +524,15 @@ func TestGolden_Stream(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("encoding differs from %s:\ngot  % x\nwant % x", path, got, want)
 	}
-	h, dec, err := decode(want, identity{})
-	if err != nil || h != testHeader() || !bytes.Equal(dec, data) {
-		t.Fatalf("golden decodes to %+v %q, %v", h, dec, err)
+	for v, wantHeader := range map[int]Header{1: {UUID: testUUID, ID: 3, Watermark: 77, CodecID: "identity"}, 2: testHeader()} {
+		path := filepath.Join("testdata", "golden", fmt.Sprintf("v%d", v), "stream.chk")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, dec, err := decode(b, identity{})
+		if err != nil || h != wantHeader || !bytes.Equal(dec, data) {
+			t.Fatalf("%s decodes to %+v %q, %v; want %+v %q", path, h, dec, err, wantHeader, data)
+		}
 	}
 }

@@ -19,6 +19,21 @@ func (s *Store) Last() uint64 {
 	return s.last
 }
 
+// Clock returns the highest commit timestamp the store holds or was told
+// of: the engine's commit clock continues from there after a reopen.
+func (s *Store) Clock() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.clock
+}
+
+// AdvanceClock raises the clock to ts if it is below.
+func (s *Store) AdvanceClock(ts int64) {
+	s.mu.Lock()
+	s.clock = max(s.clock, ts)
+	s.mu.Unlock()
+}
+
 // Apply validates ms against the latest state and, only if all of them fit,
 // applies them as version txn committed at ts. Callers serialize Apply.
 func (s *Store) Apply(txn uint64, ts int64, ms []writeset.Mutation) error {
@@ -26,18 +41,13 @@ func (s *Store) Apply(txn uint64, ts int64, ms []writeset.Mutation) error {
 		return err
 	}
 	s.mu.Lock()
-	created := false
 	for _, m := range ms {
 		if m.Kind == writeset.CreateRun {
-			r := newRun(m.Run, m.Key, txn, ts)
-			s.runs[m.Run], s.byName[m.Key] = r, r
-			created = true
+			s.addRun(newRun(m.Run, m.Key, txn, ts))
 		}
 	}
-	if created {
-		s.refreshView()
-	}
 	s.last = txn
+	s.clock = max(s.clock, ts)
 	s.mu.Unlock()
 	floor := s.floor.Load()
 	for _, m := range ms {

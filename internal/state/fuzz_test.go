@@ -29,8 +29,13 @@ func snapshotSeeds(t testing.TB) []snapshotSeed {
 	file := writeFile(t, s, 6)
 	flipped := bytes.Clone(file)
 	flipped[100] ^= 4
+	v1, err := os.ReadFile(filepath.Join("testdata", "golden", "v1", snapshot.FileName(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	seeds := []snapshotSeed{
 		{"golden-file", file, false, 6},
+		{"golden-file-v1", v1, false, 6},
 		{"golden-content", encoded(t, s, 6), true, 6},
 		{"content-at-3", encoded(t, s, 3), true, 3},
 		{"empty-store", newStream().end(0, 0, 0, 0, 0, 0).b, true, 1},

@@ -268,6 +268,7 @@ type decoder struct {
 
 	slab    []byte // see alloc
 	scratch []byte // see text
+	clock   int64  // the highest timestamp read
 }
 
 // flushKV puts the gathered chains into their run's map, and hands the run
@@ -395,6 +396,7 @@ func (d *decoder) entry() (Entry, error) {
 	if x.TS, err = d.varint(); err != nil {
 		return x, err
 	}
+	d.clock = max(d.clock, x.TS)
 	flags, err := d.br.ReadByte()
 	if err != nil {
 		return x, d.failRead(err, "entry flags")
@@ -408,7 +410,10 @@ func (d *decoder) entry() (Entry, error) {
 }
 
 // DecodeSnapshot reads a snapshot stream written at version at. No length
-// may exceed maxValue. The result's last version is at.
+// may exceed maxValue. The result's last version is at, and its clock the
+// highest timestamp it holds: every commit leaves its newest write in the
+// state, so that is the clock at version at (a snapshot header records it
+// too; see AdvanceClock).
 func DecodeSnapshot(r io.Reader, at uint64, maxValue int) (*Store, SnapshotStats, error) {
 	br, ok := r.(io.ByteReader)
 	if !ok {
@@ -431,7 +436,7 @@ func DecodeSnapshot(r io.Reader, at uint64, maxValue int) (*Store, SnapshotStats
 			if err := d.end(); err != nil {
 				return nil, d.stats, err
 			}
-			s.refreshView()
+			s.clock = d.clock
 			return s, d.stats, nil
 		}
 		if tag == tagRun {
@@ -488,11 +493,12 @@ func (d *decoder) run(s *Store) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.clock = max(d.clock, ts)
 	if len(name) == 0 || s.runs[id] != nil || s.byName[name] != nil {
 		return nil, d.fail("run %q (%x) is empty or repeated", name, id)
 	}
 	r := newRun(id, name, v, ts)
-	s.runs[id], s.byName[r.Name] = r, r
+	s.addRun(r)
 	d.stats.Runs++
 	return r, nil
 }
@@ -595,6 +601,7 @@ func (d *decoder) event(r *Run) error {
 	if ev.TS, err = d.varint(); err != nil {
 		return err
 	}
+	d.clock = max(d.clock, ev.TS)
 	if ev.Payload, err = d.bytes(); err != nil {
 		return err
 	}

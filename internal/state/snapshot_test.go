@@ -36,6 +36,10 @@ func TestSnapshot_RoundTrip(t *testing.T) {
 		if got.Last() != at {
 			t.Fatalf("at %d: decoded Last %d", at, got.Last())
 		}
+		// Every commit leaves a write, so the clock is that of commit at.
+		if got.Clock() != tsOf(at) {
+			t.Fatalf("at %d: decoded clock %d, want %d", at, got.Clock(), tsOf(at))
+		}
 		if re := encoded(t, got, at); !bytes.Equal(re, b) {
 			t.Fatalf("at %d: decoded store encodes differently", at)
 		}
@@ -142,7 +146,7 @@ func TestSnapshot_ThroughFraming(t *testing.T) {
 func writeFile(t testing.TB, s *Store, at uint64) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	w, err := snapshot.NewWriter(&buf, snapshot.Header{UUID: goldenUUID, ID: 1, Watermark: at, CodecID: "identity"}, identity{})
+	w, err := snapshot.NewWriter(&buf, snapshot.Header{UUID: goldenUUID, ID: 1, Watermark: at, Clock: tsOf(at), CodecID: "identity"}, identity{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,11 +177,12 @@ func checkCorrupt(t *testing.T, err error, what string) {
 	}
 }
 
-// TestGolden_Snapshot pins a whole snapshot file of format version 1
-// (identity codec, the populated store) byte for byte. Regenerate only for
-// a new format version: go test ./internal/state -run Golden -update
+// TestGolden_Snapshot pins a whole snapshot file (identity codec, the
+// populated store) byte for byte in the current format version, and reads
+// the files of every version to the same store. Regenerate only for a new
+// format version: go test ./internal/state -run Golden -update
 func TestGolden_Snapshot(t *testing.T) {
-	path := filepath.Join("testdata", "golden", "v1", snapshot.FileName(1))
+	path := filepath.Join("testdata", "golden", fmt.Sprintf("v%d", snapshot.FormatVersion), snapshot.FileName(1))
 	s := populated(t)
 	got := writeFile(t, s, 6)
 	if *update {
@@ -195,12 +200,19 @@ func TestGolden_Snapshot(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("encoding differs from %s:\ngot  % x\nwant % x", path, got, want)
 	}
-	dec, err := readFile(want, 6, testMaxValue)
-	if err != nil {
-		t.Fatalf("golden snapshot does not decode: %v", err)
-	}
-	if !bytes.Equal(encoded(t, dec, 6), encoded(t, s, 6)) {
-		t.Fatalf("golden snapshot decodes to a different store")
+	for v := 1; v <= snapshot.FormatVersion; v++ {
+		path := filepath.Join("testdata", "golden", fmt.Sprintf("v%d", v), snapshot.FileName(1))
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec, err := readFile(b, 6, testMaxValue)
+		if err != nil {
+			t.Fatalf("%s does not decode: %v", path, err)
+		}
+		if !bytes.Equal(encoded(t, dec, 6), encoded(t, s, 6)) || dec.Clock() != tsOf(6) {
+			t.Fatalf("%s decodes to a different store (clock %d)", path, dec.Clock())
+		}
 	}
 }
 

@@ -11,7 +11,6 @@
 package state
 
 import (
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -109,11 +108,11 @@ type Store struct {
 	byName    map[string]*Run
 	retention map[[16]byte]*Chain
 	last      uint64 // highest version applied
+	clock     int64  // highest commit timestamp applied or loaded, µs
 
-	// view is a copy of runs, replaced (never changed) whenever a run is
-	// added, so that the hot read path looks runs up without a lock. Nil
-	// until the first refresh.
-	view atomic.Pointer[map[[16]byte]*Run]
+	// table holds the runs of runs again, for the hot read path to look
+	// them up without a lock (see runTable).
+	table atomic.Pointer[runTable]
 
 	// floor is the lowest version any reader may still read at. State
 	// cells drop history below it. See SetFloor.
@@ -122,7 +121,16 @@ type Store struct {
 
 // New returns an empty Store.
 func New() *Store {
-	return &Store{runs: map[[16]byte]*Run{}, byName: map[string]*Run{}, retention: map[[16]byte]*Chain{}}
+	s := &Store{runs: map[[16]byte]*Run{}, byName: map[string]*Run{}, retention: map[[16]byte]*Chain{}}
+	s.table.Store(newRunTable(0))
+	return s
+}
+
+// addRun adds a new run. Called with s.mu held for writing (or before the
+// store is shared).
+func (s *Store) addRun(r *Run) {
+	s.runs[r.ID], s.byName[r.Name] = r, r
+	s.table.Store(s.table.Load().with(r))
 }
 
 // SetFloor says no reader will read below version v any more: state cells
@@ -132,14 +140,7 @@ func (s *Store) SetFloor(v uint64) { s.floor.Store(v) }
 
 // Run returns the run with id if it exists at version at.
 func (s *Store) Run(id [16]byte, at uint64) (*Run, bool) {
-	var r *Run
-	if v := s.view.Load(); v != nil {
-		r = (*v)[id] // no lock: readers on every core would contend on it
-	} else {
-		s.mu.RLock()
-		r = s.runs[id]
-		s.mu.RUnlock()
-	}
+	r := s.table.Load().get(id) // no lock: readers on every core would contend on it
 	if r == nil || r.Version > at {
 		return nil, false
 	}
@@ -348,11 +349,4 @@ func (s *Store) Counts(at uint64) (runs, keys, versions, events, cells int) {
 		r.mu.RUnlock()
 	}
 	return
-}
-
-// refreshView publishes a copy of runs for lock-free lookups. Called with
-// s.mu held for writing (or before the store is shared).
-func (s *Store) refreshView() {
-	v := maps.Clone(s.runs)
-	s.view.Store(&v)
 }

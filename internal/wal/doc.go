@@ -35,6 +35,17 @@
 // known to be durably synced when the record was encoded (a lower bound of
 // the truth).
 //
+// # The durable end
+//
+// The MANIFEST records a durable end of the log (see package manifest): a
+// Position (segment, offset, txn of the last record before it) up to which
+// every byte was synced before the MANIFEST said so. It is moved forward at
+// each rotation (the new segment, past its header: the Writer's Rotated
+// hook), each checkpoint, the end of a recovery, and a clean close (the
+// exact end). The scan holds the log to it: every segment up to its segment
+// must exist, valid records must reach its offset exactly (it is always a
+// record boundary), and the last of them must be its txn.
+//
 // # Torn tail or corruption
 //
 // A power loss may leave the unsynced end of the last segment in any shape:
@@ -42,8 +53,26 @@
 // scan stops at the first damage (short read, bad length, bad CRC, a txn id
 // that does not follow). It then looks for valid records beyond it and takes
 // the largest synced offset any valid record of the segment claims. Damage
-// at or beyond that offset, in the last segment, hit bytes that were never
-// promised durable: a torn tail, truncated by recovery. Damage below it, or
-// in any earlier segment (every segment is synced before the next is
-// created), hit durable bytes: corruption.
+// is a torn tail, truncated by recovery, only if it is in the last segment,
+// at or after the durable end, and at or beyond that largest claim: it hit
+// bytes that were never promised durable. Anything else hit durable bytes:
+// corruption. So is a log that ends (cleanly, at a record boundary) before
+// the durable end, or lacks a segment up to it. A last segment with a bad
+// header is a rotation cut short (the file is removed) only if it is newer
+// than the durable end, holds no valid record, and its bytes are a prefix
+// of its header with zeros for lost writes.
+//
+// What can be told apart: after a clean close, the durable end is the exact
+// end, so any loss (a deleted, truncated or zeroed newest segment, cut at a
+// record boundary or not) is corruption. After a crash, the durable end is
+// where the last rotation, checkpoint or recovery left it, and the synced
+// claims of the surviving records prove more, but only about bytes before a
+// surviving record: damage followed by a valid record claiming an offset
+// past it is corruption. The newest segment cut back (or zeroed, or lost
+// from some point to its end) anywhere at or after the durable end, so that
+// no surviving record claims past the cut, cannot be told apart from a torn
+// tail: recovery truncates it as one, even if the records cut were synced
+// and acknowledged. A deleted newest segment is always noticed, unless the
+// crash came between its creation and the MANIFEST update that records it;
+// then it held no record.
 package wal

@@ -20,9 +20,29 @@ type ScanOptions struct {
 	// earlier segment files are leftovers of a compaction and are ignored.
 	FirstSegment uint64
 	CrashPoints  *crashpoint.Set
+	// DurableEnd, if its Segment is not 0, is a place the log is known to
+	// reach durably (the MANIFEST's log end): every segment up to its
+	// segment must exist and hold valid records up to its offset, the last
+	// of them txn Txn. Damage before it is never a torn tail, and a log that
+	// ends before it is damage too.
+	DurableEnd Position
 	// Apply is called for every valid record, in order. An error stops the
 	// scan: the record is damage that no crash can explain.
 	Apply func(seg uint64, off int64, r Record) error
+}
+
+// Position is a place in the log: byte Offset of segment Segment, Txn the
+// txn id of the last record before it.
+type Position struct {
+	Segment uint64
+	Offset  int64
+	Txn     uint64
+}
+
+// before reports whether byte off of segment num lies before p: damage
+// there hit bytes p says are durable.
+func (p Position) before(num uint64, off int64) bool {
+	return p.Segment > num || (p.Segment == num && p.Offset > off)
 }
 
 // SegmentInfo describes one scanned segment.
@@ -111,6 +131,11 @@ func Scan(o ScanOptions) (*ScanResult, error) {
 	} else if len(live) == 0 {
 		res.Damage = &Damage{Segment: o.FirstSegment, Path: filepath.Join(o.Dir, SegmentName(o.FirstSegment)), Offset: -1,
 			Reason: fmt.Sprintf("segment %d, where the log starts, is missing", o.FirstSegment)}
+	} else if end := o.DurableEnd; live[len(live)-1] < end.Segment {
+		missing := live[len(live)-1] + 1
+		res.Damage = &Damage{Segment: missing, Path: filepath.Join(o.Dir, SegmentName(missing)), Offset: -1,
+			Reason: fmt.Sprintf("segment %d is missing: the MANIFEST records the log as durable up to offset %d of segment %d (txn %d)",
+				missing, end.Offset, end.Segment, end.Txn)}
 	}
 	return res, nil
 }
@@ -121,57 +146,137 @@ func scanSegment(o ScanOptions, res *ScanResult, num uint64, last bool) error {
 	if err != nil {
 		return err
 	}
-	info := SegmentInfo{Num: num, Path: path, Size: int64(len(data)), ValidEnd: HeaderSize}
-	damage := func(off int64, reason string) {
-		d := &Damage{Segment: num, Path: path, Offset: off, Reason: reason}
-		d.Torn = last && maxClaimAfter(data, off, o.MaxRecordSize) <= off
-		res.Damage = d
-	}
-	defer func() { res.Segments = append(res.Segments, info) }()
-
+	sc := &segScan{o: o, res: res, data: data, last: last,
+		info: SegmentInfo{Num: num, Path: path, Size: int64(len(data)), ValidEnd: HeaderSize}}
+	defer func() { res.Segments = append(res.Segments, sc.info) }()
 	if reason := checkHeader(data, num, o.UUID); reason != "" {
-		info.ValidEnd = 0
-		damage(0, reason)
-		// Records are written only after a new segment's header and directory
-		// entry are durable, so a last segment with a bad header and no valid
-		// record is a rotation that a crash cut short: its header was never
-		// durable, and a power loss may leave it cut short, zeroed, or holding
-		// other bytes (a sector the disk wrote with stale content). A
-		// well-formed header naming another segment or database is no torn
-		// write: that is corruption.
-		res.Damage.HeaderTorn = last && num > o.FirstSegment && !foreignHeader(data, num, o.UUID) &&
-			maxClaimAfter(data, -1, o.MaxRecordSize) < 0
-		res.Damage.Torn = res.Damage.HeaderTorn
+		sc.info.ValidEnd = 0
+		sc.headerDamage(reason)
 		return nil
 	}
-	off := int64(HeaderSize)
-	for off < int64(len(data)) {
-		r, n, err := DecodeRecord(data[off:], off, o.MaxRecordSize)
+	sc.records()
+	return nil
+}
+
+// segScan is the scan of one segment.
+type segScan struct {
+	o    ScanOptions
+	res  *ScanResult
+	data []byte
+	last bool
+	info SegmentInfo
+}
+
+// damage records damage at off. It is a torn tail only in the last
+// segment, at or after the durable end, and beyond every offset a valid
+// record of the segment claims was synced.
+func (sc *segScan) damage(off int64, reason string) {
+	d := &Damage{Segment: sc.info.Num, Path: sc.info.Path, Offset: off, Reason: reason}
+	d.Torn = sc.last && !sc.o.DurableEnd.before(sc.info.Num, off) && maxClaimAfter(sc.data, off, sc.o.MaxRecordSize) <= off
+	sc.res.Damage = d
+}
+
+// headerDamage judges a bad header. Records are written only after a new
+// segment's header and directory entry are durable, so a last segment with
+// a bad header and no valid record, newer than the durable end (which names
+// every segment a rotation finished), is a rotation that a crash cut short:
+// its header was never durable, and a power loss may leave it cut short,
+// zeroed, or holding other bytes (a sector the disk wrote with stale
+// content). A well-formed header naming another segment or database is no
+// torn write: that is corruption.
+func (sc *segScan) headerDamage(reason string) {
+	num := sc.info.Num
+	d := &Damage{Segment: num, Path: sc.info.Path, Offset: 0, Reason: reason}
+	d.HeaderTorn = sc.last && num > sc.o.FirstSegment && num > sc.o.DurableEnd.Segment &&
+		!foreignHeader(sc.data, num, sc.o.UUID) && maxClaimAfter(sc.data, -1, sc.o.MaxRecordSize) < 0
+	d.Torn = d.HeaderTorn
+	sc.res.Damage = d
+}
+
+// records decodes the records after the header, applying each, up to the
+// first damage.
+func (sc *segScan) records() {
+	res, info, off := sc.res, &sc.info, int64(HeaderSize)
+	for off < int64(len(sc.data)) {
+		if reason := sc.atDurableEnd(off); reason != "" {
+			sc.damage(off, reason)
+			res.Damage.Torn = false
+			return
+		}
+		r, n, err := DecodeRecord(sc.data[off:], off, sc.o.MaxRecordSize)
 		if err == nil && res.LastTxn != 0 && r.Txn != res.LastTxn+1 {
 			err = fmt.Errorf("txn id %d where %d was expected", r.Txn, res.LastTxn+1)
 		}
+		if err == nil {
+			err = sc.crossesDurableEnd(off, int64(n))
+		}
 		if err != nil {
-			damage(off, err.Error())
-			return nil
+			sc.damage(off, err.Error())
+			return
 		}
-		if err := o.Apply(num, off, r); err != nil {
-			damage(off, fmt.Sprintf("record %d cannot be applied: %v", r.Txn, err))
+		if err := sc.o.Apply(info.Num, off, r); err != nil {
+			sc.damage(off, fmt.Sprintf("record %d cannot be applied: %v", r.Txn, err))
 			res.Damage.Torn = false
-			return nil
+			return
 		}
-		if res.FirstTxn == 0 {
-			res.FirstTxn = r.Txn
-		}
-		if info.FirstTxn == 0 {
-			info.FirstTxn = r.Txn
-		}
-		res.LastTxn, info.LastTxn = r.Txn, r.Txn
-		res.Records++
-		info.Records++
+		sc.count(r)
 		off += int64(n)
 		info.ValidEnd = off
 	}
-	return nil
+	sc.endsBeforeDurableEnd()
+}
+
+func (sc *segScan) count(r Record) {
+	res, info := sc.res, &sc.info
+	if res.FirstTxn == 0 {
+		res.FirstTxn = r.Txn
+	}
+	if info.FirstTxn == 0 {
+		info.FirstTxn = r.Txn
+	}
+	res.LastTxn, info.LastTxn = r.Txn, r.Txn
+	res.Records++
+	info.Records++
+}
+
+// atDurableEnd checks, at a record boundary off, that if it is the durable
+// end the record before it is the one the end names.
+func (sc *segScan) atDurableEnd(off int64) string {
+	end := sc.o.DurableEnd
+	if end.Segment != sc.info.Num || end.Offset != off || sc.res.LastTxn == 0 || sc.res.LastTxn == end.Txn {
+		return ""
+	}
+	return fmt.Sprintf("the last record before the durable end (offset %d) is txn %d, but the MANIFEST records txn %d there",
+		off, sc.res.LastTxn, end.Txn)
+}
+
+// crossesDurableEnd refuses a record that runs past the durable end: the
+// end is always a record boundary.
+func (sc *segScan) crossesDurableEnd(off, n int64) error {
+	end := sc.o.DurableEnd
+	if end.Segment != sc.info.Num || off >= end.Offset || off+n <= end.Offset {
+		return nil
+	}
+	return fmt.Errorf("the record at offset %d runs past the durable end at offset %d recorded in the MANIFEST", off, end.Offset)
+}
+
+// endsBeforeDurableEnd refuses a segment whose valid records stop, without
+// other damage, before the durable end; at the end, it checks the txn.
+func (sc *segScan) endsBeforeDurableEnd() {
+	end, valid := sc.o.DurableEnd, sc.info.ValidEnd
+	if end.Segment != sc.info.Num {
+		return
+	}
+	if valid < end.Offset {
+		sc.res.Damage = &Damage{Segment: sc.info.Num, Path: sc.info.Path, Offset: valid,
+			Reason: fmt.Sprintf("the log ends at offset %d, before the durable end at offset %d (txn %d) recorded in the MANIFEST: durable records are lost",
+				valid, end.Offset, end.Txn)}
+		return
+	}
+	if reason := sc.atDurableEnd(valid); reason != "" {
+		sc.damage(valid, reason)
+		sc.res.Damage.Torn = false
+	}
 }
 
 func checkHeader(data []byte, num uint64, uuid [16]byte) string {

@@ -86,9 +86,15 @@ func segPath(num uint64) string { return filepath.Join(testDir, SegmentName(num)
 // txn ids Apply saw.
 func scanLog(t testing.TB, fsys vfs.FS, first uint64) (*ScanResult, []uint64) {
 	t.Helper()
+	return scanLogTo(t, fsys, first, Position{})
+}
+
+// scanLogTo is scanLog with a durable end.
+func scanLogTo(t testing.TB, fsys vfs.FS, first uint64, end Position) (*ScanResult, []uint64) {
+	t.Helper()
 	var txns []uint64
 	res, err := Scan(ScanOptions{
-		FS: fsys, Dir: testDir, UUID: testUUID, MaxRecordSize: testMaxLen, FirstSegment: first,
+		FS: fsys, Dir: testDir, UUID: testUUID, MaxRecordSize: testMaxLen, FirstSegment: first, DurableEnd: end,
 		Apply: func(seg uint64, off int64, r Record) error {
 			if !bytes.Equal(r.Payload, testPayload(r.Txn)) {
 				return fmt.Errorf("record %d holds %q", r.Txn, r.Payload)
@@ -348,6 +354,71 @@ func checkScan(t *testing.T, res *ScanResult, txns []uint64, want scanWant) {
 		if last.Num != d.Segment || last.ValidEnd != d.Offset {
 			t.Errorf("damaged segment info %+v, want ValidEnd at the damage %d", last, d.Offset)
 		}
+	}
+}
+
+// TestScan_DurableEnd: with a durable end recorded (the MANIFEST's log
+// end), a log that ends before it, lacks a segment up to it, or is damaged
+// before it is corruption, never a torn tail; damage after it is judged by
+// the records' synced claims as without one.
+func TestScan_DurableEnd(t *testing.T) {
+	s3, end := segPath(3), recOff(5)
+	closed := Position{3, end, 11}        // the exact end a clean close records
+	rotated := Position{3, HeaderSize, 6} // what the rotation to segment 3 records
+	tcs := []struct {
+		name    string
+		end     Position
+		corrupt []corruptFunc
+		want    scanWant
+	}{
+		{"closed, intact", closed, nil, scanWant{records: 11}},
+		{"closed, cut at a record boundary", closed, []corruptFunc{truncateAt(s3, recOff(4))},
+			scanWant{damaged: true, seg: 3, off: recOff(4), records: 10, reason: "before the durable end"}},
+		{"closed, cut to half", closed, []corruptFunc{truncateAt(s3, end/2)},
+			scanWant{damaged: true, seg: 3, off: recOff(2), records: 8, reason: "cut short"}},
+		{"closed, cut mid-record", closed, []corruptFunc{truncateAt(s3, recOff(4)+50)},
+			scanWant{damaged: true, seg: 3, off: recOff(4), records: 10, reason: "cut short"}},
+		{"closed, tail sector zeroed", closed, []corruptFunc{zeroRange(s3, 512, end)},
+			scanWant{damaged: true, seg: 3, off: recOff(3), records: 9, reason: "checksum"}},
+		{"closed, whole segment zeroed", closed, []corruptFunc{zeroRange(s3, 0, end)},
+			scanWant{damaged: true, seg: 3, off: 0, records: 6, reason: "magic"}},
+		{"closed, newest segment removed", closed, []corruptFunc{removeFile(s3)},
+			scanWant{damaged: true, seg: 3, off: -1, records: 6, reason: "segment 3 is missing"}},
+		{"closed, garbage appended", closed, []corruptFunc{appendBytes(s3, garbage(1, 300))},
+			scanWant{damaged: true, seg: 3, off: end, torn: true, records: 11}},
+		{"closed, the end is not a record boundary", Position{3, recOff(4) + 7, 11}, nil,
+			scanWant{damaged: true, seg: 3, off: recOff(4), records: 10, reason: "runs past the durable end"}},
+		{"closed, the end names another txn", Position{3, end, 10}, nil,
+			scanWant{damaged: true, seg: 3, off: end, records: 11, reason: "the MANIFEST records txn 10"}},
+		{"a newer segment recorded is missing", Position{4, HeaderSize, 11}, nil,
+			scanWant{damaged: true, seg: 4, off: -1, records: 11, reason: "segment 4 is missing"}},
+		{"rotated, newest segment removed", rotated, []corruptFunc{removeFile(s3)},
+			scanWant{damaged: true, seg: 3, off: -1, records: 6, reason: "segment 3 is missing"}},
+		{"rotated, newest header zeroed", rotated, []corruptFunc{zeroRange(s3, 0, HeaderSize)},
+			scanWant{damaged: true, seg: 3, off: 0, records: 6, reason: "magic"}},
+		{"rotated, cut mid-record: the claims decide", rotated, []corruptFunc{truncateAt(s3, recOff(4)+50)},
+			scanWant{damaged: true, seg: 3, off: recOff(4), torn: true, records: 10, reason: "cut short"}},
+		// The limit of what a crash leaves provable: records 9..11 were
+		// synced, but once they are cut no surviving record claims so.
+		{"rotated, records no survivor claims cut: a torn tail", rotated, []corruptFunc{truncateAt(s3, recOff(2)+50)},
+			scanWant{damaged: true, seg: 3, off: recOff(2), torn: true, records: 8, reason: "cut short"}},
+		{"rotated, a record a survivor claims damaged", rotated, []corruptFunc{flipBit(s3, recOff(2)+40, 1)},
+			scanWant{damaged: true, seg: 3, off: recOff(2), records: 8, reason: "checksum"}},
+		{"at a claim, damage there is a torn tail", Position{3, recOff(3), 9}, []corruptFunc{truncateAt(s3, recOff(3)+10)},
+			scanWant{damaged: true, seg: 3, off: recOff(3), torn: true, records: 9, reason: "cut short"}},
+		{"closed, a newer segment's header cut short", closed, []corruptFunc{createFile(segPath(4), buildSegment(4, nil)[:12])},
+			scanWant{damaged: true, seg: 4, off: 0, torn: true, headerTorn: true, records: 11}},
+	}
+	for _, tc := range tcs {
+		t.Run(tc.name, func(t *testing.T) {
+			fsys := vfs.NewMemFS()
+			writeLog(t, fsys, defaultLog())
+			for _, c := range tc.corrupt {
+				c(t, fsys)
+			}
+			res, txns := scanLogTo(t, fsys, 1, tc.end)
+			checkScan(t, res, txns, tc.want)
+		})
 	}
 }
 

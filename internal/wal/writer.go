@@ -27,6 +27,12 @@ type WriterOptions struct {
 	// SyncEachCommit makes Wait return only once the record is synced
 	// (Strict); otherwise once it is written to the OS (Buffered).
 	SyncEachCommit bool
+	// Rotated, if set, is called at each rotation once the new segment and
+	// its directory entry are durable, before any record goes into it, with
+	// the new segment's start: the engine records it as the durable end of
+	// the log, so that losing the segment is noticed. An error fails the
+	// log. It must not call the Writer.
+	Rotated func(start Position) error
 }
 
 // Writer appends records to the active segment with group commit: Append
@@ -76,6 +82,14 @@ func (w *Writer) Segment() uint64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.seg.num
+}
+
+// Durable returns how far the log is known durable: the active segment,
+// the offset it is synced to, and the txn of the last record before that.
+func (w *Writer) Durable() Position {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return Position{Segment: w.seg.num, Offset: w.seg.syncedOff, Txn: w.synced}
 }
 
 // Err returns the sticky error, if any.
@@ -237,14 +251,8 @@ func (w *Writer) rotateLocked() error {
 	// acknowledged only after it and its directory entry are durable too.
 	w.flushing = true
 	w.mu.Unlock()
-	next := w.seg.num + 1
-	f, err := CreateSegment(w.opts.FS, w.opts.Dir, next, w.opts.UUID, w.opts.CrashPoints)
-	if err == nil {
-		if cerr := w.seg.f.Close(); cerr != nil {
-			f.Close()
-			err = cerr
-		}
-	}
+	next, synced := w.seg.num+1, w.synced
+	f, err := w.startSegment(Position{Segment: next, Offset: HeaderSize, Txn: synced})
 	w.mu.Lock()
 	w.flushing = false
 	w.cond.Broadcast()
@@ -254,6 +262,26 @@ func (w *Writer) rotateLocked() error {
 	}
 	w.seg = segment{num: next, f: f, reserved: HeaderSize, written: HeaderSize, syncedOff: HeaderSize}
 	return nil
+}
+
+// startSegment creates segment start.Segment, tells Rotated, and closes the
+// old segment. Called by the rotating appender with mu released.
+func (w *Writer) startSegment(start Position) (vfs.File, error) {
+	f, err := CreateSegment(w.opts.FS, w.opts.Dir, start.Segment, w.opts.UUID, w.opts.CrashPoints)
+	if err != nil {
+		return nil, err
+	}
+	if w.opts.Rotated != nil {
+		err = w.opts.Rotated(start)
+	}
+	if err == nil {
+		err = w.seg.f.Close()
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // Close syncs everything queued and closes the active segment. After Close

@@ -307,6 +307,51 @@ func TestWriter_Rotation(t *testing.T) {
 	}
 }
 
+// TestWriter_RotatedHook: at each rotation the hook sees the new segment's
+// start while that segment is durable and holds no record, and Durable
+// follows the synced end; a hook error stops the log.
+func TestWriter_RotatedHook(t *testing.T) {
+	segSize := int64(HeaderSize + 2*(RecordOverhead+payloadSize))
+	e := newWriterEnv(t, nil, segSize, true, nil)
+	var starts []Position
+	e.w.opts.Rotated = func(p Position) error {
+		crashed := e.mem.Crash(vfs.CrashPolicy{Mode: vfs.DropUnsynced})
+		if b, err := vfs.ReadFile(crashed, segPath(p.Segment)); err != nil || len(b) != HeaderSize {
+			t.Errorf("at the hook segment %d is %d bytes durable (%v), want its header alone", p.Segment, len(b), err)
+		}
+		starts = append(starts, p)
+		return nil
+	}
+	for txn := uint64(1); txn <= 5; txn++ {
+		e.commit(t, txn)
+		if d, want := e.w.Durable(), (Position{e.w.Segment(), fileSize(t, e.mem, segPath(e.w.Segment())), txn}); d != want {
+			t.Fatalf("after txn %d Durable = %+v, want %+v", txn, d, want)
+		}
+	}
+	want := []Position{{2, HeaderSize, 2}, {3, HeaderSize, 4}}
+	if len(starts) != len(want) || starts[0] != want[0] || starts[1] != want[1] {
+		t.Fatalf("hook saw %+v, want %+v", starts, want)
+	}
+	boom := errors.New("boom")
+	e.w.opts.Rotated = func(Position) error { return boom }
+	e.commit(t, 6)
+	if err := e.w.Append(7, 7000, testPayload(7)); !errors.Is(err, boom) {
+		t.Fatalf("Append after a failed hook = %v, want it", err)
+	}
+	if err := e.w.Append(8, 8000, testPayload(8)); !errors.Is(err, boom) {
+		t.Fatalf("the hook's error is not sticky: %v", err)
+	}
+}
+
+func fileSize(t *testing.T, fsys vfs.FS, path string) int64 {
+	t.Helper()
+	fi, err := fsys.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
+
 // TestWriter_RotationOversized: a record larger than a segment gets a
 // segment of its own rather than failing or spanning two.
 func TestWriter_RotationOversized(t *testing.T) {

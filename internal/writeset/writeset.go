@@ -74,13 +74,24 @@ var ErrMalformed = errors.New("inmem/writeset: malformed writeset")
 
 // Size returns the exact encoded size of ms.
 func Size(ms []Mutation) int {
-	n := uvarintLen(uint64(len(ms)))
+	n := CountSize(len(ms))
 	for i := range ms {
 		m := &ms[i]
-		n += 1 + 16 + uvarintLen(uint64(len(m.Key))) + len(m.Key) + uvarintLen(uint64(len(m.Value))) + len(m.Value)
-		if m.Kind == EventAppend {
-			n += uvarintLen(m.Seq)
-		}
+		n += MutationSize(m.Kind, len(m.Key), len(m.Value), m.Seq)
+	}
+	return n
+}
+
+// CountSize is the encoded size of a writeset's mutation count.
+func CountSize(count int) int { return uvarintLen(uint64(count)) }
+
+// MutationSize is the exact encoded size of one mutation with a key and a
+// value of the given lengths: what it adds to a writeset. It needs only the
+// lengths, so a write can be refused as too large before it is copied.
+func MutationSize(kind Kind, keyLen, valueLen int, seq uint64) int {
+	n := 1 + 16 + uvarintLen(uint64(keyLen)) + keyLen + uvarintLen(uint64(valueLen)) + valueLen
+	if kind == EventAppend {
+		n += uvarintLen(seq)
 	}
 	return n
 }

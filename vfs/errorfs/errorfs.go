@@ -36,12 +36,14 @@ const (
 	OpRead
 	OpSync
 	OpClose
+	OpLockShared
 	numOpKinds
 )
 
 var opNames = [numOpKinds]string{
 	"create", "open-append", "open", "open-dir", "rename", "remove", "mkdir",
 	"list", "stat", "truncate", "lock", "write", "read", "sync", "close",
+	"lock-shared",
 }
 
 func (k OpKind) String() string {
@@ -102,7 +104,20 @@ var (
 	ErrNoSpace    = fmt.Errorf("inmem/errorfs: injected: %w", syscall.ENOSPC)
 	ErrShortWrite = fmt.Errorf("inmem/errorfs: injected short write: %w", io.ErrShortWrite)
 	ErrSyncFailed = fmt.Errorf("inmem/errorfs: injected fsync failure: %w", syscall.EIO)
+	ErrReadOnly   = fmt.Errorf("inmem/errorfs: injected: %w", syscall.EROFS)
 )
+
+// ReadOnly fails, with ErrReadOnly, every operation a read-only mount
+// refuses: those that create, change or remove files or directories, open a
+// file for writing, sync, or take an exclusive lock (which may create the
+// lock file). Reads, listings and shared locks proceed.
+var ReadOnly Injector = InjectorFunc(func(op Op) error {
+	switch op.Kind {
+	case OpCreate, OpOpenAppend, OpRename, OpRemove, OpMkdirAll, OpTruncate, OpLock, OpWrite, OpSync:
+		return ErrReadOnly
+	}
+	return nil
+})
 
 // ErrorNamed returns the injected error with a short name: eio, enospc, short,
 // fsync.
@@ -304,6 +319,15 @@ func (e *errFS) Lock(name string) (io.Closer, error) {
 		return nil, err
 	}
 	return e.fs.Lock(name)
+}
+
+// LockShared implements vfs.SharedLocker for any wrapped FS (see
+// vfs.LockShared).
+func (e *errFS) LockShared(name string) (io.Closer, error) {
+	if err := e.check(OpLockShared, name); err != nil {
+		return nil, err
+	}
+	return vfs.LockShared(e.fs, name)
 }
 
 type errFile struct {

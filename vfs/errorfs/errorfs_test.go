@@ -295,7 +295,7 @@ func TestWrap_Unwrap(t *testing.T) {
 
 func TestOpKind_Names(t *testing.T) {
 	seen := map[string]bool{}
-	for k := errorfs.OpCreate; k <= errorfs.OpClose; k++ {
+	for k := errorfs.OpCreate; k <= errorfs.OpLockShared; k++ {
 		name := k.String()
 		if seen[name] {
 			t.Fatalf("name %q used twice", name)
@@ -314,7 +314,7 @@ func TestOpKind_Names(t *testing.T) {
 	}
 	mut := map[errorfs.OpKind]bool{errorfs.OpCreate: true, errorfs.OpRename: true, errorfs.OpRemove: true, errorfs.OpMkdirAll: true,
 		errorfs.OpTruncate: true, errorfs.OpWrite: true, errorfs.OpSync: true}
-	for k := errorfs.OpCreate; k <= errorfs.OpClose; k++ {
+	for k := errorfs.OpCreate; k <= errorfs.OpLockShared; k++ {
 		if k.IsMutation() != mut[k] {
 			t.Errorf("%v.IsMutation() = %v", k, k.IsMutation())
 		}
@@ -337,5 +337,48 @@ func TestErrorNamed(t *testing.T) {
 	failed := &fs.PathError{Op: "sync", Path: "f", Err: errorfs.ErrSyncFailed}
 	if !errors.Is(nospc, syscall.ENOSPC) || !errors.Is(failed, syscall.EIO) {
 		t.Fatalf("injected errors do not match their errno")
+	}
+}
+
+// TestReadOnly: the ReadOnly injector lets reads and shared locks through
+// and refuses, with EROFS, everything a read-only mount refuses.
+func TestReadOnly(t *testing.T) {
+	mem := vfs.NewMemFS()
+	if err := vfs.WriteFile(mem, "f", []byte("data")); err != nil {
+		t.Fatal(err)
+	}
+	ro := errorfs.Wrap(mem, errorfs.ReadOnly)
+	if b, err := vfs.ReadFile(ro, "f"); err != nil || string(b) != "data" {
+		t.Fatalf("read through ReadOnly: %q, %v", b, err)
+	}
+	if _, err := ro.List("."); err != nil {
+		t.Fatalf("list through ReadOnly: %v", err)
+	}
+	l, err := vfs.LockShared(ro, "f")
+	if err != nil {
+		t.Fatalf("shared lock through ReadOnly: %v", err)
+	}
+	l.Close()
+	refused := map[string]error{}
+	_, refused["create"] = ro.Create("g")
+	_, refused["open-append"] = ro.OpenAppend("f")
+	refused["rename"] = ro.Rename("f", "g")
+	refused["remove"] = ro.Remove("f")
+	refused["mkdir"] = ro.MkdirAll("d")
+	refused["truncate"] = ro.Truncate("f", 0)
+	_, refused["lock"] = ro.Lock("f")
+	d, err := ro.OpenDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused["sync"] = d.Sync()
+	d.Close()
+	for op, err := range refused {
+		if !errors.Is(err, syscall.EROFS) {
+			t.Errorf("%s through ReadOnly = %v, want EROFS", op, err)
+		}
+	}
+	if b, _ := vfs.ReadFile(mem, "f"); string(b) != "data" {
+		t.Fatalf("a refused operation changed the file: %q", b)
 	}
 }
