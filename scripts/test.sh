@@ -19,6 +19,15 @@ go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 echo "== go test -race"
 go test -race -timeout 30m ./...
 
+# Bugs planted inside the engine by test-only build tags (see
+# internal/plant): the harness must report each, with a command that
+# reproduces it.
+for tag in inmem_plant_close_nosync inmem_plant_snapshot_trustlen; do
+	echo "== planted engine bug: -tags $tag"
+	go vet -tags "$tag" ./...
+	go test -tags "$tag" -run '^TestPlanted_' ./cmd/inmem
+done
+
 # The benchmark tool and the other engines' crash targets are modules of
 # their own, so that bbolt, Pebble, Badger and SQLite never become
 # dependencies of in-mem; their tests run every adapter at a tiny size.

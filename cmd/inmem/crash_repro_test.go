@@ -29,7 +29,7 @@ func TestCrash_PlantedBugReproduces(t *testing.T) {
 		{"matrix", "nosync", []string{"--point", "AfterFsync", "--type", "powerloss-drop", "--durability", "strict", "--runs", "1"}, nil},
 		{"matrix", "recovery-no-sync", []string{"--point", "AfterWALWriteBeforeFsync", "--type", "kill-then-powerloss", "--durability", "buffered", "--runs", "1"}, nil},
 		{"corrupt", "pit-recovery", []string{"--durability", "strict", "--iterations", "12"}, nil},
-		{"kill", "user-buffer", []string{"--durability", "buffered", "--whitebox", "0", "--iterations", "3"}, nil},
+		{"kill", "user-buffer", []string{"--durability", "strict", "--whitebox", "0", "--signal", "kill", "--kill-after-acks", "20"}, nil},
 		{"kernel", "nosync", []string{"--durability", "strict", "--mount-opts", "data=ordered", "--iterations", "3"}, kernel.Available},
 		{"barriers", "nosync", []string{"--durability", "strict", "--ops", "24", "--states", "-1"}, kernel.BarriersAvailable},
 	}
@@ -45,7 +45,7 @@ func TestCrash_PlantedBugReproduces(t *testing.T) {
 				t.Fatalf("the planted bug %q went unreported", tc.bug)
 			}
 			v := first.Violations[0]
-			t.Logf("caught: %s\n  reproduce: %s", v.Summary, v.Reproduce)
+			t.Logf("caught: %s\n%s\n  reproduce: %s", v.Summary, v.Detail, v.Reproduce)
 			repro, err := parseCommand(v.Reproduce)
 			if err != nil || !sameReproduction(repro, v.Reproduction) {
 				t.Fatalf("the printed command %q parses back to %+v (%v), want %+v", v.Reproduce, repro, err, v.Reproduction)

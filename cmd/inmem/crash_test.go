@@ -33,12 +33,12 @@ const plantEnv = "INMEM_TEST_PLANT"
 // and ChildEnv set (or "crash target-child" and TargetChildEnv).
 func TestMain(m *testing.M) {
 	switch {
-	case os.Getenv(mainEnv) == "1":
-		os.Exit(execute(os.Args[1:], os.Stdout, os.Stderr))
 	case os.Getenv(proc.ChildEnv) == "1":
 		os.Exit(proc.ChildMain(strip(os.Args[1:], "child"), childPlant()...))
 	case os.Getenv(proc.TargetChildEnv) == "1":
 		os.Exit(proc.TargetMain(strip(os.Args[1:], "target-child"), crashtest.InmemTargets()))
+	case os.Getenv(mainEnv) == "1":
+		os.Exit(execute(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
 }

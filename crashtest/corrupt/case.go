@@ -4,21 +4,33 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
-
-	"github.com/in-mem/inmem/crashtest"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/in-mem/inmem"
+	"github.com/in-mem/inmem/crashtest"
 	"github.com/in-mem/inmem/vfs"
+)
+
+// The bounds on the cost of recovering a damaged database, checked for
+// every case: whatever the damage (a length or count field set to 4 GiB,
+// say), recovery allocates at most MaxRecoveryAllocFactor times the bytes of
+// the database's files plus MaxRecoveryAllocSlack, and takes at most
+// MaxRecoveryTime.
+const (
+	MaxRecoveryAllocFactor = 16
+	MaxRecoveryAllocSlack  = 64 << 20
+	MaxRecoveryTime        = 10 * time.Second
 )
 
 // Config says which case RunCase builds.
 type Config struct {
-	Dir        string // a directory that does not exist yet
-	Seed       uint64 // chooses the workload and the damage
+	Dir        string // the database's path (on an in-memory filesystem)
+	Seed       uint64 // chooses the workload, how it ends and the damage
 	Durability inmem.Durability
 	// Plant, if set, changes every database the case opens (see
 	// crashtest.Session.Plant).
@@ -28,213 +40,207 @@ type Config struct {
 // Case is one damaged database and what recovery made of it.
 type Case struct {
 	Seed       uint64
+	Durability inmem.Durability
+	Clean      bool   // the database was closed cleanly, not killed
 	Damage     string // what was done to the files
 	Expect     string // what recovery must do
 	Recovered  inmem.Version
 	AckedKept  int
-	Passed     bool
-	Detail     string
-	Durability inmem.Durability
+	// Alloc is what recovery allocated, Took how long it took.
+	Alloc  uint64
+	Took   time.Duration
+	Passed bool
+	Detail string
 }
 
-// corruption is one way to damage a database and the outcome it must have.
-type corruption struct {
-	name   string
-	expect string
-	// damage damages the closed database; it returns the file and offset a
-	// refusal must name (file "" for tail damage, which must open; offset -1
-	// when any offset will do).
-	damage func(t *WALCorruptionTester, rng *rand.Rand, live []uint64) (file string, off int64, err error)
-	// pointInTime opens with RecoverPointInTime.
-	pointInTime bool
-	// either accepts a refusal or a prefix.
-	either bool
-}
-
-var corruptions = []corruption{
-	{name: "truncate the tail", expect: "opens with a prefix",
-		damage: func(t *WALCorruptionTester, rng *rand.Rand, _ []uint64) (string, int64, error) {
-			return "", 0, t.TruncateWALTail(1 + rng.IntN(300))
-		}},
-	{name: "append garbage", expect: "opens with every record",
-		damage: func(t *WALCorruptionTester, rng *rand.Rand, _ []uint64) (string, int64, error) {
-			g := make([]byte, 1+rng.IntN(600))
-			for i := range g {
-				g[i] = byte(rng.UintN(256))
-			}
-			return "", 0, t.AppendGarbage(g)
-		}},
-	{name: "append a partial record", expect: "opens with every record",
-		damage: func(t *WALCorruptionTester, _ *rand.Rand, _ []uint64) (string, int64, error) {
-			return "", 0, t.CreatePartialRecord()
-		}},
-	{name: "zero-fill the tail", expect: "opens with a prefix",
-		damage: func(t *WALCorruptionTester, rng *rand.Rand, _ []uint64) (string, int64, error) {
-			return "", 0, t.ZeroFillTail(1 + rng.IntN(700))
-		}},
-	{name: "flip random bytes", expect: "refused as corruption, or opens with a prefix", either: true,
-		damage: func(t *WALCorruptionTester, rng *rand.Rand, _ []uint64) (string, int64, error) {
-			_, err := t.CorruptRandomBytes(1+rng.IntN(3), rng.Uint64())
-			return "", 0, err
-		}},
-	{name: "damage a segment header", expect: "refused, naming the segment at offset 0",
-		damage: func(t *WALCorruptionTester, rng *rand.Rand, live []uint64) (string, int64, error) {
-			if len(live) < 2 {
-				return "", 0, errSkip
-			}
-			seg := live[rng.IntN(len(live)-1)]
-			return t.SegmentPath(seg), 0, t.CorruptSegmentHeader(seg)
-		}},
-	{name: "remove a middle segment", expect: "refused, naming the missing segment",
-		damage: func(t *WALCorruptionTester, rng *rand.Rand, live []uint64) (string, int64, error) {
-			if len(live) < 3 {
-				return "", 0, errSkip
-			}
-			seg := live[1+rng.IntN(len(live)-2)]
-			return t.SegmentPath(seg), -1, t.RemoveSegment(seg)
-		}},
-	{name: "damage the MANIFEST", expect: "refused, naming the MANIFEST",
-		damage: func(t *WALCorruptionTester, _ *rand.Rand, _ []uint64) (string, int64, error) {
-			return filepath.Join(t.dir, manifestName), -1, t.CorruptManifest()
-		}},
-	{name: "damage the snapshot", expect: "refused, naming the snapshot",
-		damage: func(t *WALCorruptionTester, _ *rand.Rand, _ []uint64) (string, int64, error) {
-			m, err := t.manifest()
-			if err != nil || m.SnapshotID == 0 {
-				return "", 0, errSkip
-			}
-			return filepath.Join(t.dir, snapDirName, fmt.Sprintf("snap-%06d.chk", m.SnapshotID)), -1, t.CorruptSnapshot()
-		}},
-	{name: "flip a byte, then recover point-in-time", expect: "opens with a prefix, originals in lost+found", pointInTime: true, either: true,
-		damage: func(t *WALCorruptionTester, rng *rand.Rand, _ []uint64) (string, int64, error) {
-			_, err := t.CorruptRandomBytes(1, rng.Uint64())
-			return "", 0, err
-		}},
-}
-
-var errSkip = errors.New("crashtest: this damage does not apply to this database")
-
-// RunCase builds a database in dir from a seeded workload, damages
-// it in one of the ways corruptions lists (chosen by seed), recovers and
-// checks the outcome: tail damage opens with a prefix of the history and
-// accepts new writes; damage to durable data is refused with a
-// *CorruptionError naming the file (and offset) and leaves every file
-// byte-for-byte unchanged; point-in-time recovery opens a prefix. No outcome
-// may show a value no commit wrote.
+// RunCase builds a database from a seeded workload (closed cleanly or left
+// as a killed process leaves it, by seed), damages it one of the ways
+// damages lists (by seed), recovers and judges the outcome by the rule of
+// the formats: damage to the newest segment, at or after the durable end
+// the MANIFEST records, that no later valid record claims synced, is a torn
+// tail, and exactly the records before it open, taking new writes; any
+// other damage is refused with a *CorruptionError naming the file and the
+// record (and a reason that names what is wrong), and leaves every file
+// byte-for-byte unchanged; point-in-time recovery opens exactly the records
+// before the damage. Where each record lies and what it claims synced the
+// harness learns from the operations that wrote the files, not from the
+// engine. Every recovery's allocations and time are bounded (see
+// MaxRecoveryAllocFactor).
 func RunCase(cfg Config) Case {
-	dir, seed, d := cfg.Dir, cfg.Seed, cfg.Durability
-	rng := rand.New(rand.NewPCG(seed, 0xc0dd))
-	c := corruptions[rng.IntN(len(corruptions))]
-	out := Case{Seed: seed, Damage: c.name, Expect: c.expect, Durability: d}
-	fail := func(format string, args ...any) Case {
-		out.Detail = fmt.Sprintf(format, args...)
-		return out
-	}
-	opts := inmem.Options{Durability: d, SegmentSize: 4096}
-	m, err := buildHistory(dir, seed, *crashtest.Planted(opts, cfg.Plant))
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0xc0dd))
+	out := Case{Seed: cfg.Seed, Durability: cfg.Durability, Clean: rng.IntN(2) == 0}
+	opts := inmem.Options{Durability: cfg.Durability, SegmentSize: 4096, SyncInterval: time.Hour}
+	h, err := build(cfg.Dir, cfg.Seed, opts, cfg.Plant, out.Clean)
 	if err != nil {
-		return fail("building the database: %v", err)
+		return out.fail("building the database: %v", err)
 	}
-	t := NewWALCorruptionTester(dir).WithFS(vfs.OS, opts)
-	mf, err := t.manifest()
+	opts.FS = h.fs
+	dmg, x, want, err := damageOne(h, opts, rng)
 	if err != nil {
-		return fail("reading the MANIFEST: %v", err)
+		return out.fail("damaging: %v", err)
 	}
-	all, _ := t.Segments()
-	var live []uint64
-	for _, s := range all {
-		if s >= mf.ActiveSegment {
-			live = append(live, s)
-		}
-	}
-	file, off, err := c.damage(t, rng, live)
-	if errors.Is(err, errSkip) {
-		c, file, off = corruptions[0], "", 0
-		out.Damage, out.Expect = c.name+" (fallback)", c.expect
-		err = t.TruncateWALTail(1 + rng.IntN(300))
-	}
-	if err != nil {
-		return fail("damaging: %v", err)
-	}
-	before := treeDigest(dir)
-	if c.pointInTime {
+	out.Damage, out.Expect = dmg.name, want.String()
+	if dmg.pointInTime {
 		opts.Recovery = inmem.RecoverPointInTime
 	}
-	db, err := inmem.Open(dir, crashtest.Planted(opts, cfg.Plant))
+	return out.judge(h, opts, cfg.Plant, x, want)
+}
+
+func (out Case) fail(format string, args ...any) Case {
+	out.Detail = fmt.Sprintf(format, args...)
+	return out
+}
+
+// damageOne applies the damage the seed draws (the next one that applies
+// if it does not) and returns what recovery must make of it.
+func damageOne(h *history, opts inmem.Options, rng *rand.Rand) (damage, hit, outcome, error) {
+	t := NewWALCorruptionTester(h.dir).WithFS(h.fs, opts)
+	mf, err := t.manifest()
 	if err != nil {
-		return checkRefusal(out, c, err, file, off, before, treeDigest(dir))
+		return damage{}, hit{}, outcome{}, err
+	}
+	d := &damager{t: t, h: h, rng: rng, live: liveSegments(t, mf.ActiveSegment)}
+	if len(d.live) == 0 {
+		return damage{}, hit{}, outcome{}, errors.New("the database has no live segment")
+	}
+	d.newest = t.SegmentPath(d.live[len(d.live)-1])
+	end := logEnd{segment: d.live[len(d.live)-1], offset: h.size[d.newest], watermark: mf.Watermark}
+	if mf.LogEnd != nil {
+		end.segment, end.offset = mf.LogEnd.Segment, mf.LogEnd.Offset
+	}
+	first := rng.IntN(len(damages))
+	for i := range damages {
+		dmg := damages[(first+i)%len(damages)]
+		x, err := dmg.do(d)
+		if errors.Is(err, errSkip) {
+			continue
+		}
+		want := h.expect(x, end, d.newest)
+		if dmg.pointInTime && x.from >= 0 {
+			want = end.prefix(h.before(x.file, h.damagedAt(x)))
+		}
+		return dmg, x, want, err
+	}
+	return damage{}, hit{}, outcome{}, errors.New("no damage applies")
+}
+
+// judge recovers the damaged database and compares with the outcome
+// wanted.
+func (out Case) judge(h *history, opts inmem.Options, plant func(*inmem.Options), x hit, want outcome) Case {
+	before := treeDigest(h.fs, h.dir)
+	var db *inmem.DB
+	var err error
+	cost := measure(func() { db, err = inmem.Open(h.dir, crashtest.Planted(opts, plant)) })
+	out.Alloc, out.Took = cost.alloc, cost.took
+	if msg := cost.check(h); msg != "" {
+		if db != nil {
+			db.Close()
+		}
+		return out.fail("%s", msg)
+	}
+	if err != nil {
+		return out.refused(err, x, want, before, treeDigest(h.fs, h.dir))
 	}
 	defer db.Close()
-	if file != "" {
-		return fail("damage to durable data (%s) was not refused: the database opened at v%d", file, db.LastVersion())
+	if want.refused {
+		return out.fail("the damage hit durable bytes and was not refused: the database opened at v%d", db.LastVersion())
 	}
-	v := m.Judge(db, crashtest.Promise{Durability: inmem.InMemory, Crash: crashtest.PowerLoss})
+	return out.opened(db, h, want)
+}
+
+// refused judges a recovery that refused the database.
+func (out Case) refused(err error, x hit, want outcome, before, after string) Case {
+	var ce *inmem.CorruptionError
+	switch {
+	case !errors.As(err, &ce):
+		return out.fail("recovery failed with a non-corruption error: %v", err)
+	case !want.refused:
+		return out.fail("the damage was a torn tail, but recovery refused it: %v", err)
+	case ce.File != want.file || want.offset >= 0 && ce.Offset != want.offset:
+		return out.fail("the refusal names %s at %d, want %s at %d: %v", ce.File, ce.Offset, want.file, want.offset, err)
+	case len(x.reasons) > 0 && !slices.ContainsFunc(x.reasons, func(w string) bool { return strings.Contains(ce.Reason, w) }):
+		return out.fail("the refusal's reason %q names none of %q", ce.Reason, x.reasons)
+	case before != after:
+		return out.fail("a refused recovery changed files")
+	}
+	out.Passed, out.Detail = true, err.Error()
+	return out
+}
+
+// opened judges a recovery that opened the database: exactly the prefix
+// wanted, a prefix of the history, and it takes new writes.
+func (out Case) opened(db *inmem.DB, h *history, want outcome) Case {
+	v := h.model.Judge(db, crashtest.Promise{Durability: inmem.InMemory, Crash: crashtest.PowerLoss})
 	out.Recovered, out.AckedKept = v.Recovered, v.AckedKept
-	if len(v.Mismatches) > 0 {
-		return fail("the recovered state is not a prefix of the history: %v", v.Mismatches)
+	switch {
+	case len(v.Mismatches) > 0:
+		return out.fail("the recovered state is not a prefix of the history: %v", v.Mismatches)
+	case v.Recovered != want.version:
+		return out.fail("recovered v%d, want exactly v%d", v.Recovered, want.version)
 	}
-	if c.expect == "opens with every record" && v.Recovered != m.Latest() {
-		return fail("recovered v%d, want every record up to v%d", v.Recovered, m.Latest())
-	}
-	m.Settle(db.LastVersion())
-	probe := crashtest.NewRunner(db, m)
+	h.model.Settle(db.LastVersion())
+	probe := crashtest.NewRunner(db, h.model)
 	if err := probe.KVPut("crashtest-probe", "after-damage", []byte("x")); err != nil || len(probe.Mismatches()) > 0 {
-		return fail("a write after recovery failed: %v %v", err, probe.Mismatches())
+		return out.fail("a write after recovery failed: %v %v", err, probe.Mismatches())
 	}
 	out.Passed = true
 	return out
 }
 
-func checkRefusal(out Case, c corruption, err error, file string, off int64, before, after string) Case {
-	var ce *inmem.CorruptionError
-	switch {
-	case !errors.As(err, &ce):
-		out.Detail = fmt.Sprintf("recovery failed with a non-corruption error: %v", err)
-	case file == "" && !c.either:
-		out.Detail = fmt.Sprintf("tail damage was refused: %v", err)
-	case file != "" && (ce.File != file || (off >= 0 && ce.Offset != off)):
-		out.Detail = fmt.Sprintf("the refusal names %s at %d, want %s at %d", ce.File, ce.Offset, file, off)
-	case before != after:
-		out.Detail = "a refused recovery changed files on disk"
-	default:
-		out.Passed = true
-		out.Detail = err.Error()
-	}
-	return out
+// cost is what one recovery allocated and how long it took.
+type cost struct {
+	alloc uint64
+	took  time.Duration
 }
 
-// buildHistory writes a seeded workload into a new database in dir.
-func buildHistory(dir string, seed uint64, opts inmem.Options) (*crashtest.ReferenceModel, error) {
-	db, err := inmem.Open(dir, &opts)
-	if err != nil {
-		return nil, err
+// measure runs fn and returns what it allocated and how long it took.
+func measure(fn func()) cost {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	alloc, start := ms.TotalAlloc, time.Now()
+	fn()
+	took := time.Since(start)
+	runtime.ReadMemStats(&ms)
+	return cost{alloc: ms.TotalAlloc - alloc, took: took}
+}
+
+// check says which bound a recovery broke ("" if none).
+func (c cost) check(h *history) string {
+	limit := MaxRecoveryAllocFactor*uint64(treeSize(h.fs, h.dir)) + MaxRecoveryAllocSlack
+	switch {
+	case c.alloc > limit:
+		return fmt.Sprintf("recovery allocated %d bytes, more than the bound of %d for a database of %d bytes", c.alloc, limit, treeSize(h.fs, h.dir))
+	case c.took > MaxRecoveryTime:
+		return fmt.Sprintf("recovery took %v, more than the bound of %v", c.took, MaxRecoveryTime)
 	}
-	m := crashtest.NewReferenceModel()
-	r := crashtest.NewRunner(db, m)
-	g := crashtest.NewGenerator(crashtest.WorkloadConfig{Seed: seed, ValueSize: 120}, 0, "")
-	for range 90 {
-		if err := g.Next().Run(r); err != nil && !crashtest.ExpectedFailure(err) {
-			db.Close()
-			return nil, err
-		}
-	}
-	if len(r.Mismatches()) > 0 {
-		db.Close()
-		return nil, fmt.Errorf("the database disagreed with the model: %v", r.Mismatches())
-	}
-	return m, db.Close()
+	return ""
 }
 
 // treeDigest hashes every file under dir but the lock.
-func treeDigest(dir string) string {
-	h := sha256.New()
-	filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
-		if err != nil || e.IsDir() || e.Name() == "LOCK" {
-			return nil
+func treeDigest(fsys vfs.FS, dir string) string {
+	sum := sha256.New()
+	walk(fsys, dir, func(p string, b []byte) { fmt.Fprintf(sum, "%s %x\n", p, sha256.Sum256(b)) })
+	return fmt.Sprintf("%x", sum.Sum(nil))
+}
+
+// treeSize is the bytes of every file under dir.
+func treeSize(fsys vfs.FS, dir string) int64 {
+	var n int64
+	walk(fsys, dir, func(_ string, b []byte) { n += int64(len(b)) })
+	return n
+}
+
+// walk calls fn with every file under dir but the lock, in name order.
+func walk(fsys vfs.FS, dir string, fn func(path string, data []byte)) {
+	names, _ := fsys.List(dir)
+	slices.Sort(names)
+	for _, name := range names {
+		p := filepath.Join(dir, name)
+		if info, err := fsys.Stat(p); err == nil && info.IsDir() {
+			walk(fsys, p, fn)
+		} else if name != inmem.LockName {
+			b, _ := vfs.ReadFile(fsys, p)
+			fn(p, b)
 		}
-		b, _ := os.ReadFile(p)
-		fmt.Fprintf(h, "%s %x\n", p, sha256.Sum256(b))
-		return nil
-	})
-	return fmt.Sprintf("%x", h.Sum(nil))
+	}
 }

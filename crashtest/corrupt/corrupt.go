@@ -19,6 +19,15 @@ const (
 	manifestName    = "MANIFEST"
 	segmentHeader   = 32
 	recordFixedBody = 29 // version, txn id, timestamp, synced offset, CRC
+	recordPrefix    = 29 // length, version, txn id, timestamp, synced offset: before the writeset
+	// manifestCodecLen is where a version 2 MANIFEST holds its codec id's
+	// length; snapshotFixedV1 and V2 end a snapshot header's fixed part
+	// (the codec id's length last); snapshotTrailer is a snapshot's
+	// trailer's size.
+	manifestCodecLen = 72
+	snapshotFixedV1  = 42
+	snapshotFixedV2  = 50
+	snapshotTrailer  = 24
 )
 
 // WALCorruptionTester damages a closed database's files the ways crashes,
@@ -135,6 +144,11 @@ func (t *WALCorruptionTester) CorruptRandomBytes(count int, seed uint64) ([]Flip
 	if err != nil {
 		return nil, err
 	}
+	return t.corruptBytes(count, seed, nums)
+}
+
+// corruptBytes flips bytes of the segments nums.
+func (t *WALCorruptionTester) corruptBytes(count int, seed uint64, nums []uint64) ([]Flip, error) {
 	rng := rand.New(rand.NewPCG(seed, 0xb17f11b))
 	sizes := make([]int64, len(nums))
 	var total int64

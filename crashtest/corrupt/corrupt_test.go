@@ -2,6 +2,7 @@ package corrupt_test
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -12,16 +13,21 @@ import (
 	"github.com/in-mem/inmem"
 	"github.com/in-mem/inmem/crashtest"
 	"github.com/in-mem/inmem/crashtest/corrupt"
-	"github.com/in-mem/inmem/internal/wal"
 )
 
 var prefixOnly = crashtest.Promise{Durability: inmem.InMemory, Crash: crashtest.PowerLoss}
 
 // buildDB writes ops transactions over three runs into a new database in
-// dir (4 KiB segments, so there are several) and returns the model.
-func buildDB(t *testing.T, dir string, ops int, checkpoint bool) *crashtest.ReferenceModel {
+// dir (4 KiB segments, so there are several) and returns the model. With
+// crashed, dir holds the files as a killed process leaves them (copied
+// while the database was open); otherwise the database was closed cleanly.
+func buildDB(t *testing.T, dir string, ops int, checkpoint, crashed bool) *crashtest.ReferenceModel {
 	t.Helper()
-	db, err := inmem.Open(dir, &inmem.Options{SegmentSize: 4096})
+	live := dir
+	if crashed {
+		live = filepath.Join(t.TempDir(), "live")
+	}
+	db, err := inmem.Open(live, &inmem.Options{SegmentSize: 4096})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,6 +58,11 @@ func buildDB(t *testing.T, dir string, ops int, checkpoint bool) *crashtest.Refe
 	if len(r.Mismatches()) > 0 {
 		t.Fatal(r.Mismatches())
 	}
+	if crashed {
+		if err := os.CopyFS(dir, os.DirFS(live)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +83,9 @@ func hashTree(t *testing.T, dir string) map[string][32]byte {
 	return out
 }
 
-// records returns the end offsets of the valid records of a segment.
+// records returns the end offsets of the records of a segment, walking the
+// documented layout (a 32-byte header, then records that start with their
+// length, u32 little-endian, of everything after it).
 func records(t *testing.T, path string) []int64 {
 	t.Helper()
 	data, err := os.ReadFile(path)
@@ -80,15 +93,20 @@ func records(t *testing.T, path string) []int64 {
 		t.Fatal(err)
 	}
 	var ends []int64
-	for off := int64(wal.HeaderSize); off < int64(len(data)); {
-		_, n, err := wal.DecodeRecord(data[off:], off, 1<<24)
-		if err != nil {
+	for off := int64(32); off+4 <= int64(len(data)); {
+		off += 4 + int64(binary.LittleEndian.Uint32(data[off:]))
+		if off > int64(len(data)) {
 			break
 		}
-		off += int64(n)
 		ends = append(ends, off)
 	}
 	return ends
+}
+
+// txnAt returns the txn id of the record at off (after its length and
+// format version).
+func txnAt(data []byte, off int64) inmem.Version {
+	return inmem.Version(binary.LittleEndian.Uint64(data[off+5:]))
 }
 
 // openAndJudge reopens dir and judges it as a prefix of the history.
@@ -105,6 +123,9 @@ func openAndJudge(t *testing.T, dir string, m *crashtest.ReferenceModel, opts *i
 	return db, v
 }
 
+// TestWALCorruptionTester_TailDamage damages the end of the newest segment
+// of a database a process crash left: a torn tail, cut exactly before the
+// damaged record. After a clean close the same damage is refused.
 func TestWALCorruptionTester_TailDamage(t *testing.T) {
 	tcs := []struct {
 		name    string
@@ -120,8 +141,8 @@ func TestWALCorruptionTester_TailDamage(t *testing.T) {
 	}
 	for _, tc := range tcs {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			m := buildDB(t, dir, 60, false)
+			dir := filepath.Join(t.TempDir(), "db")
+			m := buildDB(t, dir, 60, false, true)
 			w := corrupt.NewWALCorruptionTester(dir)
 			segs, _ := w.Segments()
 			last := w.SegmentPath(segs[len(segs)-1])
@@ -194,7 +215,7 @@ func TestWALCorruptionTester_RefusedDamage(t *testing.T) {
 	for _, tc := range tcs {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			buildDB(t, dir, 120, tc.name == "snapshot")
+			buildDB(t, dir, 120, tc.name == "snapshot", false)
 			w := corrupt.NewWALCorruptionTester(dir)
 			file, off := tc.damage(t, w, dir)
 			before := hashTree(t, dir)
@@ -238,23 +259,20 @@ func must(t *testing.T, err error) {
 // middle record, keeping everything it cut in lost+found.
 func TestWALCorruptionTester_PointInTime(t *testing.T) {
 	dir := t.TempDir()
-	m := buildDB(t, dir, 120, false)
+	m := buildDB(t, dir, 120, false, false)
 	w := corrupt.NewWALCorruptionTester(dir)
 	segs, _ := w.Segments()
 	mid := w.SegmentPath(segs[1])
 	ends := records(t, mid)
+	original, _ := os.ReadFile(mid)
 	must(t, flipAt(mid, ends[2]+9)) // the txn id of the fourth record
 	data, _ := os.ReadFile(mid)
 	// The prefix ends with the third record of segment 2.
-	prefixEnd := ends[2]
-	rec, _, err := wal.DecodeRecord(data[ends[1]:], ends[1], 1<<24)
-	if err != nil {
-		t.Fatal(err)
-	}
+	prefixEnd, want := ends[2], txnAt(original, ends[1])
 	db, v := openAndJudge(t, dir, m, &inmem.Options{Recovery: inmem.RecoverPointInTime})
 	defer db.Close()
-	if v.Recovered != inmem.Version(rec.Txn) {
-		t.Fatalf("point-in-time recovery kept up to v%d, want exactly v%d", v.Recovered, rec.Txn)
+	if v.Recovered != want {
+		t.Fatalf("point-in-time recovery kept up to v%d, want exactly v%d", v.Recovered, want)
 	}
 	rep := db.Recovery()
 	if rep.Dropped == nil || rep.Dropped.CutAt != prefixEnd || len(rep.Dropped.Segments) != len(segs)-2 {
@@ -280,12 +298,13 @@ func TestWALCorruptionTester_PointInTime(t *testing.T) {
 	}
 }
 
-// TestWALCorruptionTester_RandomBitFlips: whatever the flips, recovery
-// either refuses or serves a prefix of the history, never a value no commit
-// wrote.
+// TestWALCorruptionTester_RandomBitFlips: whatever the flips, recovery of
+// a crashed database either refuses or serves a prefix of the history,
+// never a value no commit wrote. (The exact outcome of every damage is
+// TestRunCorruptionCase's.)
 func TestWALCorruptionTester_RandomBitFlips(t *testing.T) {
-	base := t.TempDir()
-	m := buildDB(t, base, 80, false)
+	base := filepath.Join(t.TempDir(), "db")
+	m := buildDB(t, base, 80, false, true)
 	refused, opened := 0, 0
 	for seed := uint64(1); seed <= 150; seed++ {
 		dir := filepath.Join(t.TempDir(), "db")
@@ -312,7 +331,31 @@ func TestWALCorruptionTester_RandomBitFlips(t *testing.T) {
 		db.Close()
 	}
 	t.Logf("150 seeds: %d refused as corruption, %d opened as a prefix", refused, opened)
-	if refused == 0 || opened == 0 {
-		t.Fatal("the flips never hit both middle and tail")
+	if refused == 0 {
+		t.Fatal("no flip was refused: flips of durable records must be")
+	}
+}
+
+// TestWALCorruptionTester_TailDamageAfterCleanClose: a clean close records
+// the exact end of the log, so the same tail damage now hit durable bytes
+// and is refused, naming the newest segment.
+func TestWALCorruptionTester_TailDamageAfterCleanClose(t *testing.T) {
+	for _, name := range []string{"truncate", "zero-fill"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			buildDB(t, dir, 60, false, false)
+			w := corrupt.NewWALCorruptionTester(dir)
+			if name == "truncate" {
+				must(t, w.TruncateWALTail(7))
+			} else {
+				must(t, w.ZeroFillTail(5))
+			}
+			segs, _ := w.Segments()
+			res, err := w.VerifyRecoveryAfterCorruption()
+			var ce *inmem.CorruptionError
+			if err != nil || res.Recovered || !errors.As(res.Err, &ce) || ce.File != w.SegmentPath(segs[len(segs)-1]) {
+				t.Fatalf("tail damage after a clean close: %v %+v", err, res)
+			}
+		})
 	}
 }

@@ -54,6 +54,7 @@ func (scenario) Params() []crashtest.Param {
 		crashtest.DurationParam("min-runtime", 50*time.Millisecond, time.Millisecond, time.Hour, "shortest run of a child before it is killed"),
 		crashtest.DurationParam("max-runtime", 200*time.Millisecond, time.Millisecond, time.Hour, "longest run of a child before it is killed"),
 		crashtest.IntParam("writers", 4, 1, 64, "concurrent writers in the child"),
+		crashtest.IntParam("kill-after-acks", 0, 0, 1_000_000, "kill after a random number of acknowledgements up to this, instead of after a random time (0: by time)"),
 		{Name: "db", Usage: "the database to crash again and again (default: a new one in the scratch space); an existing database is adopted as the starting state"},
 	}
 }
@@ -86,7 +87,7 @@ func config(ctx context.Context, s *crashtest.Session) ProcessCrashConfig {
 	pc := ProcessCrashConfig{
 		MinRuntime: set.Duration("min-runtime"), MaxRuntime: set.Duration("max-runtime"), Iterations: s.Iterations,
 		Signals: signals[set.String("signal")], WhiteboxRatio: float64(set.Int("whitebox")) / 100, MaxHit: 5,
-		Writers: set.Int("writers"), Seed: s.ShardSeed(), Durability: s.Durability,
+		Writers: set.Int("writers"), MaxAcks: set.Int("kill-after-acks"), Seed: s.ShardSeed(), Durability: s.Durability,
 		Args: s.Child.Args, Env: s.Child.Env, Stop: ctx.Done(),
 	}
 	switch p := set.String("crash-point"); {
@@ -146,7 +147,7 @@ func (scenario) record(s *crashtest.Session, r KillIterationResult) {
 	if !r.RecoverySucceeded {
 		repro := s.Reproduction(r.Seed)
 		repro.Iterations = r.Iteration + 1
-		for _, name := range []string{"signal", "crash-point", "whitebox", "min-runtime", "max-runtime", "writers"} {
+		for _, name := range []string{"signal", "crash-point", "whitebox", "min-runtime", "max-runtime", "writers", "kill-after-acks"} {
 			repro.Params = append(repro.Params, crashtest.Setting{Name: name, Value: s.Settings.String(name)})
 		}
 		s.Violation(crashtest.Violation{Summary: fmt.Sprintf("iteration %d: %s", r.Iteration, r.Signal), Detail: r.String(),

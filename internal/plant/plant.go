@@ -4,6 +4,14 @@
 // bug is planted only through the harness's test seams
 // (crashtest.Session.Plant in process, proc.ChildOption in a workload
 // child).
+//
+// Bugs inside the engine are planted with test-only build tags instead,
+// which the shipped build never sets:
+//
+//	-tags inmem_plant_close_nosync       the log's Close hands its last writes to the OS without syncing them
+//	-tags inmem_plant_snapshot_trustlen  the snapshot reader trusts a block's length and allocates it
+//
+// scripts/test.sh runs cmd/inmem's TestPlanted_ tests under each.
 package plant
 
 import (
@@ -36,9 +44,10 @@ var bugs = map[string]Bug{
 	"swallow-sync-errors": wrap(func(fs vfs.FS) vfs.FS {
 		return &files{FS: fs, file: func(f vfs.File) vfs.File { return swallowSync{f} }}
 	}),
-	// user-buffer: writes wait in the process until the next sync or
-	// close, as behind a user-space write buffer: a process kill loses
-	// what was acknowledged without a sync.
+	// user-buffer: writes wait in the process until the file is closed, as
+	// behind a user-space write buffer that is never flushed before fsync:
+	// a sync makes nothing durable, and a process kill loses everything
+	// written since the file was opened, acknowledged or not.
 	"user-buffer": wrap(func(fs vfs.FS) vfs.FS {
 		return &files{FS: fs, file: func(f vfs.File) vfs.File { return &buffered{File: f} }}
 	}),
@@ -111,7 +120,7 @@ func (f swallowSync) Sync() error {
 	return nil
 }
 
-// buffered keeps writes in the process until Sync or Close.
+// buffered keeps writes in the process until Close.
 type buffered struct {
 	vfs.File
 	mu  sync.Mutex
@@ -136,12 +145,7 @@ func (b *buffered) flush() error {
 	return err
 }
 
-func (b *buffered) Sync() error {
-	if err := b.flush(); err != nil {
-		return err
-	}
-	return b.File.Sync()
-}
+func (b *buffered) Sync() error { return b.File.Sync() } // the bug: the buffer stays in the process
 
 func (b *buffered) Close() error {
 	err := b.flush()

@@ -365,7 +365,7 @@ func (sr *Reader) nextBlock() error {
 	if n == 0 {
 		return sr.readTrailer(start)
 	}
-	if n > maxEncodedBlock {
+	if n > maxEncodedBlock && !trustBlockLength {
 		return sr.corrupt(start, "snapshot block length %d out of range", n)
 	}
 	crc := crc32.Checksum(lb, crcTable)

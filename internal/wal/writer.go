@@ -287,7 +287,10 @@ func (w *Writer) startSegment(start Position) (vfs.File, error) {
 // Close syncs everything queued and closes the active segment. After Close
 // every call returns ErrClosed.
 func (w *Writer) Close() error {
-	err := w.Sync()
+	var err error
+	if !closeSkipsSync {
+		err = w.Sync()
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for w.flushing {

@@ -54,6 +54,12 @@ func (o Op) String() string {
 	return fmt.Sprintf("%s %s", o.kind, o.path)
 }
 
+// Path is the file or directory the operation is on (a rename's source).
+func (o Op) Path() string { return o.path }
+
+// Written is how many bytes a write wrote (0 for any other operation).
+func (o Op) Written() int { return len(o.data) }
+
 // IsSync reports whether the operation is a sync point.
 func (o Op) IsSync() bool { return o.kind == recSync || o.kind == recSyncDir }
 
