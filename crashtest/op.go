@@ -17,6 +17,9 @@ const (
 	WriteEventAppend
 	WriteStateSet
 	WriteStateCAS
+	// WriteRetention sets a run's retention policy: KeepLast(Keep), or
+	// KeepAll if Keep is 0.
+	WriteRetention
 )
 
 func (k WriteKind) String() string {
@@ -31,6 +34,8 @@ func (k WriteKind) String() string {
 		return "state-set"
 	case WriteStateCAS:
 		return "state-cas"
+	case WriteRetention:
+		return "retention"
 	}
 	return fmt.Sprintf("WriteKind(%d)", uint8(k))
 }
@@ -46,6 +51,8 @@ type Write struct {
 	// exist). With ExpectCurrent the runner fills it from the model.
 	Expected      inmem.Version
 	ExpectCurrent bool
+	// Keep is a retention write's policy: KeepLast(Keep), or KeepAll if 0.
+	Keep int
 }
 
 // Put, Delete, Append, Set and CAS build Writes for ScenarioRunner.Update.
@@ -77,8 +84,22 @@ func CASCurrent(run, cell string, value []byte) Write {
 	return Write{Kind: WriteStateCAS, Run: run, Key: cell, Value: value, ExpectCurrent: true}
 }
 
+// Retain sets a run's retention policy: KeepLast(keepLast), or KeepAll if
+// keepLast is 0. CompactFull then may trim the older versions of its keys.
+func Retain(run string, keepLast int) Write { return Write{Kind: WriteRetention, Run: run, Keep: keepLast} }
+
+// policy is the retention policy of a WriteRetention.
+func (w Write) policy() inmem.RetentionPolicy {
+	if w.Keep > 0 {
+		return inmem.KeepLast(w.Keep)
+	}
+	return inmem.KeepAll()
+}
+
 func (w Write) String() string {
 	switch w.Kind {
+	case WriteRetention:
+		return fmt.Sprintf("%s %s %s", w.Kind, w.Run, w.policy())
 	case WriteKVDelete:
 		return fmt.Sprintf("%s %s/%s", w.Kind, w.Run, w.Key)
 	case WriteEventAppend:

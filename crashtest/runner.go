@@ -365,6 +365,8 @@ func (w Write) Apply(tx *inmem.Tx) (uint64, error) {
 		return 0, tx.StateSet(id, w.Key, w.Value)
 	case WriteStateCAS:
 		return 0, tx.StateCAS(id, w.Key, w.Expected, w.Value)
+	case WriteRetention:
+		return 0, tx.SetRetentionPolicy(id, w.policy())
 	}
 	return 0, fmt.Errorf("crashtest: unknown write kind %d", w.Kind)
 }

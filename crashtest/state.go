@@ -23,6 +23,11 @@ type runState struct {
 	kv      map[string][]kvVersion // full history, oldest first
 	events  []eventRec
 	cells   map[string]cellRec
+	// policy is the retention policy in force; trim the strictest
+	// KeepLast n ever set (0: never one), down to which a full compaction
+	// may have trimmed every key's history.
+	policy string
+	trim   int
 }
 
 type kvVersion struct {
@@ -48,7 +53,7 @@ func (s *dbState) clone() *dbState {
 	c := &dbState{last: s.last, runs: make(map[string]*runState, len(s.runs))}
 	for name, r := range s.runs {
 		nr := &runState{created: r.created, kv: make(map[string][]kvVersion, len(r.kv)),
-			events: slices.Clone(r.events), cells: maps.Clone(r.cells)}
+			events: slices.Clone(r.events), cells: maps.Clone(r.cells), policy: r.policy, trim: r.trim}
 		for k, h := range r.kv {
 			nr.kv[k] = slices.Clone(h)
 		}
@@ -60,7 +65,7 @@ func (s *dbState) clone() *dbState {
 func (s *dbState) run(name string, v inmem.Version) *runState {
 	r := s.runs[name]
 	if r == nil {
-		r = &runState{created: v, kv: map[string][]kvVersion{}, cells: map[string]cellRec{}}
+		r = &runState{created: v, kv: map[string][]kvVersion{}, cells: map[string]cellRec{}, policy: inmem.KeepAll().String()}
 		s.runs[name] = r
 	}
 	return r
@@ -85,6 +90,11 @@ func (s *dbState) apply(op *Op) {
 			r.events = append(r.events, eventRec{seq: uint64(len(r.events)), version: v, payload: w.Value})
 		case WriteStateSet, WriteStateCAS:
 			r.cells[w.Key] = cellRec{version: v, value: w.Value}
+		case WriteRetention:
+			r.policy = w.policy().String()
+			if w.Keep > 0 && (r.trim == 0 || w.Keep < r.trim) {
+				r.trim = w.Keep
+			}
 		}
 	}
 	s.last = max(s.last, v)
@@ -149,6 +159,11 @@ func captureRun(db *inmem.DB, id inmem.RunID, r *runState) error {
 	for _, e := range evs {
 		r.events = append(r.events, eventRec{seq: e.Seq, version: e.Version, payload: e.Payload})
 	}
+	p, err := db.GetRetentionPolicy(id)
+	if err != nil {
+		return err
+	}
+	r.policy = p.String()
 	cells, err := db.StateCells(id)
 	if err != nil {
 		return err
@@ -229,9 +244,16 @@ func diff(want, got *dbState) []StateMismatch {
 func diffRun(name string, wr, gr *runState) []StateMismatch {
 	var out []StateMismatch
 	add := func(entity, exp, act string) { out = append(out, StateMismatch{entity, exp, act}) }
+	if wr.policy != gr.policy {
+		add("retention:"+name, wr.policy, gr.policy)
+	}
 	for _, k := range sortedKeys(wr.kv, gr.kv) {
-		if !sameHistory(wr.kv[k], gr.kv[k]) {
-			add(fmt.Sprintf("kv:%s/%s", name, k), fmtHistory(wr.kv[k]), fmtHistory(gr.kv[k]))
+		if !retained(wr.kv[k], gr.kv[k], wr.trim) {
+			exp := fmtHistory(wr.kv[k])
+			if wr.trim > 0 {
+				exp += fmt.Sprintf(" (or its newest %d or more, trimmed by retention)", min(wr.trim, len(wr.kv[k])))
+			}
+			add(fmt.Sprintf("kv:%s/%s", name, k), exp, fmtHistory(gr.kv[k]))
 		}
 	}
 	if sameEvents(wr.events, gr.events) && sameCells(wr.cells, gr.cells) {
@@ -292,6 +314,15 @@ func sortedKeys[V any](a, b map[string]V) []string {
 		keys[k] = true
 	}
 	return slices.Sorted(maps.Keys(keys))
+}
+
+// retained reports whether got is want, or, for a run whose retention may
+// have trimmed it (trim > 0), the newest trim or more versions of it.
+func retained(want, got []kvVersion, trim int) bool {
+	if trim == 0 || len(got) >= len(want) {
+		return sameHistory(want, got)
+	}
+	return len(got) >= min(trim, len(want)) && sameHistory(want[len(want)-len(got):], got)
 }
 
 func sameHistory(a, b []kvVersion) bool {

@@ -94,6 +94,8 @@ func (g *Generator) write() Write {
 	case x < 95:
 		c := g.tag + g.cell()
 		return CASCurrent(run, c, g.value(run, c))
+	case x < 97:
+		return Retain(run, g.rng.IntN(4)) // KeepLast 1 to 3, or KeepAll
 	default:
 		c := g.tag + g.cell()
 		return CAS(run, c, inmem.Version(1+g.rng.IntN(3)), g.value(run, c))
