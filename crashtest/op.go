@@ -86,7 +86,9 @@ func CASCurrent(run, cell string, value []byte) Write {
 
 // Retain sets a run's retention policy: KeepLast(keepLast), or KeepAll if
 // keepLast is 0. CompactFull then may trim the older versions of its keys.
-func Retain(run string, keepLast int) Write { return Write{Kind: WriteRetention, Run: run, Keep: keepLast} }
+func Retain(run string, keepLast int) Write {
+	return Write{Kind: WriteRetention, Run: run, Keep: keepLast}
+}
 
 // policy is the retention policy of a WriteRetention.
 func (w Write) policy() inmem.RetentionPolicy {
