@@ -49,6 +49,7 @@ type campaignFlags struct {
 	shard      string
 	jsonFile   string
 	htmlFile   string
+	dir        string
 	reuseDir   bool
 }
 
@@ -59,6 +60,7 @@ func (f *campaignFlags) add(c *cobra.Command, duration time.Duration, reports bo
 	fl.IntVar(&f.iterations, "iterations", 0, "a fixed amount of work per scenario and durability instead of a time budget")
 	fl.StringVar(&f.durability, "durability", "both", "strict, buffered or both")
 	fl.StringVar(&f.shard, "shard", "0/1", "run shard i of n (i/n); each shard is reproducible alone")
+	fl.StringVar(&f.dir, "dir", "", "scratch space: a new or empty directory (default: a temporary one, removed afterwards)")
 	fl.BoolVar(&f.reuseDir, "reuse-dir", false, "let --dir be a directory that is not empty (scratch space goes in a new directory inside it)")
 	jsonDefault, htmlDefault := "", ""
 	if reports {
@@ -181,11 +183,11 @@ func interruptible(errOut io.Writer) (context.Context, func()) {
 
 // runCampaign runs cfg with progress on stderr, prints the summary table,
 // writes the reports and returns errViolations if a promise broke.
-func runCampaign(cmd *cobra.Command, g *globals, f *campaignFlags, cfg campaign.Config) (err error) {
+func runCampaign(cmd *cobra.Command, f *campaignFlags, cfg campaign.Config) (err error) {
 	if err := campaign.Check(cfg); err != nil {
 		return settingError(err)
 	}
-	dir, cleanup, err := scratch(g.dir, f.reuseDir)
+	dir, cleanup, err := scratch(f.dir, f.reuseDir)
 	if err != nil {
 		return err
 	}
@@ -309,7 +311,7 @@ func newCrashAllCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runCampaign(cmd, g, f, cfg)
+			return runCampaign(cmd, f, cfg)
 		},
 	}
 	f.add(c, time.Minute, true)
@@ -332,7 +334,7 @@ func newScenarioCmd(g *globals, sc crashtest.Scenario) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runCampaign(cmd, g, f, cfg)
+			return runCampaign(cmd, f, cfg)
 		},
 	}
 	f.add(c, h.Budget, false)
