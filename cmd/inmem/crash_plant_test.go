@@ -1,3 +1,5 @@
+//go:build inmem_plant_close_nosync || inmem_plant_snapshot_trustlen
+
 package main
 
 import (
