@@ -63,3 +63,33 @@ func TestExplore_ExpectedLossIsSeen(t *testing.T) {
 		t.Fatalf("a Buffered child judged as Strict lost nothing in %d states", res.States)
 	}
 }
+
+// TestExplore_CatchesPlantedBugs: a missing directory sync after a create
+// and a rename of a temporary file before its sync are each reported, and
+// the reported state, rebuilt alone from its seed, at and policy, is
+// reported again.
+func TestExplore_CatchesPlantedBugs(t *testing.T) {
+	needFUSE(t)
+	for _, bug := range []string{"no-dir-sync-after-create", "no-tmp-sync"} {
+		t.Run(bug, func(t *testing.T) {
+			cfg := lazyfs.Config{Child: child(bug), Seed: 5, Durability: inmem.Strict, Ops: 48, Dir: t.TempDir()}
+			res, err := lazyfs.Explore(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Violations) == 0 {
+				t.Fatalf("%s went unreported in %d states", bug, res.States)
+			}
+			v := res.Violations[0]
+			t.Logf("%d of %d states broke a promise; the first:\n%s", len(res.Violations), res.States, v)
+			cfg.At, cfg.Policy = &v.At, &v.Policy
+			again, err := lazyfs.Explore(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.States != 1 || len(again.Violations) != 1 {
+				t.Fatalf("rebuilt alone, the state gave %d states, %d violations", again.States, len(again.Violations))
+			}
+		})
+	}
+}
