@@ -95,4 +95,3 @@ func run(t *testing.T, syncDir bool, dir, content string) {
 		t.Fatalf("lazyrename %v: %v\n%s", args, err, out)
 	}
 }
-
