@@ -89,6 +89,7 @@ func serveConn(conn net.Conn, t controlled) {
 	sc := bufio.NewScanner(conn)
 	sc.Buffer(make([]byte, 0, 256), maxLine)
 	enc := json.NewEncoder(conn)
+	enc.SetEscapeHTML(false)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" {
