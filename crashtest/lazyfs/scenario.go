@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/in-mem/inmem/crashtest"
+	"github.com/in-mem/inmem/crashtest/proc"
 	"github.com/in-mem/inmem/vfs"
 )
 
@@ -64,6 +65,7 @@ func (scenario) Params() []crashtest.Param {
 		crashtest.IntParam("states", 1, 1, 1000, "seeds per seeded policy per crash point"),
 		crashtest.IntParam("random-points", 8, 0, 100_000, "crash points at random moments, besides every sync and the end"),
 		crashtest.IntParam("max-states", 0, 0, 1<<30, "judge a seeded sample of at most this many states per workload (0: all)"),
+		crashtest.IntParam("live", 3, 0, 100_000, "then crash a child running on the mount this many times at random moments, recovering on the same mount each time"),
 		crashtest.OptionalIntParam("at", 0, 1<<30, "only the crash after this many logged operations (to rebuild one state)"),
 		{Name: "policy", Usage: "with at: the policy of that state: drop, keep, random:SEED, pages:SEED or reorder:SEED",
 			Check: func(v string) error { _, err := ParsePolicy(v); return err }},
@@ -131,6 +133,9 @@ func (scenario) Run(ctx context.Context, s *crashtest.Session) error {
 		}
 		book(s, &cell, res, seed, done)
 		stateTime += res.StateTime
+		if err := runLive(ctx, s, &cell, seed); err != nil {
+			return fmt.Errorf("seed %d, live: %w", seed, err)
+		}
 	}
 	cell.Duration = time.Since(start)
 	cell.Expectation = "every crash state recovers to a prefix holding what was promised by its crash point"
@@ -142,17 +147,58 @@ func (scenario) Run(ctx context.Context, s *crashtest.Session) error {
 }
 
 // repro is the reproduction of one state (at and policy) or, without
-// them, of a whole workload.
-func repro(s *crashtest.Session, seed uint64, v *Violation) crashtest.Reproduction {
+// them, of a whole workload (live: up to that many live crashes).
+func repro(s *crashtest.Session, seed uint64, v *Violation, live int) crashtest.Reproduction {
 	r := s.Reproduction(seed)
 	for _, name := range []string{"ops", "writers", "policies", "states", "random-points"} {
 		r.Params = append(r.Params, crashtest.Setting{Name: name, Value: s.Settings.String(name)})
 	}
 	if v != nil {
-		r.Params = append(r.Params, crashtest.Setting{Name: "at", Value: strconv.Itoa(v.At)},
+		return withParams(r, crashtest.Setting{Name: "at", Value: strconv.Itoa(v.At)},
 			crashtest.Setting{Name: "policy", Value: v.Policy.Spec()})
 	}
+	return withParams(r, crashtest.Setting{Name: "live", Value: strconv.Itoa(live)})
+}
+
+func withParams(r crashtest.Reproduction, set ...crashtest.Setting) crashtest.Reproduction {
+	r.Params = append(r.Params, set...)
 	return r
+}
+
+// runLive crashes a child running on a lazy mount the live setting's
+// number of times (none when one state is rebuilt).
+func runLive(ctx context.Context, s *crashtest.Session, cell *crashtest.Cell, seed uint64) error {
+	set := s.Settings
+	if set.Int("live") == 0 || set.Has("at") {
+		return nil
+	}
+	lc := LiveConfig{ProcessCrashConfig: proc.ProcessCrashConfig{MinRuntime: 20 * time.Millisecond, MaxRuntime: 150 * time.Millisecond,
+		Iterations: set.Int("live"), Seed: seed, Durability: s.Durability, Writers: set.Int("writers"),
+		Args: s.Child.Args, Env: s.Child.Env, Stop: ctx.Done()}, Dir: s.Dir}
+	for _, p := range strings.Split(set.String("policies"), ",") {
+		m, _ := vfs.ParseCrashMode(strings.TrimSpace(p))
+		lc.Policies = append(lc.Policies, m)
+	}
+	lc.Progress = func(r proc.KillIterationResult) { bookLive(s, cell, &lc, seed, r) }
+	_, err := Live(s.Child.Binary, lc)
+	return err
+}
+
+// bookLive books one live crash into the session and the cell.
+func bookLive(s *crashtest.Session, cell *crashtest.Cell, lc *LiveConfig, seed uint64, r proc.KillIterationResult) {
+	s.Found.Runs++
+	s.Found.AckedVerified += r.AckedKept
+	s.Found.AckedLost += r.AckedLost
+	cell.Runs++
+	cell.Hits++
+	cell.AckedVerified += r.AckedKept
+	if !r.RecoverySucceeded {
+		cell.Passed = false
+		summary := fmt.Sprintf("seed %d: live crash %d, policy %s", seed, r.Iteration, lc.livePolicy(r.Iteration).Spec())
+		cell.Failures = append(cell.Failures, summary)
+		s.Violation(crashtest.Violation{Summary: summary, Detail: r.String(), Reproduction: repro(s, seed, nil, r.Iteration+1)})
+	}
+	s.Progress(r.Iteration+1, max(s.Settings.Int("live"), 0), fmt.Sprintf("seed %d, live crash", seed))
 }
 
 // book books one workload's exploration into the session and the cell.
@@ -163,12 +209,12 @@ func book(s *crashtest.Session, cell *crashtest.Cell, res *Result, seed uint64, 
 	cell.Runs += res.States
 	cell.Hits += res.States
 	cell.AckedVerified += res.AckedChecked
-	cell.Reproduction = repro(s, seed, nil)
+	cell.Reproduction = repro(s, seed, nil, s.Settings.Int("live"))
 	for _, v := range res.Violations {
 		cell.Passed = false
 		summary := fmt.Sprintf("seed %d: crash after operation %d, policy %s", seed, v.At, v.Policy.Spec())
 		cell.Failures = append(cell.Failures, summary)
-		s.Violation(crashtest.Violation{Summary: summary, Detail: v.String(), Reproduction: repro(s, seed, &v)})
+		s.Violation(crashtest.Violation{Summary: summary, Detail: v.String(), Reproduction: repro(s, seed, &v, 0)})
 	}
 	n := max(res.States, 1)
 	f.Samples = append(f.Samples, crashtest.Sample{Index: index, RecoveryMs: float64(res.MeanStateTime().Microseconds()) / 1000,
