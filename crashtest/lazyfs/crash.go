@@ -66,9 +66,9 @@ func (r Report) String() string {
 
 // Stats describe a mount.
 type Stats struct {
-	Files int   `json:"files"` // files and directories now
-	Dirs  int   `json:"dirs"`
-	Bytes int64 `json:"bytes"` // in the files now
+	Files int   `json:"files"` // regular files now
+	Dirs  int   `json:"dirs"`  // directories now, the root among them
+	Bytes int64 `json:"bytes"` // in the files
 	// Unsynced counts the changes a crash now could lose; UnsyncedBytes the
 	// bytes of the unsynced writes among them.
 	Unsynced      int   `json:"unsynced"`

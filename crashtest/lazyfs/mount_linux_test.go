@@ -211,3 +211,24 @@ func TestMount_ControlSocket(t *testing.T) {
 		t.Fatalf("clear: %v", r)
 	}
 }
+
+// TestMount_BadDirs: what cannot be served is refused before anything is
+// mounted.
+func TestMount_BadDirs(t *testing.T) {
+	if err := lazyfs.Available(); err != nil {
+		t.Skipf("skipping: the lazy filesystem needs FUSE: %v", err)
+	}
+	backing, mnt := t.TempDir(), t.TempDir()
+	must(t, os.Symlink("/etc", filepath.Join(backing, "link")))
+	if _, err := lazyfs.Mount(backing, mnt, nil); !errors.Is(err, lazyfs.ErrNotServed) {
+		t.Fatalf("a backing directory with a symbolic link: %v", err)
+	}
+	file := filepath.Join(t.TempDir(), "f")
+	must(t, os.WriteFile(file, nil, 0o644))
+	for _, dirs := range [][2]string{{file, mnt}, {backing, file}, {backing, filepath.Join(mnt, "nope")}} {
+		if _, err := lazyfs.Mount(dirs[0], dirs[1], nil); !errors.Is(err, lazyfs.ErrNotDir) {
+			t.Errorf("Mount(%q, %q): %v", dirs[0], dirs[1], err)
+		}
+	}
+	assertUnmounted(t, mnt)
+}
