@@ -19,7 +19,8 @@
 //	drop          every unsynced change is lost
 //	keep          nothing is lost (a process crash)
 //	random:SEED   a seeded subset of the unsynced writes and entries survives,
-//	              a kept write torn at 512-byte sectors or garbled in its last
+//	              a kept write torn at 512-byte sectors or garbled in its
+//	              last sector
 //	pages:SEED    a seeded subset of the 4 KiB pages of the unsynced writes
 //	              survives, a kept page possibly torn at sectors
 //	reorder:SEED  a later unsynced change of a file or directory survives
@@ -45,6 +46,14 @@
 // answers a line protocol on a unix socket (crash, report, clear, stats),
 // documented in docs/lazyfs.md. Mount needs Linux and FUSE (Available
 // says what is missing).
+//
+// # Crash testing
+//
+// Explore runs in-mem's workload child once on a mount that logs every
+// change it serves, then judges the crash state of every sync boundary
+// and random moments under every policy, built in memory from the log:
+// the `lazy` scenario (Scenario) of `inmem crash`. Live crashes a child
+// running on a mount at random moments and recovers on the same mount.
 //
 // Everything lives in memory: the mount is for test data, not for big
 // files. Symbolic links, device files and extended attributes are not
