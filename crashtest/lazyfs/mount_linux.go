@@ -55,7 +55,7 @@ func Mount(backing, mountpoint string, opts *Options) (*FS, error) {
 	if backing != "" {
 		var err error
 		if mem, err = loadBacking(backing); err != nil {
-			return nil, fmt.Errorf("lazyfs: reading %s: %w", backing, err)
+			return nil, err // names the file: ErrNotServed, or an *fs.PathError
 		}
 	}
 	return serve(newCore(mem, backing, o.record), mountpoint, o)
