@@ -66,6 +66,9 @@ func runLazyfsMount(out io.Writer, backing, mnt, socket, reports string) error {
 	if socket == "" {
 		socket = filepath.Clean(mnt) + ".sock"
 	}
+	if err := checkSocketPath(socket); err != nil {
+		return err
+	}
 	if err := lazyfs.Available(); err != nil {
 		return err
 	}
@@ -92,6 +95,18 @@ func runLazyfsMount(out io.Writer, backing, mnt, socket, reports string) error {
 		return err
 	}
 	fmt.Fprintf(out, "%v: unmounted %s; everything written back to %s\n", sig, mnt, backing)
+	return nil
+}
+
+// checkSocketPath refuses a socket path where no socket can be made: in a
+// directory that does not exist, or over something that is not a socket.
+func checkSocketPath(socket string) error {
+	if info, err := os.Stat(filepath.Dir(socket)); err != nil || !info.IsDir() {
+		return usagef("--socket %q: its directory does not exist", socket)
+	}
+	if info, err := os.Lstat(socket); err == nil && info.Mode().Type() != os.ModeSocket {
+		return usagef("--socket %q: exists and is not a socket", socket)
+	}
 	return nil
 }
 

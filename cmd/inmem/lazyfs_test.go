@@ -26,6 +26,8 @@ func TestLazyfsMount_BadArgs(t *testing.T) {
 		{"lazyfs", "mount", filepath.Join(dir, "nope"), dir},
 		{"lazyfs", "mount", dir, file},
 		{"lazyfs", "mount", dir, dir, "--reports", file},
+		{"lazyfs", "mount", dir, dir, "--socket", file},
+		{"lazyfs", "mount", dir, dir, "--socket", filepath.Join(dir, "nope", "s.sock")},
 		{"lazyfs", "unmount"},
 	} {
 		if code, _, errOut := runExit(t, args...); code != exitUsage {
