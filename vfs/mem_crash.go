@@ -162,7 +162,38 @@ func (m *MemFS) crash(p CrashPolicy, report bool) (*MemFS, []Fate) {
 	if p.Mode.Seeded() {
 		c.rng = rand.New(rand.NewPCG(p.Seed, 0x696e2d6d656d))
 	}
-	return &MemFS{root: c.dir(m.root, "/"), locks: map[string]bool{}}, c.fates
+	root := c.dir(m.root, "/")
+	if report {
+		c.lost(m.root, "/", map[*memNode]bool{})
+	}
+	return &MemFS{root: root, locks: map[string]bool{}}, c.fates
+}
+
+// lost reports the unsynced writes and truncates of the files below d
+// (as it is now) that the crash left without a name: lost with it.
+func (c *crasher) lost(d *memNode, path string, seen map[*memNode]bool) {
+	for _, name := range slices.Sorted(maps.Keys(d.children)) {
+		n := d.children[name]
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		c.path = strings.TrimSuffix(path, "/") + "/" + name
+		if n.isDir {
+			c.lost(n, c.path, seen)
+			continue
+		}
+		if _, ok := c.done[n]; ok {
+			continue
+		}
+		for _, op := range n.pending {
+			f := Fate{Op: "write", Off: op.off, Len: int64(len(op.data)), Outcome: "dropped", Detail: "its file's name was lost"}
+			if op.truncate {
+				f = Fate{Op: "truncate", Off: op.off, Outcome: "dropped", Detail: "its file's name was lost"}
+			}
+			c.fate(f)
+		}
+	}
 }
 
 // Fate is what a crash did with one unsynced change.

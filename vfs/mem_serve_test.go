@@ -248,3 +248,22 @@ func TestMemFS_Unsynced(t *testing.T) {
 		t.Fatalf("after the syncs: %v", u)
 	}
 }
+
+// TestCrashFates_NameLost: the writes to a file whose name a crash lost
+// are reported lost with it.
+func TestCrashFates_NameLost(t *testing.T) {
+	m := vfs.NewMemFS()
+	f, err := m.Create("new")
+	must(t, err)
+	_, err = f.Write([]byte("never durable"))
+	must(t, err)
+	_, fates := m.CrashFates(drop)
+	var lines []string
+	for _, f := range fates {
+		lines = append(lines, f.String())
+	}
+	want := "/: create new: dropped\n/new: write of 13 bytes at 0: dropped, its file's name was lost"
+	if got := strings.Join(lines, "\n"); got != want {
+		t.Fatalf("fates:\n%s\nwant:\n%s", got, want)
+	}
+}

