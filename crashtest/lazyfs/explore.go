@@ -225,14 +225,20 @@ func crashPoints(cfg Config, ops []fsrecord.Op) []int {
 		return []int{*cfg.At}
 	}
 	pts := []int{len(ops)}
+	var changes []int // right after each operation that changes something
 	for i, op := range ops {
 		if op.IsSync() {
 			pts = append(pts, i, i+1)
 		}
+		if op.Changes() {
+			changes = append(changes, i+1)
+		}
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x1a2f))
 	for range max(cfg.RandomPoints, 0) {
-		pts = append(pts, 1+rng.IntN(max(len(ops), 1)))
+		if len(changes) > 0 {
+			pts = append(pts, changes[rng.IntN(len(changes))])
+		}
 	}
 	slices.Sort(pts)
 	return slices.Compact(pts)
