@@ -36,15 +36,19 @@
 //	crashtest/corrupt     damaged files: torn tails, bit rot, missing segments
 //	crashtest/matrix      every crash point × kill and power loss × durability
 //	crashtest/kernel      Linux: power cuts through ext4 on a loop device, and
-//	                      the block-level barrier explorer (the only importer of
-//	                      go-fuse)
+//	                      the block-level barrier explorer
+//	crashtest/lazyfs      Linux: a lazy FUSE filesystem that loses what was not
+//	                      synced, for any program; and its crash explorer over
+//	                      the file-level operations of a recorded workload
 //	crashtest/campaign    the registry of scenarios, Run, the report, Merge
 //
 // The rules that keep it that way:
 //
 //   - A fault package imports the core and nothing of its siblings but
 //     proc, the layer every tester that runs real processes stands on
-//     (matrix and kernel use it); only campaign imports them all.
+//     (matrix, kernel and lazyfs use it); only campaign imports them all.
+//   - go-fuse is imported by kernel and lazyfs only, in _linux.go files,
+//     with a stub elsewhere that says FUSE is unavailable.
 //   - A fault type is one package whose Scenario value the campaign
 //     registry lists: that one line gives it a command (`inmem crash
 //     NAME`, its Params as flags), a place in `inmem crash all` and in the

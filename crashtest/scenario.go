@@ -44,6 +44,15 @@ type DurabilityFree interface {
 	IgnoresDurability(s Settings) bool
 }
 
+// Conditional is implemented by a scenario that runs only where the
+// machine has what it needs (FUSE, say). A campaign given no list of
+// scenarios runs it, if its Help says InAll, only where Unavailable
+// returns nil, and says why it did not otherwise.
+type Conditional interface {
+	// Unavailable says what this machine lacks, or nil.
+	Unavailable() error
+}
+
 // Help describes a scenario.
 type Help struct {
 	Short string // one line
@@ -52,7 +61,8 @@ type Help struct {
 	// "crash states", ...
 	Unit string
 	// InAll: `inmem crash all` and a campaign without a scenario list run
-	// it. Scenarios that need root or hardware say no.
+	// it (a Conditional scenario only where it is available). Scenarios
+	// that need root or hardware say no.
 	InAll bool
 	// Budget is its time budget when run alone.
 	Budget time.Duration

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -22,6 +24,13 @@ import (
 // Renames are atomic directory operations (both names change together, or
 // neither) when source and target share a directory; across directories they
 // are a remove in one and a create in the other, each durable on its own.
+//
+// Beyond FS, a MemFS serves what a filesystem server built on it needs (the
+// lazy FUSE filesystem of package crashtest/lazyfs): hard links (Link),
+// permissions and modification times (Chmod, Chtimes), and files written at
+// any offset (the File of Create and OpenAppend also has WriteAt, Truncate
+// and Stat). Every node has an inode number of its own (MemStat, the Sys of
+// its FileInfo), never reused, not even by Crash and Kill.
 type MemFS struct {
 	mu    sync.Mutex
 	root  *memNode
@@ -41,6 +50,9 @@ func NewMemFS() *MemFS {
 
 type memNode struct {
 	isDir bool
+	ino   uint64
+	perm  fs.FileMode
+	nlink int // directory entries naming a file
 
 	// Directories.
 	children map[string]*memNode // current entries
@@ -69,8 +81,16 @@ type fileOp struct {
 	truncate bool
 }
 
+// lastIno numbers the nodes of every MemFS.
+var lastIno atomic.Uint64
+
 func newDirNode() *memNode {
-	return &memNode{isDir: true, children: map[string]*memNode{}, durable: map[string]*memNode{}}
+	return &memNode{isDir: true, ino: lastIno.Add(1), perm: 0o755, children: map[string]*memNode{}, durable: map[string]*memNode{},
+		modTime: time.Now()}
+}
+
+func newFileNode() *memNode {
+	return &memNode{ino: lastIno.Add(1), perm: 0o644, nlink: 1, modTime: time.Now()}
 }
 
 func (d *memNode) applyDirOp(op dirOp, entries map[string]*memNode) {
@@ -136,7 +156,7 @@ func (m *MemFS) lookupFile(op, name string) (*memNode, error) {
 		return nil, pathErr(op, name, fs.ErrNotExist)
 	}
 	if n.isDir {
-		return nil, pathErr(op, name, errors.New("is a directory"))
+		return nil, pathErr(op, name, syscall.EISDIR)
 	}
 	return n, nil
 }
@@ -151,12 +171,12 @@ func (m *MemFS) Create(name string) (File, error) {
 	}
 	if n := dir.children[base]; n != nil {
 		if n.isDir {
-			return nil, pathErr("create", name, errors.New("is a directory"))
+			return nil, pathErr("create", name, syscall.EISDIR)
 		}
 		n.truncate(0)
 		return &memFile{fs: m, n: n, name: name, writable: true}, nil
 	}
-	n := &memNode{modTime: time.Now()}
+	n := newFileNode()
 	dir.change(dirOp{name: base, node: n})
 	return &memFile{fs: m, n: n, name: name, writable: true}, nil
 }
@@ -192,7 +212,7 @@ func (m *MemFS) OpenDir(name string) (File, error) {
 		return nil, pathErr("open", name, fs.ErrNotExist)
 	}
 	if !n.isDir {
-		return nil, pathErr("open", name, errors.New("not a directory"))
+		return nil, pathErr("open", name, syscall.ENOTDIR)
 	}
 	return &memFile{fs: m, n: n, name: name}, nil
 }
@@ -213,8 +233,16 @@ func (m *MemFS) Rename(oldname, newname string) error {
 	if n == nil {
 		return pathErr("rename", oldname, fs.ErrNotExist)
 	}
-	if t := ndir.children[nbase]; t != nil && t.isDir != n.isDir {
+	t := ndir.children[nbase]
+	switch {
+	case t == n:
+		return nil // two names of one file: nothing changes
+	case t != nil && t.isDir != n.isDir:
 		return pathErr("rename", newname, fs.ErrExist)
+	case t != nil && t.isDir && len(t.children) > 0:
+		return pathErr("rename", newname, syscall.ENOTEMPTY)
+	case t != nil:
+		t.nlink--
 	}
 	if odir == ndir {
 		if obase != nbase {
@@ -240,9 +268,54 @@ func (m *MemFS) Remove(name string) error {
 		return pathErr("remove", name, fs.ErrNotExist)
 	}
 	if n.isDir && len(n.children) > 0 {
-		return pathErr("remove", name, errors.New("directory not empty"))
+		return pathErr("remove", name, syscall.ENOTEMPTY)
 	}
+	n.nlink--
 	dir.change(dirOp{removeName: base})
+	return nil
+}
+
+// Link gives the file oldname a second name, newname, which must not
+// exist: a change of newname's directory, durable once it is synced.
+func (m *MemFS) Link(oldname, newname string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, err := m.lookupFile("link", oldname)
+	if err != nil {
+		return err
+	}
+	dir, base, err := m.parent("link", newname)
+	if err != nil {
+		return err
+	}
+	if dir.children[base] != nil {
+		return pathErr("link", newname, fs.ErrExist)
+	}
+	n.nlink++
+	dir.change(dirOp{name: base, node: n})
+	return nil
+}
+
+// Chmod sets the permission bits of a file or directory. Metadata has no
+// durability of its own here: a crash keeps the bits a node had.
+func (m *MemFS) Chmod(name string, perm fs.FileMode) error {
+	return m.setAttr("chmod", name, func(n *memNode) { n.perm = perm.Perm() })
+}
+
+// Chtimes sets the modification time of a file or directory (as Chmod,
+// with no durability of its own).
+func (m *MemFS) Chtimes(name string, mtime time.Time) error {
+	return m.setAttr("chtimes", name, func(n *memNode) { n.modTime = mtime })
+}
+
+func (m *MemFS) setAttr(op, name string, set func(*memNode)) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := m.walk(splitPath(name))
+	if n == nil {
+		return pathErr(op, name, fs.ErrNotExist)
+	}
+	set(n)
 	return nil
 }
 
@@ -257,7 +330,7 @@ func (m *MemFS) MkdirAll(name string) error {
 			c = newDirNode()
 			n.change(dirOp{name: p, node: c})
 		} else if !c.isDir {
-			return pathErr("mkdir", name, errors.New("not a directory"))
+			return pathErr("mkdir", name, syscall.ENOTDIR)
 		}
 		n = c
 	}
@@ -273,7 +346,7 @@ func (m *MemFS) List(dir string) ([]string, error) {
 		return nil, pathErr("readdir", dir, fs.ErrNotExist)
 	}
 	if !n.isDir {
-		return nil, pathErr("readdir", dir, errors.New("not a directory"))
+		return nil, pathErr("readdir", dir, syscall.ENOTDIR)
 	}
 	return slices.Sorted(maps.Keys(n.children)), nil
 }
@@ -291,7 +364,12 @@ func (m *MemFS) Stat(name string) (fs.FileInfo, error) {
 	if len(parts) > 0 {
 		base = parts[len(parts)-1]
 	}
-	return memInfo{name: base, size: int64(len(n.data)), dir: n.isDir, mod: n.modTime}, nil
+	return n.info(base), nil
+}
+
+func (n *memNode) info(name string) memInfo {
+	return memInfo{name: name, size: int64(len(n.data)), dir: n.isDir, mod: n.modTime, perm: n.perm,
+		stat: &MemStat{Ino: n.ino, Nlink: uint32(max(n.nlink, 0))}}
 }
 
 // Truncate implements FS.
@@ -434,6 +512,59 @@ func (f *memFile) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// WriteAt writes p at off, growing the file with zeros as needed: the
+// File of Create and OpenAppend has it, for filesystems served from a
+// MemFS.
+func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if err := f.writableErr("write"); err != nil {
+		return 0, err
+	}
+	if off < 0 {
+		return 0, pathErr("write", f.name, fs.ErrInvalid)
+	}
+	f.n.data = writeAt(f.n.data, off, p)
+	f.n.pending = append(f.n.pending, fileOp{off: off, data: slices.Clone(p)})
+	f.n.modTime = time.Now()
+	return len(p), nil
+}
+
+// Truncate changes the file's size through the handle (ftruncate), so a
+// file renamed or removed since it was opened is still the one changed.
+func (f *memFile) Truncate(size int64) error {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if err := f.writableErr("truncate"); err != nil {
+		return err
+	}
+	if size < 0 {
+		return pathErr("truncate", f.name, fs.ErrInvalid)
+	}
+	f.n.truncate(size)
+	return nil
+}
+
+// Stat describes the open file (fstat), wherever it is named now.
+func (f *memFile) Stat() (fs.FileInfo, error) {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if f.closed {
+		return nil, pathErr("stat", f.name, fs.ErrClosed)
+	}
+	return f.n.info(filepath.Base(f.name)), nil
+}
+
+func (f *memFile) writableErr(op string) error {
+	switch {
+	case f.closed:
+		return pathErr(op, f.name, fs.ErrClosed)
+	case !f.writable || f.n.isDir:
+		return pathErr(op, f.name, fs.ErrPermission)
+	}
+	return nil
+}
+
 func (f *memFile) ReadAt(p []byte, off int64) (int, error) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
@@ -441,7 +572,7 @@ func (f *memFile) ReadAt(p []byte, off int64) (int, error) {
 		return 0, pathErr("read", f.name, fs.ErrClosed)
 	}
 	if f.n.isDir {
-		return 0, pathErr("read", f.name, errors.New("is a directory"))
+		return 0, pathErr("read", f.name, syscall.EISDIR)
 	}
 	if off < 0 {
 		return 0, pathErr("read", f.name, fs.ErrInvalid)
@@ -482,21 +613,29 @@ func (f *memFile) Close() error {
 	return nil
 }
 
+// MemStat is the Sys of a MemFS FileInfo.
+type MemStat struct {
+	Ino   uint64 // unique among the nodes of every MemFS
+	Nlink uint32 // names of a file (0: removed, still open)
+}
+
 type memInfo struct {
 	name string
 	size int64
 	dir  bool
 	mod  time.Time
+	perm fs.FileMode
+	stat *MemStat
 }
 
 func (i memInfo) Name() string       { return i.name }
 func (i memInfo) Size() int64        { return i.size }
 func (i memInfo) ModTime() time.Time { return i.mod }
 func (i memInfo) IsDir() bool        { return i.dir }
-func (i memInfo) Sys() any           { return nil }
+func (i memInfo) Sys() any           { return i.stat }
 func (i memInfo) Mode() fs.FileMode {
 	if i.dir {
-		return fs.ModeDir | 0o755
+		return fs.ModeDir | i.perm
 	}
-	return 0o644
+	return i.perm
 }

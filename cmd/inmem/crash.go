@@ -276,7 +276,9 @@ func newCrashCmd(g *globals) *cobra.Command {
 		cmds = append(cmds, newScenarioCmd(g, sc))
 		h := sc.Help()
 		note := ""
-		if !h.InAll {
+		if _, ok := sc.(crashtest.Conditional); ok && h.InAll {
+			note = " (in all where it can run)"
+		} else if !h.InAll {
 			note = " (not in all)"
 		}
 		lines = append(lines, fmt.Sprintf("  %-10s %s%s", sc.Name(), h.Short, note))
@@ -310,6 +312,9 @@ func newCrashAllCmd(g *globals) *cobra.Command {
 			cfg, err := f.config(campaign.Default(), nil)
 			if err != nil {
 				return err
+			}
+			for _, sk := range campaign.Skipped() {
+				fmt.Fprintf(cmd.ErrOrStderr(), "crash all: skipping %s, which cannot run here: %v\n", sk.Scenario, sk.Reason)
 			}
 			return runCampaign(cmd, f, cfg)
 		},

@@ -8,6 +8,7 @@ import (
 	"github.com/in-mem/inmem/crashtest"
 	"github.com/in-mem/inmem/crashtest/campaign"
 	"github.com/in-mem/inmem/crashtest/kernel"
+	"github.com/in-mem/inmem/crashtest/lazyfs"
 	"github.com/in-mem/inmem/internal/plant"
 )
 
@@ -32,6 +33,8 @@ func TestCrash_PlantedBugReproduces(t *testing.T) {
 		{"kill", "user-buffer", []string{"--durability", "strict", "--whitebox", "0", "--signal", "kill", "--kill-after-acks", "20"}, nil},
 		{"kernel", "nosync", []string{"--durability", "strict", "--mount-opts", "data=ordered", "--iterations", "3"}, kernel.Available},
 		{"barriers", "nosync", []string{"--durability", "strict", "--ops", "24", "--states", "-1"}, kernel.BarriersAvailable},
+		{"lazy", "no-dir-sync-after-create", []string{"--durability", "strict", "--ops", "32"}, lazyfs.Available},
+		{"lazy", "no-tmp-sync", []string{"--durability", "buffered", "--ops", "32"}, lazyfs.Available},
 	}
 	for _, tc := range tcs {
 		t.Run(tc.scenario+"/"+tc.bug, func(t *testing.T) {

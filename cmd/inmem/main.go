@@ -1,7 +1,9 @@
 // Command inmem is the command line tool of in-mem, the embedded durable
 // database: it reads and writes a database's runs (kv, event, state, runs),
-// maintains it (checkpoint, compact, export, import, retention, repair) and
-// examines it without changing anything on disk (inspect, verify).
+// maintains it (checkpoint, compact, export, import, retention, repair),
+// examines it without changing anything on disk (inspect, verify),
+// crash-tests it (crash), and serves a lazy filesystem on which any program
+// can be crash-tested (lazyfs).
 //
 //	inmem kv put --dir ./db orders o-17 '{"total": 12}'
 //	inmem kv get --dir ./db orders o-17

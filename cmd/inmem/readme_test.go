@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/in-mem/inmem/crashtest/kernel"
+	"github.com/in-mem/inmem/crashtest/lazyfs"
 )
 
 // readmeElsewhere are the README's commands that are not this tool's, and
@@ -69,6 +70,11 @@ func runReadmeCommand(t *testing.T, root, line string) {
 			if _, err := os.Stat(args[slices.Index(args, "--target-binary")+1]); err != nil {
 				t.Skipf("the target binary the README builds first is missing: %v", err)
 			}
+		}
+	}
+	if slices.Contains(args, "lazy") {
+		if err := lazyfs.Available(); err != nil {
+			t.Skipf("skipping: %v", err)
 		}
 	}
 	if code, out, errOut := runExit(t, args...); code != exitOK {

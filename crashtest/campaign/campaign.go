@@ -23,6 +23,7 @@ import (
 	"github.com/in-mem/inmem/crashtest/corrupt"
 	"github.com/in-mem/inmem/crashtest/ioerr"
 	"github.com/in-mem/inmem/crashtest/kernel"
+	"github.com/in-mem/inmem/crashtest/lazyfs"
 	"github.com/in-mem/inmem/crashtest/matrix"
 	"github.com/in-mem/inmem/crashtest/powerloss"
 	"github.com/in-mem/inmem/crashtest/proc"
@@ -32,7 +33,7 @@ import (
 func Scenarios() []crashtest.Scenario {
 	return []crashtest.Scenario{
 		matrix.Scenario, proc.Scenario, powerloss.Scenario, ioerr.Scenario, corrupt.Scenario,
-		kernel.KernelScenario, kernel.BarriersScenario,
+		kernel.KernelScenario, kernel.BarriersScenario, lazyfs.Scenario,
 	}
 }
 
@@ -49,15 +50,42 @@ func Lookup(name string) (crashtest.Scenario, error) {
 }
 
 // Default returns the names of the scenarios a campaign runs when it is
-// given none: those whose Help says InAll.
+// given none: those whose Help says InAll, and that can run here (see
+// Skipped).
 func Default() []string {
 	var names []string
 	for _, sc := range Scenarios() {
-		if sc.Help().InAll {
+		if sc.Help().InAll && unavailable(sc) == nil {
 			names = append(names, sc.Name())
 		}
 	}
 	return names
+}
+
+// Skip is a scenario a campaign given no list leaves out on this machine,
+// and why.
+type Skip struct {
+	Scenario string
+	Reason   error
+}
+
+// Skipped returns the scenarios whose Help says InAll that cannot run
+// here (crashtest.Conditional), with what is missing.
+func Skipped() []Skip {
+	var out []Skip
+	for _, sc := range Scenarios() {
+		if err := unavailable(sc); sc.Help().InAll && err != nil {
+			out = append(out, Skip{sc.Name(), err})
+		}
+	}
+	return out
+}
+
+func unavailable(sc crashtest.Scenario) error {
+	if c, ok := sc.(crashtest.Conditional); ok {
+		return c.Unavailable()
+	}
+	return nil
 }
 
 // Config configures a campaign.

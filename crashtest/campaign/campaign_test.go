@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/in-mem/inmem/crashtest"
 	"github.com/in-mem/inmem/crashtest/campaign"
+	"github.com/in-mem/inmem/crashtest/lazyfs"
 	"github.com/in-mem/inmem/crashtest/matrix"
 	"github.com/in-mem/inmem/crashtest/proc"
 )
@@ -31,7 +33,11 @@ func TestRunCampaign_AllScenariosAndReports(t *testing.T) {
 	var table bytes.Buffer
 	rep.WriteTable(&table)
 	t.Log("\n" + table.String())
-	if !rep.Passed || len(rep.Summary) != 10 || len(rep.Matrix) != len(crashtest.AllCrashPoints())*len(matrix.Kinds())*2 {
+	cells := len(crashtest.AllCrashPoints()) * len(matrix.Kinds()) * 2
+	if slices.Contains(campaign.Default(), "lazy") {
+		cells += 2 // one per durability
+	}
+	if !rep.Passed || len(rep.Summary) != 2*len(campaign.Default()) || len(rep.Matrix) != cells {
 		t.Fatalf("passed %v, %d summary rows, %d matrix cells", rep.Passed, len(rep.Summary), len(rep.Matrix))
 	}
 	for _, s := range rep.Summary {
@@ -65,5 +71,17 @@ func TestRunCampaign_AllScenariosAndReports(t *testing.T) {
 	}
 	if strings.Contains(html.String(), "<script") || strings.Contains(html.String(), "http://") && !strings.Contains(html.String(), `xmlns="http://www.w3.org/2000/svg"`) {
 		t.Error("the HTML report is not self-contained")
+	}
+}
+
+// TestDefault_ConditionalScenarios: lazy is in a campaign without a list
+// exactly where FUSE is, and skipped, with the reason, elsewhere.
+func TestDefault_ConditionalScenarios(t *testing.T) {
+	avail := lazyfs.Available()
+	skipped := slices.ContainsFunc(campaign.Skipped(), func(s campaign.Skip) bool {
+		return s.Scenario == "lazy" && s.Reason != nil && strings.Contains(s.Reason.Error(), "FUSE")
+	})
+	if in := slices.Contains(campaign.Default(), "lazy"); in != (avail == nil) || skipped != (avail != nil) {
+		t.Fatalf("FUSE here: %v; lazy in Default: %v, in Skipped: %v", avail, in, skipped)
 	}
 }

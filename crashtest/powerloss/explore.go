@@ -230,7 +230,7 @@ type stateVerdict struct {
 func judgeAll(cfg Config, log []fsrecord.Op, points []int, model *crashtest.ReferenceModel, res *Result) error {
 	perPoint := 0
 	for _, p := range cfg.Policies {
-		if p == vfs.RandomUnsynced {
+		if p.Seeded() {
 			perPoint += cfg.RandomStates
 		} else {
 			perPoint++
@@ -304,7 +304,7 @@ func statePolicies(cfg Config, point int) []vfs.CrashPolicy {
 	}
 	var ps []vfs.CrashPolicy
 	for _, m := range cfg.Policies {
-		if m != vfs.RandomUnsynced {
+		if !m.Seeded() {
 			ps = append(ps, vfs.CrashPolicy{Mode: m})
 			continue
 		}
@@ -355,7 +355,7 @@ func fates(j stateJob) []string {
 		return []string{err.Error()}
 	}
 	_, f := rp.FS().CrashReport(j.policy)
-	if len(f) == 0 && j.policy.Mode != vfs.RandomUnsynced {
+	if len(f) == 0 && !j.policy.Mode.Seeded() {
 		f = []string{fmt.Sprintf("every unsynced operation %s", map[bool]string{true: "kept", false: "dropped"}[j.policy.Mode == vfs.KeepUnsynced])}
 	}
 	return f

@@ -36,12 +36,12 @@ as it stood at that moment. at and policy rebuild one state exactly.`,
 func (scenario) Params() []crashtest.Param {
 	return []crashtest.Param{
 		crashtest.IntParam("ops", 200, 1, 100_000, "operations per workload"),
-		{Name: "policies", Default: "drop,keep,random", Usage: "crash policies to build at every crash point: drop, keep, random",
+		{Name: "policies", Default: "drop,keep,random", Usage: "crash policies to build at every crash point: drop, keep, random, pages, reorder",
 			Check: checkPolicies},
 		crashtest.IntParam("states", 4, 1, 1000, "random states per crash point"),
 		{Name: "every-op", Kind: crashtest.KindBool, Default: "false", Usage: "crash after every filesystem operation, not only around syncs"},
 		crashtest.OptionalIntParam("at", 0, 1<<30, "only the crash after this many filesystem operations (to rebuild one state)"),
-		{Name: "policy", Usage: "with at: only this policy: drop, keep or random:SEED", Check: checkPolicy},
+		{Name: "policy", Usage: "with at: only this policy: drop, keep, random:SEED, pages:SEED or reorder:SEED", Check: checkPolicy},
 	}
 }
 
@@ -55,7 +55,7 @@ func (scenario) Check(s crashtest.Settings) error {
 func checkPolicies(v string) error {
 	for _, p := range strings.Split(v, ",") {
 		if _, err := vfs.ParseCrashMode(strings.TrimSpace(p)); err != nil {
-			return fmt.Errorf("want a list of drop, keep, random")
+			return fmt.Errorf("want a list of drop, keep, random, pages, reorder")
 		}
 	}
 	return nil
@@ -67,34 +67,17 @@ func checkPolicy(v string) error {
 }
 
 // ParsePolicy parses a crash policy as reproductions spell it: drop, keep
-// or random:SEED.
+// or MODE:SEED (random:7, pages:7, reorder:7).
 func ParsePolicy(s string) (vfs.CrashPolicy, error) {
-	mode, seed, hasSeed := strings.Cut(s, ":")
-	m, err := vfs.ParseCrashMode(mode)
+	p, err := vfs.ParseCrashPolicy(s)
 	if err != nil {
-		return vfs.CrashPolicy{}, fmt.Errorf("want drop, keep or random:SEED")
-	}
-	p := vfs.CrashPolicy{Mode: m}
-	switch {
-	case hasSeed && m != vfs.RandomUnsynced:
-		return p, fmt.Errorf("only random takes a seed")
-	case hasSeed:
-		if p.Seed, err = strconv.ParseUint(seed, 10, 64); err != nil {
-			return p, fmt.Errorf("want random:SEED with a number as SEED")
-		}
-	case m == vfs.RandomUnsynced:
-		return p, fmt.Errorf("random needs its seed: random:SEED")
+		return p, fmt.Errorf("want drop, keep, random:SEED, pages:SEED or reorder:SEED")
 	}
 	return p, nil
 }
 
 // FormatPolicy spells a crash policy as ParsePolicy reads it.
-func FormatPolicy(p vfs.CrashPolicy) string {
-	if p.Mode == vfs.RandomUnsynced {
-		return fmt.Sprintf("random:%d", p.Seed)
-	}
-	return p.Mode.String()
-}
+func FormatPolicy(p vfs.CrashPolicy) string { return p.Spec() }
 
 // config builds the exploration of one workload from the settings.
 func config(ctx context.Context, s *crashtest.Session, seed uint64) Config {

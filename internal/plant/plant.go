@@ -55,6 +55,10 @@ var bugs = map[string]Bug{
 	// is written to: the syncs with which recovery makes the log it
 	// replayed durable do nothing, while every commit's sync still works.
 	"recovery-no-sync": wrap(func(fs vfs.FS) vfs.FS { return &reopened{FS: fs} }),
+	// no-tmp-sync: files whose name ends in .tmp are never synced: a file
+	// written under a temporary name (MANIFEST.tmp, a snapshot's .tmp) is
+	// renamed into place before its content is durable.
+	"no-tmp-sync": wrap(func(fs vfs.FS) vfs.FS { return &tmpNoSync{FS: fs} }),
 	// pit-recovery: every open recovers point-in-time: damage anywhere in
 	// the log truncates it there instead of being refused.
 	"pit-recovery": func(o *inmem.Options) { o.Recovery = inmem.RecoverPointInTime },
@@ -186,6 +190,23 @@ func (d skippedDir) Sync() error {
 		return nil
 	}
 	return d.File.Sync()
+}
+
+// tmpNoSync skips the syncs of files named *.tmp.
+type tmpNoSync struct{ vfs.FS }
+
+func (t *tmpNoSync) Unwrap() vfs.FS { return t.FS }
+
+func (t *tmpNoSync) Create(name string) (vfs.File, error) { return t.open(name, t.FS.Create) }
+
+func (t *tmpNoSync) OpenAppend(name string) (vfs.File, error) { return t.open(name, t.FS.OpenAppend) }
+
+func (t *tmpNoSync) open(name string, open func(string) (vfs.File, error)) (vfs.File, error) {
+	f, err := open(name)
+	if err != nil || !strings.HasSuffix(name, ".tmp") {
+		return f, err
+	}
+	return noSync{f}, nil
 }
 
 // reopened wraps files opened for appending: their syncs do nothing until

@@ -1,7 +1,10 @@
 // Package fsrecord records the operations that change a vfs.MemFS, so that
 // an explorer can rebuild the filesystem as it stood after any of them and
 // crash it there. The powerloss explorer and the in-process harness's
-// kill-then-power-loss crashes share it.
+// kill-then-power-loss crashes share it (FS records an engine's vfs.FS
+// calls); the lazy filesystem logs what its FUSE server does (Log), with
+// handles, so that a write through a file renamed or removed since it was
+// opened replays onto the same file.
 package fsrecord
 
 import (
@@ -27,27 +30,36 @@ const (
 	recRemove
 	recMkdir
 	recTruncate
+	recOpen
+	recClose
+	recLink
 )
 
-var recNames = [...]string{"create", "write", "sync", "sync-dir", "rename", "remove", "mkdir", "truncate"}
+var recNames = [...]string{"create", "write", "sync", "sync-dir", "rename", "remove", "mkdir", "truncate", "open", "close", "link"}
 
 func (k Kind) String() string { return recNames[k] }
 
 // Op is one recorded operation that changes what a filesystem holds.
 type Op struct {
-	kind Kind
-	path string
-	to   string // rename target
-	data []byte // write
-	size int64  // truncate
+	kind   Kind
+	path   string
+	to     string // rename and link target
+	data   []byte // write
+	size   int64  // truncate; a write's offset with a handle
+	handle uint64 // the open file it goes through (0: by path)
 }
 
 func (o Op) String() string {
 	switch o.kind {
 	case recWrite:
+		if o.handle != 0 {
+			return fmt.Sprintf("write %d bytes at %d to %s", len(o.data), o.size, o.path)
+		}
 		return fmt.Sprintf("write %d bytes to %s", len(o.data), o.path)
 	case recRename:
 		return fmt.Sprintf("rename %s to %s", o.path, o.to)
+	case recLink:
+		return fmt.Sprintf("link %s to %s", o.path, o.to)
 	case recTruncate:
 		return fmt.Sprintf("truncate %s to %d", o.path, o.size)
 	}
@@ -62,6 +74,80 @@ func (o Op) Written() int { return len(o.data) }
 
 // IsSync reports whether the operation is a sync point.
 func (o Op) IsSync() bool { return o.kind == recSync || o.kind == recSyncDir }
+
+// Changes reports whether the operation can change what a crash leaves
+// (opening and closing a file cannot).
+func (o Op) Changes() bool { return o.kind != recOpen && o.kind != recClose }
+
+// The operations a Log takes. A handle (non-zero) names an open file from
+// CreateOp or OpenOp to its CloseOp; path is the file's name when the
+// operation was done, for people.
+
+// CreateOp creates (or truncates) path and opens it as handle h.
+func CreateOp(path string, h uint64) Op { return Op{kind: recCreate, path: path, handle: h} }
+
+// OpenOp opens the existing file path as handle h.
+func OpenOp(path string, h uint64) Op { return Op{kind: recOpen, path: path, handle: h} }
+
+// CloseOp closes handle h.
+func CloseOp(path string, h uint64) Op { return Op{kind: recClose, path: path, handle: h} }
+
+// WriteAtOp writes data at off through handle h.
+func WriteAtOp(path string, h uint64, off int64, data []byte) Op {
+	return Op{kind: recWrite, path: path, handle: h, size: off, data: slices.Clone(data)}
+}
+
+// SyncOp makes the content of the file open as h durable.
+func SyncOp(path string, h uint64) Op { return Op{kind: recSync, path: path, handle: h} }
+
+// TruncateOp changes the size of path, through handle h if it is not 0.
+func TruncateOp(path string, h uint64, size int64) Op {
+	return Op{kind: recTruncate, path: path, handle: h, size: size}
+}
+
+// SyncDirOp makes the entries of directory path durable.
+func SyncDirOp(path string) Op { return Op{kind: recSyncDir, path: path} }
+
+// RenameOp renames from to to.
+func RenameOp(from, to string) Op { return Op{kind: recRename, path: from, to: to} }
+
+// LinkOp gives the file from a second name, to.
+func LinkOp(from, to string) Op { return Op{kind: recLink, path: from, to: to} }
+
+// RemoveOp removes a file or an empty directory.
+func RemoveOp(path string) Op { return Op{kind: recRemove, path: path} }
+
+// MkdirOp makes directory path.
+func MkdirOp(path string) Op { return Op{kind: recMkdir, path: path} }
+
+// Log is the log of a layer that performs the operations itself, on a
+// MemFS of its own (the lazy filesystem's FUSE server): it adds each one
+// as it is done, holding its own lock across both, so that the log's order
+// is the order they were done in. Its clock is the number of operations
+// logged.
+type Log struct {
+	mu  sync.Mutex
+	ops []Op
+	n   atomic.Uint64
+}
+
+// Add appends op.
+func (l *Log) Add(op Op) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ops = append(l.ops, op)
+	l.n.Store(uint64(len(l.ops)))
+}
+
+// Clock returns the number of operations logged so far.
+func (l *Log) Clock() uint64 { return l.n.Load() }
+
+// Ops returns the operations logged so far.
+func (l *Log) Ops() []Op {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.ops)
+}
 
 // FS performs every operation on a MemFS and logs, in order, each one
 // that changes it, so the history can be replayed to any point. Its clock is
@@ -200,9 +286,10 @@ func (f *file) Close() error { return f.f.Close() }
 
 // Replayer applies a recorded log to a MemFS, one operation at a time.
 type Replayer struct {
-	fs   *vfs.MemFS
-	log  []Op
-	next int
+	fs      *vfs.MemFS
+	log     []Op
+	next    int
+	handles map[uint64]vfs.File
 }
 
 // NewReplayer returns a replayer of log onto a copy of base (as a process
@@ -212,7 +299,7 @@ func NewReplayer(base *vfs.MemFS, log []Op) *Replayer {
 	if base != nil {
 		fs = base.Kill()
 	}
-	return &Replayer{fs: fs, log: log}
+	return &Replayer{fs: fs, log: log, handles: map[uint64]vfs.File{}}
 }
 
 // FS returns the filesystem as replayed so far.
@@ -229,6 +316,9 @@ func (p *Replayer) Advance(n int) error {
 }
 
 func (p *Replayer) apply(op Op) error {
+	if op.handle != 0 {
+		return p.applyHandle(op)
+	}
 	m := p.fs
 	switch op.kind {
 	case recCreate:
@@ -237,6 +327,8 @@ func (p *Replayer) apply(op Op) error {
 			return err
 		}
 		return f.Close()
+	case recLink:
+		return m.Link(op.path, op.to)
 	case recWrite:
 		return withAppend(m, op.path, func(f vfs.File) error { _, err := f.Write(op.data); return err })
 	case recSync:
@@ -253,6 +345,54 @@ func (p *Replayer) apply(op Op) error {
 		return m.Truncate(op.path, op.size)
 	}
 	return fmt.Errorf("unknown operation %d", op.kind)
+}
+
+// handleFile is the File of MemFS.Create and OpenAppend.
+type handleFile interface {
+	vfs.File
+	WriteAt(p []byte, off int64) (int, error)
+	Truncate(size int64) error
+}
+
+// applyHandle applies an operation through an open file.
+func (p *Replayer) applyHandle(op Op) error {
+	switch op.kind {
+	case recCreate, recOpen:
+		return p.open(op)
+	}
+	f, ok := p.handles[op.handle].(handleFile)
+	if !ok {
+		return fmt.Errorf("handle %d is not open", op.handle)
+	}
+	switch op.kind {
+	case recWrite:
+		_, err := f.WriteAt(op.data, op.size)
+		return err
+	case recSync:
+		return f.Sync()
+	case recTruncate:
+		return f.Truncate(op.size)
+	case recClose:
+		delete(p.handles, op.handle)
+		return f.Close()
+	}
+	return fmt.Errorf("operation %s does not go through a handle", op.kind)
+}
+
+func (p *Replayer) open(op Op) error {
+	if _, ok := p.handles[op.handle]; ok {
+		return fmt.Errorf("handle %d is open already", op.handle)
+	}
+	open := p.fs.OpenAppend
+	if op.kind == recCreate {
+		open = p.fs.Create
+	}
+	f, err := open(op.path)
+	if err != nil {
+		return err
+	}
+	p.handles[op.handle] = f
+	return nil
 }
 
 func withAppend(m *vfs.MemFS, path string, fn func(vfs.File) error) error {

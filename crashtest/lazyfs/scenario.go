@@ -1,0 +1,227 @@
+package lazyfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/in-mem/inmem/crashtest"
+	"github.com/in-mem/inmem/crashtest/proc"
+	"github.com/in-mem/inmem/vfs"
+)
+
+// Scenario is the lazy filesystem's exploration as a campaign scenario:
+// seeded workloads, one after the other, each recorded once on a lazy
+// mount and crashed at every sync and at random moments under every
+// policy. It runs wherever FUSE does (crashtest.Conditional).
+var Scenario crashtest.Scenario = scenario{}
+
+type scenario struct{}
+
+// lazyPoint is the scenario's row of the crash matrix: it crashes at no
+// named crash point.
+const lazyPoint = "every sync, random moments"
+
+func (scenario) Name() string { return "lazy" }
+
+func (scenario) Help() crashtest.Help {
+	return crashtest.Help{
+		Short: "Judge every crash state of a workload child's file operations on a lazy FUSE filesystem that loses what was not synced (needs FUSE)",
+		Long: `lazy runs a seeded workload child (ops per writer) on a lazy filesystem: a
+FUSE mount of our own that keeps what is written in its cache until it is
+synced (a file's data by its fsync, a create, rename or remove by the fsync
+of its directory) and logs every operation it serves, with every
+acknowledgement stamped in that order. From the log it builds, with the
+same model vfs.MemFS crashes by, the state a power loss leaves right before
+and right after every sync, at random moments (random-points) and at the
+end, under every policy: drop (everything unsynced lost), pages:SEED (a
+seeded subset of the unsynced 4 KiB pages kept, some torn at 512-byte
+sectors), reorder:SEED (a later unsynced change kept while an earlier one is
+lost), random:SEED and keep. Each state is recovered and judged against
+everything acknowledged before its crash point. No state is mounted: one
+mount records, memory builds the rest. at and policy rebuild one state.
+
+target is in-mem's own workload for now; other engines, in any language,
+come with the any-language target protocol. It needs FUSE (/dev/fuse, and
+root or fusermount); where FUSE is missing it says so, and crash all skips
+it saying so.`,
+		Unit: "crash states", InAll: true, Budget: 30 * time.Second,
+	}
+}
+
+// Unavailable makes the scenario run in `inmem crash all` only where FUSE
+// does.
+func (scenario) Unavailable() error { return Available() }
+
+func (scenario) Params() []crashtest.Param {
+	return []crashtest.Param{
+		crashtest.IntParam("ops", 64, 1, 100_000, "operations per writer"),
+		crashtest.IntParam("writers", 1, 1, 64, "concurrent writers in the child (1: the seed fixes the operations)"),
+		{Name: "policies", Default: "drop,pages,reorder", Usage: "crash policies of every crash point: drop, keep, random, pages, reorder",
+			Check: checkModes},
+		crashtest.IntParam("states", 1, 1, 1000, "seeds per seeded policy per crash point"),
+		crashtest.IntParam("random-points", 8, 0, 100_000, "crash points at random moments, besides every sync and the end"),
+		crashtest.IntParam("max-states", 0, 0, 1<<30, "judge a seeded sample of at most this many states per workload (0: all)"),
+		crashtest.IntParam("live", 3, 0, 100_000, "then crash a child running on the mount this many times at random moments, recovering on the same mount each time"),
+		crashtest.OptionalIntParam("at", 0, 1<<30, "only the crash after this many logged operations (to rebuild one state)"),
+		{Name: "policy", Usage: "with at: the policy of that state: drop, keep, random:SEED, pages:SEED or reorder:SEED",
+			Check: func(v string) error { _, err := ParsePolicy(v); return err }},
+		{Name: "target", Default: "inmem", Usage: "what to crash: inmem (its own workload and reference model)"},
+	}
+}
+
+func checkModes(v string) error {
+	for _, p := range strings.Split(v, ",") {
+		if _, err := vfs.ParseCrashMode(strings.TrimSpace(p)); err != nil {
+			return errors.New("want a list of drop, keep, random, pages, reorder")
+		}
+	}
+	return nil
+}
+
+func (scenario) Check(s crashtest.Settings) error {
+	if t := s.String("target"); t != "inmem" {
+		return &crashtest.SettingError{Name: "target", Value: t,
+			Want: "want inmem: other engines come with the any-language target protocol"}
+	}
+	if s.Has("at") != s.Has("policy") {
+		return &crashtest.SettingError{Name: "at", Value: s.String("at"), Want: "at and policy go together: they rebuild one state"}
+	}
+	return nil
+}
+
+// config builds the exploration of one workload from the settings.
+func config(ctx context.Context, s *crashtest.Session, seed uint64) Config {
+	set := s.Settings
+	cfg := Config{Child: s.Child, Seed: seed, Durability: s.Durability, Ops: set.Int("ops"), Writers: set.Int("writers"),
+		States: set.Int("states"), RandomPoints: set.Int("random-points"), MaxStates: set.Int("max-states"),
+		Dir: s.Dir, Stop: ctx.Done()}
+	if cfg.RandomPoints == 0 {
+		cfg.RandomPoints = -1
+	}
+	for _, p := range strings.Split(set.String("policies"), ",") {
+		m, _ := vfs.ParseCrashMode(strings.TrimSpace(p))
+		cfg.Policies = append(cfg.Policies, m)
+	}
+	if set.Has("at") {
+		at := set.Int("at")
+		p, _ := ParsePolicy(set.String("policy"))
+		cfg.At, cfg.Policy = &at, &p
+	}
+	return cfg
+}
+
+func (scenario) Run(ctx context.Context, s *crashtest.Session) error {
+	if err := Available(); err != nil {
+		return err
+	}
+	if s.Child.Binary == "" {
+		return errors.New("crashtest: the lazy scenario needs the workload child's binary (Session.Child)")
+	}
+	cell := crashtest.Cell{Point: lazyPoint, Kind: "lazy", Durability: s.Durability.String(), Passed: true}
+	start, stateTime := time.Now(), time.Duration(0)
+	for done := 0; s.More(ctx, done); done++ {
+		seed := s.Seed + uint64(s.Unit(done))
+		cfg := config(ctx, s, seed)
+		cfg.Progress = func(n, total int) { s.Progress(n, total, fmt.Sprintf("seed %d", seed)) }
+		res, err := Explore(cfg)
+		if err != nil {
+			return fmt.Errorf("seed %d: %w", seed, err)
+		}
+		book(s, &cell, res, seed, done)
+		stateTime += res.StateTime
+		if err := runLive(ctx, s, &cell, seed); err != nil {
+			return fmt.Errorf("seed %d, live: %w", seed, err)
+		}
+	}
+	cell.Duration = time.Since(start)
+	cell.Expectation = "every crash state recovers to a prefix holding what was promised by its crash point"
+	if cell.Runs > 0 {
+		cell.Expectation += fmt.Sprintf("; %d states, %.2f ms per state", cell.Runs, float64(stateTime.Microseconds())/1000/float64(cell.Runs))
+	}
+	s.Found.Cells = append(s.Found.Cells, cell)
+	return nil
+}
+
+// repro is the reproduction of one state (at and policy) or, without
+// them, of a whole workload (live: up to that many live crashes).
+func repro(s *crashtest.Session, seed uint64, v *Violation, live int) crashtest.Reproduction {
+	r := s.Reproduction(seed)
+	for _, name := range []string{"ops", "writers", "policies", "states", "random-points"} {
+		r.Params = append(r.Params, crashtest.Setting{Name: name, Value: s.Settings.String(name)})
+	}
+	if v != nil {
+		return withParams(r, crashtest.Setting{Name: "at", Value: strconv.Itoa(v.At)},
+			crashtest.Setting{Name: "policy", Value: v.Policy.Spec()})
+	}
+	return withParams(r, crashtest.Setting{Name: "live", Value: strconv.Itoa(live)})
+}
+
+func withParams(r crashtest.Reproduction, set ...crashtest.Setting) crashtest.Reproduction {
+	r.Params = append(r.Params, set...)
+	return r
+}
+
+// runLive crashes a child running on a lazy mount the live setting's
+// number of times (none when one state is rebuilt).
+func runLive(ctx context.Context, s *crashtest.Session, cell *crashtest.Cell, seed uint64) error {
+	set := s.Settings
+	if set.Int("live") == 0 || set.Has("at") {
+		return nil
+	}
+	lc := LiveConfig{ProcessCrashConfig: proc.ProcessCrashConfig{MinRuntime: 20 * time.Millisecond, MaxRuntime: 150 * time.Millisecond,
+		Iterations: set.Int("live"), Seed: seed, Durability: s.Durability, Writers: set.Int("writers"),
+		Args: s.Child.Args, Env: s.Child.Env, Stop: ctx.Done()}, Dir: s.Dir}
+	for _, p := range strings.Split(set.String("policies"), ",") {
+		m, _ := vfs.ParseCrashMode(strings.TrimSpace(p))
+		lc.Policies = append(lc.Policies, m)
+	}
+	lc.Progress = func(r proc.KillIterationResult) { bookLive(s, cell, &lc, seed, r) }
+	_, err := Live(s.Child.Binary, lc)
+	return err
+}
+
+// bookLive books one live crash into the session and the cell.
+func bookLive(s *crashtest.Session, cell *crashtest.Cell, lc *LiveConfig, seed uint64, r proc.KillIterationResult) {
+	s.Found.Runs++
+	s.Found.AckedVerified += r.AckedKept
+	if r.RecoverySucceeded {
+		s.Found.PermittedLoss += r.AckedLost // Buffered: acknowledged after the last completed sync
+	} else {
+		s.Found.AckedLost += r.AckedLost
+	}
+	cell.Runs++
+	cell.Hits++
+	cell.AckedVerified += r.AckedKept
+	if !r.RecoverySucceeded {
+		cell.Passed = false
+		summary := fmt.Sprintf("seed %d: live crash %d, policy %s", seed, r.Iteration, lc.livePolicy(r.Iteration).Spec())
+		cell.Failures = append(cell.Failures, summary)
+		s.Violation(crashtest.Violation{Summary: summary, Detail: r.String(), Reproduction: repro(s, seed, nil, r.Iteration+1)})
+	}
+	s.Progress(r.Iteration+1, max(s.Settings.Int("live"), 0), fmt.Sprintf("seed %d, live crash", seed))
+}
+
+// book books one workload's exploration into the session and the cell.
+func book(s *crashtest.Session, cell *crashtest.Cell, res *Result, seed uint64, index int) {
+	f := &s.Found
+	f.Runs += res.States
+	f.AckedVerified += res.AckedChecked
+	cell.Runs += res.States
+	cell.Hits += res.States
+	cell.AckedVerified += res.AckedChecked
+	cell.Reproduction = repro(s, seed, nil, s.Settings.Int("live"))
+	for _, v := range res.Violations {
+		cell.Passed = false
+		summary := fmt.Sprintf("seed %d: crash after operation %d, policy %s", seed, v.At, v.Policy.Spec())
+		cell.Failures = append(cell.Failures, summary)
+		s.Violation(crashtest.Violation{Summary: summary, Detail: v.String(), Reproduction: repro(s, seed, &v, 0)})
+	}
+	n := max(res.States, 1)
+	f.Samples = append(f.Samples, crashtest.Sample{Index: index, RecoveryMs: float64(res.MeanStateTime().Microseconds()) / 1000,
+		Acked: uint64(res.AckedChecked / n), Promised: uint64(res.AckedChecked / n), Recovered: uint64(res.AckedChecked / n),
+		Passed: len(res.Violations) == 0})
+}
