@@ -107,11 +107,11 @@ func runBarrierWorkload(cfg BarrierConfig, dir string, rfs *recordingFS) (*proc.
 	// the pipe's end never come (the acks file never released), the
 	// watchdog ends it so that nothing here waits forever.
 	const limit = 2 * time.Minute
-	watchdog := time.AfterFunc(limit+time.Minute, rfs.rec.closeAcks)
+	watchdog := time.AfterFunc(limit+time.Minute, rfs.rec.acks.Close)
 	defer watchdog.Stop()
 	return proc.Record(proc.RecordConfig{Child: cfg.Child, Dir: dir, Seed: cfg.Seed, Durability: cfg.Durability, Expect: cfg.Expect,
 		Ops: cfg.Ops, Writers: cfg.Writers, SegmentSize: cfg.SegmentSize, Target: cfg.Target,
-		Clock: rfs.rec.ackStamp, AckPipe: rfs.ackPipe, Limit: limit})
+		Clock: rfs.rec.acks.Next, AckPipe: rfs.ackPipe, Limit: limit})
 }
 
 // crashState is one state a disk can be left in: the log up to prefix

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/in-mem/inmem/crashtest/proc"
 	"golang.org/x/sys/unix"
 )
 
@@ -320,28 +321,8 @@ func newExt4Mount(image, dir, opts string) *ext4Mount {
 // only then cut: every acknowledgement the child wrote was written before
 // the power went out. SIGKILL follows.
 func powerCut(p *os.Process, mnt string) error {
-	if err := freeze(p); err != nil {
+	if err := proc.Freeze(p); err != nil {
 		return err
 	}
 	return shutdownFS(mnt)
-}
-
-// freeze stops the process and waits until it has stopped (or exited).
-func freeze(p *os.Process) error {
-	if err := p.Signal(unix.SIGSTOP); err != nil {
-		if errors.Is(err, os.ErrProcessDone) {
-			return nil
-		}
-		return fmt.Errorf("stopping the child: %w", err)
-	}
-	var info unix.Siginfo
-	for {
-		err := unix.Waitid(unix.P_PID, p.Pid, &info, unix.WSTOPPED|unix.WEXITED|unix.WNOWAIT, nil)
-		switch {
-		case err == nil, errors.Is(err, unix.ECHILD):
-			return nil // stopped, or exited (and maybe reaped already)
-		case !errors.Is(err, unix.EINTR):
-			return fmt.Errorf("waiting for the child to stop: %w", err)
-		}
-	}
 }

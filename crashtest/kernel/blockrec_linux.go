@@ -11,6 +11,7 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/in-mem/inmem/crashtest/proc"
 	"golang.org/x/sys/unix"
 )
 
@@ -45,13 +46,14 @@ type imageRecorder struct {
 	log []blockOp
 	n   atomic.Uint64 // len(log): the explorer's clock
 
-	ackMu     sync.Mutex
-	ackOut    *os.File // where acknowledgement lines go on to the tester (nil: none)
-	ackStamps []uint64 // the clock when each line was written, in order
-	ackNext   int      // the next stamp ackStamp hands out
+	acks *proc.StampedAcks // stamped with clock
 }
 
-func newImageRecorder(img []byte) *imageRecorder { return &imageRecorder{img: img} }
+func newImageRecorder(img []byte) *imageRecorder {
+	r := &imageRecorder{img: img}
+	r.acks = proc.NewStampedAcks(r.clock)
+	return r
+}
 
 // clock returns the number of operations logged so far.
 func (r *imageRecorder) clock() uint64 { return r.n.Load() }
@@ -111,47 +113,6 @@ func (r *imageRecorder) size() int64 {
 	return int64(len(r.img))
 }
 
-// writeAcks stamps each line in p with the clock and passes p on.
-func (r *imageRecorder) writeAcks(p []byte) syscall.Errno {
-	r.ackMu.Lock()
-	defer r.ackMu.Unlock()
-	if r.ackOut == nil {
-		return syscall.EBADF
-	}
-	now := r.clock()
-	for _, c := range p {
-		if c == '\n' {
-			r.ackStamps = append(r.ackStamps, now)
-		}
-	}
-	if _, err := r.ackOut.Write(p); err != nil {
-		return syscall.EIO
-	}
-	return 0
-}
-
-// ackStamp returns the stamp of the next acknowledgement line the tester
-// reads (crashEnv.clock): lines reach it in the order they were written.
-func (r *imageRecorder) ackStamp() uint64 {
-	r.ackMu.Lock()
-	defer r.ackMu.Unlock()
-	if r.ackNext >= len(r.ackStamps) {
-		return r.clock() // cannot happen: every line was stamped on its way
-	}
-	r.ackNext++
-	return r.ackStamps[r.ackNext-1]
-}
-
-// closeAcks ends the tester's end of the pipe: EOF, the child is gone.
-func (r *imageRecorder) closeAcks() {
-	r.ackMu.Lock()
-	defer r.ackMu.Unlock()
-	if r.ackOut != nil {
-		r.ackOut.Close()
-		r.ackOut = nil
-	}
-}
-
 // The files of the recording filesystem.
 const (
 	imageName = "disk.img"
@@ -200,15 +161,15 @@ func (a *ackFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32
 }
 
 func (a *ackFile) Write(ctx context.Context, fh fs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
-	if errno := a.rec.writeAcks(data); errno != 0 {
-		return 0, errno
+	if err := a.rec.acks.Write(data); err != nil {
+		return 0, syscall.EIO
 	}
 	return uint32(len(data)), 0
 }
 
 // Release comes when the last descriptor (the child's) is closed.
 func (a *ackFile) Release(ctx context.Context, fh fs.FileHandle) syscall.Errno {
-	a.rec.closeAcks()
+	a.rec.acks.Close()
 	return 0
 }
 
@@ -316,17 +277,14 @@ func (r *recordingFS) image() string { return r.dir + "/" + imageName }
 // ackPipe is crashEnv.ackPipe: the tester reads a pipe the recorder feeds;
 // the child writes the recording filesystem's acks file.
 func (r *recordingFS) ackPipe() (*os.File, *os.File, error) {
-	pr, pw, err := os.Pipe()
+	pr, err := r.rec.acks.Open()
 	if err != nil {
 		return nil, nil, err
 	}
-	r.rec.ackMu.Lock()
-	r.rec.ackOut, r.rec.ackStamps, r.rec.ackNext = pw, nil, 0
-	r.rec.ackMu.Unlock()
 	child, err := os.OpenFile(r.dir+"/"+ackName, os.O_WRONLY, 0)
 	if err != nil {
 		pr.Close()
-		r.rec.closeAcks()
+		r.rec.acks.Close()
 		return nil, nil, err
 	}
 	return pr, child, nil
@@ -337,7 +295,7 @@ func (r *recordingFS) unmount() error {
 	if r == nil || r.server == nil {
 		return nil
 	}
-	r.rec.closeAcks()
+	r.rec.acks.Close()
 	err := r.server.Unmount()
 	if err != nil {
 		err = errors.Join(err, unix.Unmount(r.dir, unix.MNT_DETACH))

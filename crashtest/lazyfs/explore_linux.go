@@ -31,11 +31,11 @@ func record(cfg Config, scratch string) (rec *recording, err error) {
 	// the acknowledgement file never be released, the watchdog ends the
 	// pipe so that nothing waits forever.
 	const limit = 2 * time.Minute
-	watchdog := time.AfterFunc(limit+time.Minute, acks.close)
+	watchdog := time.AfterFunc(limit+time.Minute, acks.Close)
 	defer watchdog.Stop()
 	judge, err := proc.Record(proc.RecordConfig{Child: cfg.Child, Dir: filepath.Join(mnt, "db"), Seed: cfg.Seed,
 		Durability: cfg.Durability, Expect: cfg.Expect, Ops: cfg.Ops, Writers: cfg.Writers, SegmentSize: cfg.SegmentSize,
-		Clock: acks.stamp, AckPipe: func() (*os.File, *os.File, error) { return acks.pipe(mnt) }, Limit: limit})
+		Clock: acks.Next, AckPipe: func() (*os.File, *os.File, error) { return acks.pipe(mnt) }, Limit: limit})
 	if err != nil {
 		return nil, err
 	}

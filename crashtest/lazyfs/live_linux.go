@@ -2,11 +2,8 @@ package lazyfs
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/in-mem/inmem/crashtest"
 	"github.com/in-mem/inmem/crashtest/proc"
@@ -38,31 +35,11 @@ func Live(binary string, cfg LiveConfig) (res *proc.ProcessCrashResults, err err
 	pc := cfg.ProcessCrashConfig
 	pc.Hooks = proc.Hooks{Crash: crashtest.PowerLoss, Cut: func(p *os.Process) error {
 		defer func() { iteration++ }()
-		if err := freeze(p); err != nil {
+		if err := proc.Freeze(p); err != nil {
 			return err
 		}
 		_, err := f.Crash(cfg.livePolicy(iteration))
 		return err
 	}}
 	return proc.NewProcessCrashTester(binary, filepath.Join(mnt, "db"), pc).Run()
-}
-
-// freeze stops the process and waits until it has stopped (or exited).
-func freeze(p *os.Process) error {
-	if err := p.Signal(unix.SIGSTOP); err != nil {
-		if errors.Is(err, os.ErrProcessDone) {
-			return nil
-		}
-		return fmt.Errorf("stopping the child: %w", err)
-	}
-	var info unix.Siginfo
-	for {
-		err := unix.Waitid(unix.P_PID, p.Pid, &info, unix.WSTOPPED|unix.WEXITED|unix.WNOWAIT, nil)
-		switch {
-		case err == nil, errors.Is(err, unix.ECHILD):
-			return nil // stopped, or exited (and maybe reaped already)
-		case !errors.Is(err, unix.EINTR):
-			return fmt.Errorf("waiting for the child to stop: %w", err)
-		}
-	}
 }

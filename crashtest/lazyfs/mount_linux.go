@@ -65,7 +65,7 @@ func Mount(backing, mountpoint string, opts *Options) (*FS, error) {
 func serve(c *core, mountpoint string, o Options) (*FS, error) {
 	root := &node{c: c}
 	if o.ackLog {
-		root.acks = &ackFile{clock: c.clock}
+		root.acks = newAckFile(c.clock)
 	}
 	server, err := mountFUSE(mountpoint, root)
 	if err != nil {
@@ -118,7 +118,7 @@ func (m *fuseMount) forget() {
 // connection when the last file closes or this process ends.
 func (m *fuseMount) unmount() error {
 	if m.root.acks != nil {
-		m.root.acks.close()
+		m.root.acks.Close()
 	}
 	err := m.server.Unmount()
 	if err == nil {
