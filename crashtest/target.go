@@ -49,11 +49,17 @@ type BatchOp struct {
 // them: the key/value model judges recovered stores by them.
 type Caps struct {
 	// PowerSafe: every acknowledged write survives a power loss (bbolt's
-	// default, SQLite's synchronous=FULL). A configuration that is only
-	// process safe (NoSync, synchronous=OFF) promises to survive a process
-	// kill; its losses under a power loss are reported, not judged as
-	// violations.
+	// default, SQLite's synchronous=FULL); it implies ProcessSafe. A
+	// configuration that is only process safe (bbolt's NoSync, SQLite's
+	// synchronous=OFF) promises to survive a process kill; its losses under
+	// a power loss are reported, not judged as violations.
 	PowerSafe bool
+	// ProcessSafe: every acknowledged write survives a process kill (it
+	// reached the operating system before the acknowledgement). A
+	// configuration that buffers acknowledged writes in the process
+	// (Pebble's NoSync) promises nothing: its losses are reported under
+	// every crash.
+	ProcessSafe bool
 	// AtomicBatch: a Batch is all or nothing after any crash. Without it,
 	// a torn batch is reported, not judged.
 	AtomicBatch bool
@@ -85,7 +91,7 @@ type TargetConfig struct {
 // "inmem-buffered" (Buffered: a power loss may lose what the last sync did
 // not cover).
 func InmemTargets() []TargetConfig {
-	caps := Caps{PowerSafe: true, AtomicBatch: true, Reopen: true, CreationSafe: true}
+	caps := Caps{PowerSafe: true, ProcessSafe: true, AtomicBatch: true, Reopen: true, CreationSafe: true}
 	buffered := caps
 	buffered.PowerSafe = false
 	return []TargetConfig{

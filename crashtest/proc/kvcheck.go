@@ -60,8 +60,10 @@ func checkStore(ctx context.Context, child crashtest.Child, w TargetWorkload, di
 	if !c.read(lctx, conn, keys, step) {
 		return c
 	}
-	c.probe = okText(probeTarget(lctx, conn))
-	if c.probe != "ok" && !step("the probe", errors.New(c.probe)) {
+	perr := probeTarget(lctx, conn)
+	c.probe = okText(perr)
+	if perr != nil && (errors.Is(perr, ErrTargetTimeout) || errors.Is(perr, ErrTargetDied) || ctx.Err() != nil) {
+		step("the probe", perr)
 		return c
 	}
 	c.closeErr = okText(replyErr(conn.call(lctx, Request{Op: opClose})))

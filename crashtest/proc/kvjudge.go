@@ -73,13 +73,19 @@ type kvJudgement struct {
 	v        kvVerdict
 }
 
+// promises reports whether the configuration promises to keep its
+// acknowledged writes across crash.
+func (m *kvModel) promises(crash crashtest.CrashType) bool {
+	return m.w.Caps.PowerSafe || (crash != crashtest.PowerLoss && m.w.Caps.ProcessSafe)
+}
+
 // judge compares a recovered store with the model. With clock set (the
 // barrier explorer), only writes acknowledged at or before that clock are
 // promised. judge does not change the model; settle does.
 func (m *kvModel) judge(c *checkResult, crash crashtest.CrashType, clock *uint64) kvVerdict {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	j := &kvJudgement{m: m, c: c, promised: crash != crashtest.PowerLoss || m.w.Caps.PowerSafe, clock: clock}
+	j := &kvJudgement{m: m, c: c, promised: m.promises(crash), clock: clock}
 	switch {
 	case c.interrupted:
 		j.v.interrupted = true
@@ -162,7 +168,7 @@ func (j *kvJudgement) count(k *kvKey, need int) {
 // need.
 func (j *kvJudgement) key(k *kvKey, need int) {
 	if msg, bad := j.c.getErrs[k.name]; bad {
-		j.report(true, crashtest.ClassBroken, "key "+k.name, "readable", msg)
+		j.report(j.promised, crashtest.ClassBroken, "key "+k.name, "readable", msg)
 		return
 	}
 	cands := k.candidates(j.c)
@@ -268,10 +274,10 @@ func (j *kvJudgement) probes() {
 // replies themselves.
 func (j *kvJudgement) after() {
 	if j.c.probe != "ok" {
-		j.report(true, crashtest.ClassBroken, "probe", "a write and a read after recovery to succeed", j.c.probe)
+		j.report(j.promised, crashtest.ClassBroken, "probe", "a write and a read after recovery to succeed", j.c.probe)
 	}
-	if j.c.closeErr != "ok" {
-		j.report(true, crashtest.ClassBroken, "close", "a clean close after recovery", j.c.closeErr)
+	if j.c.closeErr != "ok" && j.c.closeErr != "" {
+		j.report(j.promised, crashtest.ClassBroken, "close", "a clean close after recovery", j.c.closeErr)
 	}
 	for _, e := range j.c.bad {
 		j.report(true, crashtest.ClassBroken, "reply", "well-formed replies", e.Error())

@@ -237,7 +237,11 @@ func (r *kvRun) next(rng *rand.Rand, w, k int) (string, []kvWriteSpec) {
 	case roll < mix.Put:
 		return opPut, []kvWriteSpec{r.spec(rng, w, rng.IntN(10) < 3, false)}
 	case roll < mix.Put+mix.Delete:
-		return opDelete, []kvWriteSpec{r.spec(rng, w, true, true)}
+		s := r.spec(rng, w, true, true)
+		if !s.delete { // the writer has no key yet: a put of a new one
+			return opPut, []kvWriteSpec{s}
+		}
+		return opDelete, []kvWriteSpec{s}
 	case roll < mix.Put+mix.Delete+mix.Batch:
 		return opBatch, r.batch(rng, w)
 	}

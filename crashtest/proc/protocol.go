@@ -18,8 +18,8 @@ import (
 // repository is the full description; in short:
 //
 //	{"id":1,"op":"hello"}
-//	    {"id":1,"ok":true,"protocol":1,"targets":[{"name":"sqlite","about":"...",
-//	     "power_safe":true,"atomic_batch":true,"reopen":true,"creation_safe":false}]}
+//	    {"id":1,"ok":true,"protocol":1,"targets":[{"name":"sqlite","about":"...","power_safe":true,
+//	     "process_safe":true,"atomic_batch":true,"reopen":true,"creation_safe":false}]}
 //	{"id":2,"op":"open","target":"sqlite","dir":"/mnt/db"}    {"id":2,"ok":true}
 //	{"id":3,"op":"put","key":"w01/k000001","value":"<hex>"}   {"id":3,"ok":true}
 //	{"id":4,"op":"delete","key":"w01/k000001"}                {"id":4,"ok":true}
@@ -85,6 +85,7 @@ type TargetInfo struct {
 	Name         string `json:"name"`
 	About        string `json:"about,omitempty"`
 	PowerSafe    bool   `json:"power_safe"`
+	ProcessSafe  bool   `json:"process_safe"`
 	AtomicBatch  bool   `json:"atomic_batch"`
 	Reopen       bool   `json:"reopen"`
 	CreationSafe bool   `json:"creation_safe"`
@@ -92,11 +93,11 @@ type TargetInfo struct {
 
 // Caps returns the capabilities the configuration declares.
 func (t TargetInfo) Caps() crashtest.Caps {
-	return crashtest.Caps{PowerSafe: t.PowerSafe, AtomicBatch: t.AtomicBatch, Reopen: t.Reopen, CreationSafe: t.CreationSafe}
+	return crashtest.Caps{PowerSafe: t.PowerSafe, ProcessSafe: t.ProcessSafe || t.PowerSafe, AtomicBatch: t.AtomicBatch, Reopen: t.Reopen, CreationSafe: t.CreationSafe}
 }
 
 func infoOf(tc crashtest.TargetConfig) TargetInfo {
-	return TargetInfo{Name: tc.Name, About: tc.About, PowerSafe: tc.Caps.PowerSafe, AtomicBatch: tc.Caps.AtomicBatch,
+	return TargetInfo{Name: tc.Name, About: tc.About, PowerSafe: tc.Caps.PowerSafe, ProcessSafe: tc.Caps.ProcessSafe || tc.Caps.PowerSafe, AtomicBatch: tc.Caps.AtomicBatch,
 		Reopen: tc.Caps.Reopen, CreationSafe: tc.Caps.CreationSafe}
 }
 

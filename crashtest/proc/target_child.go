@@ -20,7 +20,7 @@ const TargetChildEnv = "INMEM_CRASHTEST_TARGET_CHILD"
 // TargetMain is the entry point of a target executable written in Go: with
 // no argument (or "serve") it serves targets over the target protocol on
 // standard input and output; "list" prints each configuration,
-// "<name> safe|unsafe <about>", for people. The crashtargets module's
+// "<name> safe|process-safe|unsafe <about>", for people. The crashtargets module's
 // binary calls it with its engines; `inmem crash target-child` with
 // InmemTargets. It returns the exit status.
 func TargetMain(args []string, targets []crashtest.TargetConfig) int {
@@ -32,8 +32,11 @@ func TargetMain(args []string, targets []crashtest.TargetConfig) int {
 	case "list":
 		for _, t := range targets {
 			safety := "unsafe"
-			if t.Caps.PowerSafe {
+			switch {
+			case t.Caps.PowerSafe:
 				safety = "safe"
+			case t.Caps.ProcessSafe:
+				safety = "process-safe"
 			}
 			fmt.Printf("%s %s %s\n", t.Name, safety, t.About)
 		}

@@ -120,7 +120,7 @@ func (t *ProcessCrashTester) book(r *KillIterationResult, v kvVerdict, c *checkR
 	// For a Target, "versions" count this iteration's writes: acknowledged,
 	// and found after recovery.
 	r.AckedUpTo, r.Recovered = inmem.Version(v.acked), inmem.Version(v.kept)
-	if r.Promised = r.AckedUpTo; t.env.Crash == crashtest.PowerLoss && !t.kv.w.Caps.PowerSafe {
+	if r.Promised = r.AckedUpTo; !t.kv.promises(t.env.Crash) {
 		r.Promised = 0
 	}
 	r.InFlight, r.AckedKept, r.AckedLost = v.inFlight, v.kept, v.lost
