@@ -113,6 +113,7 @@ func (j *kvJudgement) report(must bool, class crashtest.Class, entity, exp, act 
 func (j *kvJudgement) unopened() {
 	if j.c.hung != "" {
 		j.report(true, crashtest.ClassHang, "recovery", "to finish within the checker's time limit", j.c.hung)
+		j.badReplies()
 		return
 	}
 	if !j.m.established && !j.m.ackedBy(j.clock) {
@@ -279,6 +280,11 @@ func (j *kvJudgement) after() {
 	if j.c.closeErr != "ok" && j.c.closeErr != "" {
 		j.report(j.promised, crashtest.ClassBroken, "close", "a clean close after recovery", j.c.closeErr)
 	}
+	j.badReplies()
+}
+
+// badReplies reports the lines the target wrote that are no replies.
+func (j *kvJudgement) badReplies() {
 	for _, e := range j.c.bad {
 		j.report(true, crashtest.ClassBroken, "reply", "well-formed replies", e.Error())
 	}

@@ -38,6 +38,7 @@ func (t *ProcessCrashTester) targetIteration(i int) (KillIterationResult, error)
 	}
 	r.ExitStatus, r.Acks = status, int(run.acks.Load())
 	c := checkStore(ctx, child, t.kv.w, t.dir, t.kv.readKeys())
+	c.bad = append(c.bad, run.conn.badLines()...) // the workload's, too
 	r.RecoveryTime = c.duration
 	v := t.kv.judge(c, t.env.Crash, nil)
 	t.book(&r, v, c, phase)

@@ -63,6 +63,9 @@ func runRecorded(ctx context.Context, run *kvRun, cfg RecordConfig) error {
 		}
 	}
 	run.work(ctx)
+	if bad := run.conn.badLines(); len(bad) > 0 {
+		return fmt.Errorf("crashtest: the recorded target broke the target protocol: %w", errors.Join(bad...))
+	}
 	if err := errors.Join(run.errs...); err != nil {
 		return fmt.Errorf("crashtest: the recorded workload: %w", err)
 	}

@@ -1,9 +1,13 @@
 package proc_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +22,33 @@ func init() {
 	if os.Getenv(proc.TargetChildEnv) == "1" {
 		os.Exit(proc.TargetMain(os.Args[1:], crashtest.InmemTargets()))
 	}
+	if os.Getenv(badTargetEnv) == "1" {
+		os.Exit(badTarget())
+	}
+}
+
+// badTargetEnv makes the test binary a target that breaks the protocol:
+// it answers every get with a line that is not JSON.
+const badTargetEnv = "INMEM_CRASHTEST_BAD_TARGET"
+
+func badTarget() int {
+	pr, pw := io.Pipe()
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), `"found"`) {
+				fmt.Println("this is not a reply")
+				continue
+			}
+			fmt.Println(sc.Text())
+		}
+	}()
+	err := proc.ServeTarget(os.Stdin, pw, crashtest.InmemTargets())
+	pw.Close()
+	if err != nil {
+		return 1
+	}
+	return 0
 }
 
 // targetEnv makes the test binary a target child serving in-mem.
@@ -179,4 +210,22 @@ func TestParseMix(t *testing.T) {
 			t.Errorf("ParseMix(%q) accepted", bad)
 		}
 	}
+}
+
+// TestProcessCrashTester_MalformedReplies: a target that answers reads with
+// lines that are not replies is reported (its recovery hangs waiting for
+// them, and the lines are named), never a crash of the tester.
+func TestProcessCrashTester_MalformedReplies(t *testing.T) {
+	cfg := killConfig(59)
+	cfg.Iterations, cfg.Env = 1, []string{badTargetEnv + "=1"}
+	cfg.Target = &proc.TargetWorkload{Name: "inmem", CheckTimeout: 2 * time.Second}
+	res, err := proc.NewProcessCrashTester(os.Args[0], t.TempDir(), cfg).Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res.Results[0]
+	if r.RecoverySucceeded || !slices.Contains(r.Classes, crashtest.ClassHang) || !slices.Contains(r.Classes, crashtest.ClassBroken) {
+		t.Fatalf("want a failed iteration with a hang: %s (classes %v)", r, r.Classes)
+	}
+	t.Logf("%s (classes %v)", r, r.Classes)
 }
