@@ -44,9 +44,20 @@ func exploreBarriers(cfg BarrierConfig) (res *BarrierResult, err error) {
 		}
 	}
 	states := planStates(cfg, rec.log)
+	files, err := mapStoreFiles(scratch, rec, cfg.MountOptions)
+	if err != nil {
+		return res, fmt.Errorf("crashtest: mapping the store's files: %w", err)
+	}
+	perFile := map[string]int{}
+	rec.touched = func(s crashState) {
+		for _, f := range touched(files, rec.log, s) {
+			perFile[f]++
+		}
+	}
 	if err := judgeStates(cfg, scratch, rec, states, res); err != nil {
 		return res, err
 	}
+	res.Coverage.Merge(fileCoverage(files, perFile))
 	res.Duration = time.Since(start)
 	return res, nil
 }
@@ -57,6 +68,8 @@ type recording struct {
 	log      []blockOp // what the kernel sent to the device
 	judge    *proc.Recording
 	duration time.Duration
+	// touched books the files a judged state's interrupted writes touched.
+	touched func(crashState)
 }
 
 // recordBarriers runs the workload child to its end on ext4 over the
@@ -292,6 +305,9 @@ func judgeStates(cfg BarrierConfig, scratch string, rec *recording, states []cra
 			close(stop)
 		}
 		res.add(cfg, o)
+		if o.fatal == nil && !o.skipped && rec.touched != nil {
+			rec.touched(o.state)
+		}
 		if cfg.Progress != nil {
 			cfg.Progress(res.States, len(states))
 		}

@@ -245,7 +245,7 @@ func (j *kvJudgement) batches() {
 			}
 		}
 		if len(in) > 0 && len(out) > 0 {
-			j.report(j.m.w.Caps.AtomicBatch, crashtest.ClassTornBatch, fmt.Sprintf("batch of %d writes", len(op.writes)),
+			j.report(j.m.w.Caps.AtomicBatch && j.promised, crashtest.ClassTornBatch, fmt.Sprintf("batch of %d writes", len(op.writes)),
 				"all of its writes or none", fmt.Sprintf("%d there (%s), %d not (%s)", len(in), in[0], len(out), out[0]))
 		}
 	}

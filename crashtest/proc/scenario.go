@@ -126,7 +126,7 @@ func config(ctx context.Context, s *crashtest.Session) ProcessCrashConfig {
 }
 
 func (sc scenario) Run(ctx context.Context, s *crashtest.Session) error {
-	if s.Child.Binary == "" {
+	if s.Child.Binary == "" && InmemOwn(s.Settings) {
 		return errors.New("crashtest: the kill scenario needs the workload child's binary (Session.Child)")
 	}
 	dir := filepath.Join(s.Dir, "db")
