@@ -93,7 +93,11 @@ func TestTargets_KernelPowerCut(t *testing.T) {
 	}
 	for _, c := range configs {
 		t.Run(c.name, func(t *testing.T) {
-			k := kernel.NewTester(os.Args[0], kernel.Config{ProcessCrashConfig: processConfig(73, c.name), ImageSize: 64 << 20})
+			pc := processConfig(73, c.name)
+			if !c.safe {
+				pc.Iterations = 8 // enough power cuts to catch it losing what it never synced
+			}
+			k := kernel.NewTester(os.Args[0], kernel.Config{ProcessCrashConfig: pc, ImageSize: 64 << 20})
 			res, err := k.Run()
 			if err != nil {
 				t.Fatal(err)

@@ -175,7 +175,11 @@ func (j *kvJudgement) key(k *kvKey, need int) {
 	cands := k.candidates(j.c)
 	got, present := j.c.values[k.name]
 	if len(cands) == 0 {
-		j.report(true, crashtest.ClassPhantom, "key "+k.name, k.describe(need), "a value no write wrote: "+short(got))
+		what := "a value no write wrote: "
+		if j.m.lost[string(got)] {
+			what = "a write an earlier recovery did not find, back again: "
+		}
+		j.report(j.promised, crashtest.ClassPhantom, "key "+k.name, k.describe(need), what+short(got))
 		return
 	}
 	if cands[len(cands)-1] >= need {
@@ -266,7 +270,7 @@ func (w *kvWrite) position() int {
 func (j *kvJudgement) probes() {
 	for _, k := range j.m.probeKeys() {
 		if got, ok := j.c.values[k]; ok {
-			j.report(true, crashtest.ClassPhantom, "key "+k, "absent (nobody wrote it)", "present: "+short(got))
+			j.report(j.promised, crashtest.ClassPhantom, "key "+k, "absent (nobody wrote it)", "present: "+short(got))
 		}
 	}
 }

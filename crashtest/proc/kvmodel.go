@@ -43,6 +43,9 @@ type kvModel struct {
 	established bool
 	// generation counts stores: a store that did not open is replaced.
 	generation int
+	// lost holds the values of writes an earlier recovery did not find:
+	// gone, and never to come back.
+	lost map[string]bool
 }
 
 // kvKey is one key's history: its writes in order; state i is the key after
@@ -73,7 +76,7 @@ type kvOp struct {
 }
 
 func newKVModel(w TargetWorkload, seed uint64) *kvModel {
-	return &kvModel{w: w, seed: seed, keys: map[string]*kvKey{}, byWriter: map[int][]string{}, nextKey: map[int]int{}}
+	return &kvModel{w: w, seed: seed, keys: map[string]*kvKey{}, byWriter: map[int][]string{}, nextKey: map[int]int{}, lost: map[string]bool{}}
 }
 
 // kvWriteSpec is one write the workload wants: a key, and a put or not.
@@ -211,6 +214,9 @@ func (m *kvModel) settle(c *checkResult) {
 		s := k.settled(c)
 		for _, w := range k.writes[s:] {
 			w.op.status = crashtest.Failed
+			if w.value != nil {
+				m.lost[string(w.value)] = true
+			}
 		}
 		for _, w := range k.writes[:s] {
 			if w.op.status != crashtest.Failed {

@@ -2,6 +2,7 @@ package proc
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/in-mem/inmem/crashtest"
@@ -40,7 +41,7 @@ func val(op *kvOp, i int) []byte { return op.writes[i].value }
 // TestKVModel_Classes: each way a recovered store can be wrong lands in
 // its own class; what is right passes.
 func TestKVModel_Classes(t *testing.T) {
-	safe := crashtest.Caps{PowerSafe: true, AtomicBatch: true}
+	safe := crashtest.Caps{PowerSafe: true, ProcessSafe: true, AtomicBatch: true}
 	m, ops := history(safe)
 	m.nextKey[1] = 0 // writer 1's first new key is a probe: nobody wrote it
 	good := kvStore{"b": val(ops[3], 2), "c": val(ops[3], 0), "d": val(ops[3], 1)}
@@ -121,10 +122,14 @@ func TestKVModel_Unopenable(t *testing.T) {
 	}
 }
 
-// TestKVModel_UnsafePowerLoss: an unsafe configuration's losses under a
-// power loss are reported, not violations; under a kill they are.
+// TestKVModel_UnsafePowerLoss: a process-safe configuration's losses under
+// a power loss are reported, not violations; under a kill they are. One
+// that is not even process safe is judged under neither.
 func TestKVModel_UnsafePowerLoss(t *testing.T) {
-	m, _ := history(crashtest.Caps{AtomicBatch: true})
+	if m, _ := history(crashtest.Caps{AtomicBatch: true}); len(m.judge(kvStore{}.result(), crashtest.ProcessKill, nil).violations) != 0 {
+		t.Fatal("a configuration that promises nothing was judged under a kill")
+	}
+	m, _ := history(crashtest.Caps{ProcessSafe: true, AtomicBatch: true})
 	empty := kvStore{}.result()
 	if v := m.judge(empty, crashtest.PowerLoss, nil); len(v.violations) != 0 || len(v.unpromised) == 0 {
 		t.Fatalf("power loss: violations %v, unpromised %v", v.violations, v.unpromised)
@@ -137,11 +142,11 @@ func TestKVModel_UnsafePowerLoss(t *testing.T) {
 // TestKVModel_SettleThenResurrect: a write the first recovery did not find
 // is gone; finding it after the next crash is a phantom.
 func TestKVModel_SettleThenResurrect(t *testing.T) {
-	m := newKVModel(TargetWorkload{Name: "t", Caps: crashtest.Caps{PowerSafe: true}}, 7)
+	m := newKVModel(TargetWorkload{Name: "t", Caps: crashtest.Caps{PowerSafe: true, ProcessSafe: true}}, 7)
 	op := m.issue(opPut, 1, []kvWriteSpec{{key: "x", size: 8}}) // in flight
 	m.settle(kvStore{}.result())
 	v := m.judge(kvStore{"x": val(op, 0)}.result(), crashtest.ProcessKill, nil)
-	if !slices.Equal(v.classes(), []crashtest.Class{crashtest.ClassPhantom}) {
-		t.Fatalf("a lost in-flight write came back: classes %v", v.classes())
+	if !slices.Equal(v.classes(), []crashtest.Class{crashtest.ClassPhantom}) || !strings.Contains(v.violations[0].Actual, "earlier recovery did not find") {
+		t.Fatalf("a lost in-flight write came back: classes %v, %v", v.classes(), v.violations)
 	}
 }

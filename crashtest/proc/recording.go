@@ -173,7 +173,44 @@ func inmemRecording(m *crashtest.ReferenceModel, run *childRun, cc ChildConfig, 
 		p.at = run.at[i]
 		j.timeline = append(j.timeline, p)
 	}
-	return &Recording{acked: ackedUpTo(m, m.Latest()), required: j.requiredText, judge: j.judge}
+	return &Recording{acked: ackedUpTo(m, m.Latest()), required: j.requiredText, judge: j.judge, phase: childPhases(run)}
+}
+
+// childPhases returns the lifecycle phase of in-mem's child at a clock:
+// create until its R line, reopen from an "L close" to the "L open" after
+// it, end after its last line, write otherwise.
+func childPhases(run *childRun) func(uint64) string {
+	var marks []phaseMark
+	for i, l := range run.lines {
+		if i >= len(run.at) {
+			break
+		}
+		switch {
+		case l.kind == 'R':
+			marks = append(marks, phaseMark{at: run.at[i], phase: "write"})
+		case l.kind == 'L' && l.text == "close":
+			marks = append(marks, phaseMark{at: run.at[i], phase: "reopen"})
+		case l.kind == 'L':
+			marks = append(marks, phaseMark{at: run.at[i], phase: "write"})
+		}
+	}
+	end := uint64(0)
+	if n := len(run.at); n > 0 {
+		end = run.at[n-1]
+	}
+	return func(at uint64) string {
+		if at > end && len(marks) > 0 {
+			return "end"
+		}
+		p := "create"
+		for _, m := range marks {
+			if m.at > at {
+				break
+			}
+			p = m.phase
+		}
+		return p
+	}
 }
 
 // childOpKinds returns the kind of op k of writer w of the workload child,

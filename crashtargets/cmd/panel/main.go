@@ -21,8 +21,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/in-mem/inmem/crashtargets"
@@ -39,7 +41,12 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == serveArg {
 		os.Exit(proc.TargetMain(os.Args[2:], crashtargets.All()))
 	}
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	// An interrupt stops the campaign under way, which cleans up (no mount
+	// or loop device is left behind), and ends the panel.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // column is one tester of the table.
@@ -57,7 +64,7 @@ var columns = []column{
 	{"barrier crash states (data=ordered)", "barriers", crashtest.Settings{}, kernel.BarriersAvailable},
 }
 
-func run(args []string, out, errOut io.Writer) int {
+func run(ctx context.Context, args []string, out, errOut io.Writer) int {
 	fs := flag.NewFlagSet("panel", flag.ContinueOnError)
 	seed := fs.Uint64("seed", 1, "seed of every campaign")
 	iterations := fs.Int("iterations", 8, "kills and power cuts per configuration and column (the barrier column explores one workload)")
@@ -73,7 +80,7 @@ func run(args []string, out, errOut io.Writer) int {
 	}
 	fmt.Fprintf(out, "| configuration | promises | %s |\n|---|---|%s\n", titles(), strings.Repeat("---|", len(columns)))
 	for _, t := range targets(*only) {
-		row, err := measure(t, self, *seed, *iterations, errOut)
+		row, err := measure(ctx, t, self, *seed, *iterations, errOut)
 		if err != nil {
 			fmt.Fprintf(errOut, "panel: %s: %v\n", t.name, err)
 			return 1
@@ -134,7 +141,7 @@ func promise(c crashtest.Caps) string {
 }
 
 // measure runs every column on one configuration and returns its row.
-func measure(t target, self string, seed uint64, iterations int, errOut io.Writer) (string, error) {
+func measure(ctx context.Context, t target, self string, seed uint64, iterations int, errOut io.Writer) (string, error) {
 	cells := []string{t.name, t.promise}
 	for _, c := range columns {
 		if c.needs != nil {
@@ -144,7 +151,9 @@ func measure(t target, self string, seed uint64, iterations int, errOut io.Write
 			}
 		}
 		start := time.Now()
-		rep, err := campaign.Run(context.Background(), campaignConfig(t, self, c, seed, iterations))
+		cfg := campaignConfig(t, self, c, seed, iterations)
+		rep, err := campaign.Run(ctx, cfg)
+		os.RemoveAll(cfg.Dir)
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", c.title, err)
 		}
