@@ -20,7 +20,7 @@ func pebbleTargets() []crashtest.TargetConfig {
 			Open: func(dir string) (crashtest.Target, error) { return openPebble(dir, pebble.Sync) }},
 		{Name: "pebble-nosync", Caps: crashtest.Caps{AtomicBatch: true, Reopen: true},
 			About: "Pebble v2, writes with pebble.NoSync (not even process safe: the WAL is written behind the acknowledgement)",
-			Open: func(dir string) (crashtest.Target, error) { return openPebble(dir, pebble.NoSync) }},
+			Open:  func(dir string) (crashtest.Target, error) { return openPebble(dir, pebble.NoSync) }},
 	}
 }
 

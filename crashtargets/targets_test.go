@@ -118,9 +118,9 @@ func TestTargets_Barriers(t *testing.T) {
 	for _, c := range configs {
 		t.Run(c.name, func(t *testing.T) {
 			res, err := kernel.ExploreBarriers(kernel.BarrierConfig{
-				Child: crashtest.Child{Binary: os.Args[0], Env: childEnv},
+				Child:  crashtest.Child{Binary: os.Args[0], Env: childEnv},
 				Target: &proc.TargetWorkload{Name: c.name, Lifecycle: proc.Lifecycle{ReopenEvery: 30}},
-				Seed: 79, Ops: 40, Writers: 2, RandomStates: 1, MaxStates: 100, ImageSize: 64 << 20,
+				Seed:   79, Ops: 40, Writers: 2, RandomStates: 1, MaxStates: 100, ImageSize: 64 << 20,
 			})
 			if err != nil {
 				t.Fatal(err)
