@@ -87,8 +87,10 @@ type BarrierResult struct {
 	// Classes counts states per class of finding (a Target's).
 	Classes crashtest.ClassCounts
 	// Unpromised counts states of an unsafe Target that lost acknowledged
-	// writes (reported, not violations).
-	Unpromised int
+	// writes (reported, not violations); PermittedLoss sums the writes they
+	// lost.
+	Unpromised    int
+	PermittedLoss int
 	// Interrupted counts states whose judgement the stop cut short: not
 	// in States, neither passed nor violations.
 	Interrupted int

@@ -247,6 +247,7 @@ type stateOutcome struct {
 	err        error
 	mismatches []crashtest.StateMismatch
 	acked      int
+	lost       int // acknowledged writes lost, not promised
 	unpromised bool
 	classes    []crashtest.Class
 	notices    []crashtest.StateMismatch
@@ -328,6 +329,7 @@ func (r *BarrierResult) add(cfg BarrierConfig, o stateOutcome) {
 	r.AckedChecked += o.acked
 	if o.unpromised {
 		r.Unpromised++
+		r.PermittedLoss += o.lost
 	}
 	r.Classes.Add(o.classes)
 	if o.phase != "" {
@@ -380,7 +382,7 @@ func (w *stateWorker) judge(s crashState) stateOutcome {
 	} else {
 		v := w.rec.judge.Judge(filepath.Join(w.mnt, "db"), uint64(s.prefix))
 		o.acked, o.mismatches, o.unpromised, o.err = v.Acked, v.Mismatches, v.Unpromised, v.Err
-		o.classes, o.notices, o.skipped = v.Classes, v.Notices, v.Interrupted
+		o.classes, o.notices, o.skipped, o.lost = v.Classes, v.Notices, v.Interrupted, v.UnpromisedLost
 	}
 	if err := m.down(); err != nil {
 		o.fatal = fmt.Errorf("crashtest: crash state %s: %w", s.name, err)

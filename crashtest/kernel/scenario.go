@@ -329,6 +329,7 @@ func barrierWorkload(s *crashtest.Session, cell *crashtest.Cell, res *BarrierRes
 	f := &s.Found
 	f.Runs += res.States
 	f.AckedVerified += res.AckedChecked
+	f.PermittedLoss += res.PermittedLoss
 	f.Interrupted += res.Interrupted
 	f.Cover(res.Coverage)
 	if f.Classes == nil {

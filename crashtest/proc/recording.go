@@ -72,7 +72,10 @@ type StateVerdict struct {
 	// configuration that promises nothing under a power loss (reported,
 	// not a violation).
 	Unpromised bool
-	Err        error // the state did not open
+	// UnpromisedLost counts the acknowledged writes it lost that its
+	// configuration did not promise to keep.
+	UnpromisedLost int
+	Err            error // the state did not open
 	// Classes are the classes of what the state broke or showed (a
 	// Target's); Notices the findings that break no promise.
 	Classes []crashtest.Class

@@ -32,7 +32,11 @@ func recordTarget(cfg RecordConfig) (*Recording, error) {
 		defer cancel()
 		c := checkStore(ctx, cfg.Child, m.w, dir, m.readKeys())
 		v := m.judge(c, crashtest.PowerLoss, &n)
-		return StateVerdict{Acked: v.kept, Mismatches: v.mismatches(), Unpromised: len(v.unpromised) > 0,
+		lost := 0
+		if len(v.unpromised) > 0 {
+			lost = v.lost
+		}
+		return StateVerdict{Acked: v.kept, Mismatches: v.mismatches(), Unpromised: len(v.unpromised) > 0, UnpromisedLost: lost,
 			Classes: v.classes(), Notices: issuesOf(v.notices), Interrupted: v.interrupted}
 	}
 	return rec, nil
