@@ -16,7 +16,7 @@ import (
 
 // buildTarget builds the target executable of the nested module dir (its
 // own go.mod, its own goleveldb) into the test's temporary directory.
-func buildTarget(t *testing.T, dir string) string {
+func buildTarget(t testing.TB, dir string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), dir)
 	out, err := exec.Command("go", "build", "-C", dir, "-o", bin, ".").CombinedOutput()
@@ -34,6 +34,42 @@ func reproduce(r crashtest.Reproduction) string {
 		words = append(words, "--"+p.Name+"="+p.Value)
 	}
 	return strings.Join(words, " ")
+}
+
+// knownBugCampaign runs `inmem crash barriers --target NAME
+// --target-binary BIN` at its defaults, seed 1.
+func knownBugCampaign(t testing.TB, name, bin string) *campaign.Report {
+	t.Helper()
+	rep, err := campaign.Run(context.Background(), campaign.Config{
+		Scenarios: []string{"barriers"}, Seed: 1, Iterations: 1, Dir: t.TempDir(),
+		Settings: map[string]crashtest.Settings{"barriers": {"target": {name}, "target-binary": {bin}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// BenchmarkKnownBug_Goleveldb measures how long the barrier scenario takes,
+// at its defaults, to judge goleveldb before and after PR #351 (the goal:
+// within 60 s each, on the CI machine): one recorded workload and every
+// crash state of it per iteration.
+//
+//	go -C crashtargets test -run '^$' -bench KnownBug -benchtime 1x
+func BenchmarkKnownBug_Goleveldb(b *testing.B) {
+	if err := kernel.BarriersAvailable(); err != nil {
+		b.Skipf("skipping: %v", err)
+	}
+	for _, name := range []string{"goleveldb-buggy", "goleveldb-fixed"} {
+		b.Run(name, func(b *testing.B) {
+			bin := buildTarget(b, name)
+			b.ResetTimer()
+			for range b.N {
+				rep := knownBugCampaign(b, name, bin)
+				b.ReportMetric(float64(rep.Summary[0].Runs), "states/op")
+			}
+		})
+	}
 }
 
 // TestKnownBug_GoleveldbManifest points `inmem crash barriers`, with its
@@ -55,13 +91,7 @@ func TestKnownBug_GoleveldbManifest(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			bin := buildTarget(t, tc.name)
 			start := time.Now()
-			rep, err := campaign.Run(context.Background(), campaign.Config{
-				Scenarios: []string{"barriers"}, Seed: 1, Iterations: 1, Dir: t.TempDir(),
-				Settings: map[string]crashtest.Settings{"barriers": {"target": {tc.name}, "target-binary": {bin}}},
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			rep := knownBugCampaign(t, tc.name, bin)
 			s := rep.Summary[0]
 			t.Logf("%s: %d crash states in %v; classes %v; %d violations, %d notices; coverage %+v",
 				tc.name, s.Runs, time.Since(start).Round(time.Millisecond), s.Classes, s.Violations, s.Notices, s.Coverage.Phases)

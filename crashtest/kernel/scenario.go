@@ -48,10 +48,11 @@ before the last completed sync. Each mount-opts value is a column of its own.
 With kill-first every power cut comes right after a child recovered from a
 SIGKILL: what that recovery served must survive, buffered or not.
 
-target crashes another engine through the same harness, judged by a
-key/value model: every acknowledged put of a power-safe configuration must
-survive; an unsafe one's losses are reported, not violations. bbolt and
-SQLite live in the crashtargets module; build its child binary first:
+target crashes another engine through the same harness, over the target
+protocol (docs/target-protocol.md), judged by a key/value model: every
+acknowledged write of a power-safe configuration must survive; an unsafe
+one's losses are reported, not violations. bbolt, SQLite, goleveldb, Pebble
+and Badger live in the crashtargets module; build its executable first:
 
   go -C crashtargets build -o /tmp/crashtarget ./cmd/crashtarget
 
@@ -208,8 +209,13 @@ between two barriers. Each is mounted on a fresh loop device over a copy of
 the image (the journal replays), recovered and judged against everything
 acknowledged before its last barrier. state reruns one.
 
-target crashes another engine, as with kernel. It needs root, loop devices,
-FUSE and mkfs.ext4.`,
+target crashes another engine, as with kernel: its recorded workload is
+created, written, closed and reopened twice (reopen-every), with
+kill-first killed once and recovered by a new process, so that crash
+states fall in every phase of its life. The summary counts the states by
+class and shows their coverage: lifecycle phases, barriers, and each file
+of the store with the states that interrupted writes to it. It needs root,
+loop devices, FUSE and mkfs.ext4.`,
 		Unit: "crash states", Budget: 30 * time.Second,
 	}
 }
