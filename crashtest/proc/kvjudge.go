@@ -241,8 +241,12 @@ func (j *kvJudgement) batches() {
 			if len(cands) == 0 || p <= w.key.base {
 				continue
 			}
+			// NB: only the batch's own value shows it applied: a later
+			// state of the key does not (a write lost in a crash can be
+			// followed by writes that were not), and an absent key may be
+			// its delete or an earlier state.
 			switch {
-			case cands[0] >= p:
+			case len(cands) == 1 && cands[0] == p:
 				in = append(in, w.key.name)
 			case cands[len(cands)-1] < p:
 				out = append(out, w.key.name)

@@ -190,7 +190,9 @@ func (r *kvRun) work(ctx context.Context) {
 
 // writer runs writer w's operations.
 func (r *kvRun) writer(ctx context.Context, w int) {
+	r.mu.Lock()
 	rng := rand.New(rand.NewPCG(r.seed, uint64(w)<<32|uint64(r.done[w])))
+	r.mu.Unlock()
 	for {
 		r.mu.Lock()
 		k := r.done[w] + 1

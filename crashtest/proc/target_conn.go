@@ -28,6 +28,7 @@ type targetConn struct {
 	mu     sync.Mutex
 	nextID int
 	wait   map[int]chan stamped
+	late   map[int]bool // requests given up on: their replies may still come
 	dead   chan struct{} // closed once the replies end (the process is gone)
 	exited chan struct{} // closed once the process is reaped
 	status string        // how it ended, once exited is closed
@@ -45,7 +46,7 @@ type stamped struct {
 // recording filesystem's acks file), the process writes its replies there
 // and the tester reads them from r; otherwise from a pipe of its own.
 func startTarget(child crashtest.Child, out func() (r, w *os.File, err error), clock func() uint64) (*targetConn, error) {
-	c := &targetConn{wait: map[int]chan stamped{}, dead: make(chan struct{}), exited: make(chan struct{})}
+	c := &targetConn{wait: map[int]chan stamped{}, late: map[int]bool{}, dead: make(chan struct{}), exited: make(chan struct{})}
 	c.cmd = exec.Command(child.Binary, child.Args...)
 	c.cmd.Env = append(os.Environ(), child.Env...)
 	c.cmd.Stderr = &limitedWriter{w: &c.stderr, n: 64 << 10}
@@ -88,7 +89,7 @@ func (c *targetConn) read(r *os.File, clock func() uint64) {
 		c.mu.Lock()
 		ch := c.wait[rep.ID]
 		delete(c.wait, rep.ID)
-		if err == nil && ch == nil {
+		if err == nil && ch == nil && !c.late[rep.ID] {
 			err = &ProtocolError{Line: sc.Text(), Reason: "a reply to no outstanding request"}
 		}
 		if err != nil {
@@ -145,6 +146,7 @@ func (c *targetConn) call(ctx context.Context, req Request) (stamped, error) {
 func (c *targetConn) forget(id int) {
 	c.mu.Lock()
 	delete(c.wait, id)
+	c.late[id] = true
 	c.mu.Unlock()
 }
 
