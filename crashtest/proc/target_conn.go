@@ -28,7 +28,7 @@ type targetConn struct {
 	mu     sync.Mutex
 	nextID int
 	wait   map[int]chan stamped
-	late   map[int]bool // requests given up on: their replies may still come
+	late   map[int]bool  // requests given up on: their replies may still come
 	dead   chan struct{} // closed once the replies end (the process is gone)
 	exited chan struct{} // closed once the process is reaped
 	status string        // how it ended, once exited is closed
