@@ -102,8 +102,7 @@ func titles() string {
 // target is one row: a configuration and the executable serving it.
 type target struct {
 	name, promise string
-	binary        string
-	args          []string
+	binary        string // "" for the configurations this binary serves
 }
 
 // targets lists the rows: the Go configurations (served by this binary)
