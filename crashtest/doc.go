@@ -18,6 +18,23 @@
 // The whole rule book, with the on-disk formats and recovery rules it
 // checks, is docs/design.md in the repository.
 //
+// # Other engines
+//
+// A Target is any key/value store the testers that run real processes
+// (kill, the ext4 power cut, the barrier explorer) can crash instead of
+// in-mem: they drive it over the target protocol, newline-delimited JSON
+// on a target executable's stdin and stdout (docs/target-protocol.md), so
+// an engine in any language can be tested, and judge it with a key/value
+// model: every acknowledged write the configuration promises (Caps) is
+// there, nothing deleted or lost comes back, no value appears that no write
+// wrote, no atomic batch is torn, the store opens and works. Each finding
+// has a Class, counted apart in the report: a store that does not open
+// after a crash during its first creation, with nothing acknowledged, is
+// ClassCreation, a notice and not a data-loss violation.
+//
+// Every workload has a lifecycle (proc.Lifecycle): creation, writes, clean
+// close and reopen cycles, and crash, recover, crash again.
+//
 // # Layout
 //
 // This package is the core every fault type builds on:
@@ -28,9 +45,11 @@
 //	                      interface for other engines, and the vocabulary every
 //	                      scenario reports in (Scenario, Session, Findings,
 //	                      Violation, Reproduction, Cell, Sample)
-//	crashtest/proc        child processes: the workload and target children, the
-//	                      acknowledgement pipe, the kill tester (ProcessCrashTester),
-//	                      recordings of a child's run for explorers
+//	crashtest/proc        child processes: the workload child and its acknowledgement
+//	                      pipe, the target protocol (ServeTarget, TargetMain) and the
+//	                      key/value model, the lifecycle (Lifecycle, Cycler), the kill
+//	                      tester (ProcessCrashTester), recordings of a run for
+//	                      explorers, the settings every target-crashing scenario takes
 //	crashtest/powerloss   every sync point of a recorded workload, every crash policy
 //	crashtest/ioerr       an I/O error at every filesystem operation in turn
 //	crashtest/corrupt     damaged files: torn tails, bit rot, missing segments

@@ -156,6 +156,9 @@ func Planted(o inmem.Options, plant func(*inmem.Options)) *inmem.Options {
 // Violation records a broken promise.
 func (s *Session) Violation(v Violation) { s.Found.Violations = append(s.Found.Violations, v) }
 
+// Notice records a finding that breaks no promise (see Findings.Notices).
+func (s *Session) Notice(v Violation) { s.Found.Notices = append(s.Found.Notices, v) }
+
 // Progress reports a finished unit of work (total 0: on a time budget).
 func (s *Session) Progress(done, total int, note string) {
 	if s.OnProgress != nil {
@@ -190,8 +193,43 @@ type Findings struct {
 	AckedLost     int
 	PermittedLoss int
 	Violations    []Violation
-	Cells         []Cell   // matrix cells
-	Samples       []Sample // chart points
+	// Notices are findings that break no promise: a store that did not
+	// open after a crash during its first creation, with nothing
+	// acknowledged (ClassCreation, for a target that does not declare
+	// itself creation safe).
+	Notices []Violation
+	// Classes counts crashes (or crash states) per class of finding,
+	// violations and notices alike.
+	Classes ClassCounts
+	// Interrupted counts crashes whose judgement the campaign's stop cut
+	// short: neither passed nor violations.
+	Interrupted int
+	// Coverage says what the crashes touched (nil: not measured).
+	Coverage *Coverage
+	Cells    []Cell   // matrix cells
+	Samples  []Sample // chart points
+}
+
+// Count books one judged crash's classes: each counted once.
+func (f *Findings) Count(classes []Class) {
+	if len(classes) == 0 {
+		return
+	}
+	if f.Classes == nil {
+		f.Classes = ClassCounts{}
+	}
+	f.Classes.Add(classes)
+}
+
+// Cover merges what one run touched into the findings' coverage.
+func (f *Findings) Cover(c *Coverage) {
+	if c == nil {
+		return
+	}
+	if f.Coverage == nil {
+		f.Coverage = &Coverage{}
+	}
+	f.Coverage.Merge(c)
 }
 
 func (f *Findings) label(d inmem.Durability) string {
@@ -207,6 +245,9 @@ type Violation struct {
 	Summary      string // one line: where it crashed and how
 	Detail       string // what broke: entities, expected and actual values
 	Reproduction Reproduction
+	// Class is the worst class of what broke ("" where the scenario does
+	// not classify: in-mem's own reference model judges one way).
+	Class Class
 }
 
 // Reproduction is how to rerun one failure: the scenario, its seed and

@@ -10,12 +10,13 @@ import (
 )
 
 // newCrashTargetChildCmd serves in-mem's key/value Targets
-// (crashtest.InmemTargets) to the kernel commands' --target. Hidden: its
-// interface is proc.TargetMain's (child, check, list).
+// (crashtest.InmemTargets) to the crash commands' --target, over the target
+// protocol (docs/target-protocol.md). Hidden: its interface is
+// proc.TargetMain's (serve, the default, and list).
 func newCrashTargetChildCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:                "target-child",
-		Short:              "The key/value target child of the kernel commands (child, check, list)",
+		Short:              "The key/value target of the crash commands: the target protocol on stdin and stdout (serve, list)",
 		Hidden:             true,
 		DisableFlagParsing: true,
 		RunE: func(_ *cobra.Command, args []string) error {

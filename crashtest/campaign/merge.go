@@ -82,11 +82,16 @@ func (m *Report) join(r *Report) {
 		t.AckedLost += s.AckedLost
 		t.PermittedLoss += s.PermittedLoss
 		t.Violations += s.Violations
+		t.Notices += s.Notices
+		t.Interrupted += s.Interrupted
+		t.addClasses(s.Classes)
+		t.addCoverage(s.Coverage)
 		t.Seconds = max(t.Seconds, s.Seconds)
 	}
 	m.Matrix = append(m.Matrix, r.Matrix...)
 	m.Iterations = append(m.Iterations, r.Iterations...)
 	m.Violations = append(m.Violations, r.Violations...)
+	m.Notices = append(m.Notices, r.Notices...)
 	if r.Started.Before(m.Started) {
 		m.Started = r.Started
 	}

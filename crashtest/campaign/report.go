@@ -26,12 +26,19 @@ const ReportFormat = 1
 //	error        the campaign itself failed (a partial report)
 //	merged       the shards a merged report holds (absent for one shard)
 //	machine      go_version, os, arch, cpus, host
-//	summary[]    scenario, durability, runs, unit, acked_verified, acked_lost, permitted_loss, violations, seconds
+//	summary[]    scenario, durability, runs, unit, acked_verified, acked_lost, permitted_loss, violations, seconds,
+//	             and where measured: classes {class: crashes}, notices, interrupted,
+//	             coverage {phases {phase: crashes}, sync_points, files[{name, size, states}], value_sizes}
 //	matrix[]     crash_point, crash_type, durability, expectation, runs, hits, acked_verified, passed, failures[],
 //	             reproduction, reproduce, duration_ns
 //	iterations[] scenario, durability, index, recovery_ms, acked, promised, recovered, passed
-//	violations[] scenario, durability, summary, detail, reproduction, reproduce
+//	violations[] scenario, durability, summary, detail, reproduction, reproduce, class
+//	notices[]    findings that break no promise (class creation), as violations[]
 //
+// A class is acked-loss, phantom, torn-batch, unopenable, hang, broken
+// (violations) or creation (a store that did not open after a crash during
+// its first creation, nothing acknowledged: a notice unless the target
+// declares itself creation safe); see crashtest.Class.
 // A reproduction is {scenario, seed, durability, iterations, params[{name,
 // value}]}; reproduce is the command line that runs it.
 type Report struct {
@@ -52,6 +59,7 @@ type Report struct {
 	Matrix      []crashtest.Cell `json:"matrix"`
 	Iterations  []Point          `json:"iterations"`
 	Violations  []ViolationEntry `json:"violations"`
+	Notices     []ViolationEntry `json:"notices,omitempty"`
 }
 
 // Machine describes where the campaign ran.
@@ -75,6 +83,32 @@ type Summary struct {
 	PermittedLoss int     `json:"permitted_loss"`
 	Violations    int     `json:"violations"`
 	Seconds       float64 `json:"seconds"`
+	// Classes counts crashes per class of finding; Notices the findings
+	// that break no promise; Interrupted the crashes left unjudged.
+	Classes     crashtest.ClassCounts `json:"classes,omitempty"`
+	Notices     int                   `json:"notices,omitempty"`
+	Interrupted int                   `json:"interrupted,omitempty"`
+	Coverage    *crashtest.Coverage   `json:"coverage,omitempty"`
+}
+
+func (s *Summary) addClasses(c crashtest.ClassCounts) {
+	if len(c) == 0 {
+		return
+	}
+	if s.Classes == nil {
+		s.Classes = crashtest.ClassCounts{}
+	}
+	s.Classes.Merge(c)
+}
+
+func (s *Summary) addCoverage(c *crashtest.Coverage) {
+	if c == nil {
+		return
+	}
+	if s.Coverage == nil {
+		s.Coverage = &crashtest.Coverage{}
+	}
+	s.Coverage.Merge(c)
 }
 
 // Point is one point of the report's charts.
@@ -92,6 +126,7 @@ type ViolationEntry struct {
 	Detail       string                 `json:"detail"`
 	Reproduction crashtest.Reproduction `json:"reproduction"`
 	Reproduce    string                 `json:"reproduce"`
+	Class        crashtest.Class        `json:"class,omitempty"`
 }
 
 func newReport(cfg Config, start time.Time) *Report {
@@ -107,17 +142,27 @@ func (r *Report) add(sc crashtest.Scenario, s *crashtest.Session, took time.Dura
 	if label == "" {
 		label = s.Durability.String()
 	}
-	r.Summary = append(r.Summary, Summary{Scenario: sc.Name(), Durability: label, Runs: f.Runs, Unit: sc.Help().Unit,
+	sum := Summary{Scenario: sc.Name(), Durability: label, Runs: f.Runs, Unit: sc.Help().Unit,
 		AckedVerified: f.AckedVerified, AckedLost: f.AckedLost, PermittedLoss: f.PermittedLoss, Violations: len(f.Violations),
-		Seconds: took.Seconds()})
+		Seconds: took.Seconds(), Notices: len(f.Notices), Interrupted: f.Interrupted}
+	sum.addClasses(f.Classes)
+	sum.addCoverage(f.Coverage)
+	r.Summary = append(r.Summary, sum)
 	r.Matrix = append(r.Matrix, f.Cells...)
 	for _, x := range f.Samples {
 		r.Iterations = append(r.Iterations, Point{Scenario: sc.Name(), Durability: label, Sample: x})
 	}
 	for _, v := range f.Violations {
-		r.Violations = append(r.Violations, ViolationEntry{Scenario: sc.Name(), Durability: label, Summary: v.Summary,
-			Detail: v.Detail, Reproduction: v.Reproduction})
+		r.Violations = append(r.Violations, entry(sc, label, v))
 	}
+	for _, v := range f.Notices {
+		r.Notices = append(r.Notices, entry(sc, label, v))
+	}
+}
+
+func entry(sc crashtest.Scenario, label string, v crashtest.Violation) ViolationEntry {
+	return ViolationEntry{Scenario: sc.Name(), Durability: label, Summary: v.Summary, Detail: v.Detail,
+		Reproduction: v.Reproduction, Class: v.Class}
 }
 
 func (r *Report) finish(start time.Time, interrupted bool, err error) {
@@ -135,6 +180,9 @@ func (r *Report) finish(start time.Time, interrupted bool, err error) {
 func (r *Report) SetCommands(format func(crashtest.Reproduction) string) {
 	for i := range r.Violations {
 		r.Violations[i].Reproduce = format(r.Violations[i].Reproduction)
+	}
+	for i := range r.Notices {
+		r.Notices[i].Reproduce = format(r.Notices[i].Reproduction)
 	}
 	for i := range r.Matrix {
 		r.Matrix[i].Reproduce = format(r.Matrix[i].Reproduction)
@@ -209,8 +257,16 @@ func (r *Report) WriteTable(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "total\t\t\t\t%d\t%d\t%d\t%d\t%.1fs\t\n", total.AckedVerified, total.AckedLost, total.PermittedLoss, total.Violations, r.Seconds)
 	tw.Flush()
+	r.writeClasses(w)
 	for i, v := range r.Violations {
-		fmt.Fprintf(w, "\nVIOLATION %d (%s, %s): %s\n%s\n  reproduce: %s\n", i+1, v.Scenario, v.Durability, v.Summary, indent(v.Detail), v.Reproduce)
+		fmt.Fprintf(w, "\nVIOLATION %d (%s, %s%s): %s\n%s\n  reproduce: %s\n", i+1, v.Scenario, v.Durability, classText(v.Class), v.Summary, indent(v.Detail), v.Reproduce)
+	}
+	for i, v := range r.Notices {
+		if i == 3 {
+			fmt.Fprintf(w, "\n... %d more notices (in the JSON report)\n", len(r.Notices)-i)
+			break
+		}
+		fmt.Fprintf(w, "\nNOTICE %d (%s, %s%s, not a violation): %s\n%s\n  reproduce: %s\n", i+1, v.Scenario, v.Durability, classText(v.Class), v.Summary, indent(v.Detail), v.Reproduce)
 	}
 	fmt.Fprintf(w, "\n%s (%s)\n", r.verdict(), r.shardText())
 }
@@ -240,4 +296,66 @@ func indent(s string) string {
 		lines = append(lines[:40], fmt.Sprintf("... %d more lines", len(lines)-40))
 	}
 	return "  " + strings.Join(lines, "\n  ")
+}
+
+func classText(c crashtest.Class) string {
+	if c == "" {
+		return ""
+	}
+	return ", " + string(c)
+}
+
+// writeClasses writes, for each summary row that classified its findings
+// or measured its coverage, the crashes per class (violations and notices
+// apart), the crashes left unjudged, and what the crashes touched.
+func (r *Report) writeClasses(w io.Writer) {
+	for _, s := range r.Summary {
+		if len(s.Classes) == 0 && s.Interrupted == 0 && s.Coverage == nil {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s %s: %s\n", s.Scenario, s.Durability, classLine(s))
+		if c := s.Coverage; c != nil {
+			fmt.Fprintf(w, "  coverage: %s\n", coverageLine(c))
+		}
+	}
+}
+
+func classLine(s Summary) string {
+	var parts []string
+	for _, c := range s.Classes.Sorted() {
+		note := ""
+		if c == crashtest.ClassCreation {
+			note = " (not a violation unless the target is creation safe)"
+		}
+		parts = append(parts, fmt.Sprintf("%s %d%s", c, s.Classes[c], note))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "no finding")
+	}
+	if s.Interrupted > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s interrupted (not judged)", s.Interrupted, s.Unit))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func coverageLine(c *crashtest.Coverage) string {
+	var parts []string
+	for _, p := range []string{"create", "write", "close", "reopen", "recover", "end"} {
+		parts = append(parts, fmt.Sprintf("%s %d", p, c.Phases[p]))
+	}
+	s := "phases " + strings.Join(parts, ", ")
+	if c.SyncPoints > 0 {
+		s += fmt.Sprintf("; %d sync points", c.SyncPoints)
+	}
+	if c.ValueSizes[1] > 0 {
+		s += fmt.Sprintf("; values %d to %d bytes", c.ValueSizes[0], c.ValueSizes[1])
+	}
+	for i, f := range c.Files {
+		if i == 8 {
+			s += fmt.Sprintf(" ... %d more files", len(c.Files)-i)
+			break
+		}
+		s += fmt.Sprintf("%s %s %d B, %d states", map[bool]string{true: "; files:", false: ","}[i == 0], f.Name, f.Size, f.States)
+	}
+	return s
 }

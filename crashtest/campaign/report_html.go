@@ -231,6 +231,8 @@ pre{background:#f7f7f7;padding:8px;overflow-x:auto;font-size:12px}
 <table id="summary"><tr><th>scenario</th><th>durability</th><th>runs</th><th>unit</th><th>acknowledged verified</th><th>acknowledged lost</th><th>permitted loss</th><th>violations</th><th>time</th></tr>
 {{range .Summary}}<tr><td>{{.Scenario}}</td><td>{{.Durability}}</td><td class="num">{{.Runs}}</td><td>{{.Unit}}</td><td class="num">{{.AckedVerified}}</td><td class="num {{if .AckedLost}}fail{{end}}">{{.AckedLost}}</td><td class="num">{{.PermittedLoss}}</td><td class="num {{if .Violations}}fail{{else}}pass{{end}}">{{.Violations}}</td><td class="num">{{printf "%.1f" .Seconds}} s</td></tr>
 {{end}}</table>
+{{range .Summary}}{{if or .Classes .Interrupted .Coverage}}<p class="caption" id="classes-{{.Scenario}}-{{.Durability}}"><b>{{.Scenario}} · {{.Durability}}</b>: findings by class: {{range $c, $n := .Classes}}{{$c}} {{$n}}; {{else}}none; {{end}}{{if .Interrupted}}{{.Interrupted}} {{.Unit}} interrupted (not judged); {{end}}{{with .Coverage}}<br>coverage: {{range $p, $n := .Phases}}{{$p}} {{$n}}, {{end}}{{.SyncPoints}} sync points{{range .Files}}; {{.Name}} {{.Size}} B, {{.States}} states{{end}}{{end}}</p>
+{{end}}{{end}}
 {{if .Grid.Rows}}<h2>Crash matrix</h2>
 <p class="caption">Each cell: a crash at that point, recovered and judged against the reference model, with the cell's own expectation (hover for it). ✓ hits/runs.</p>
 <table id="matrix"><tr><th>crash point</th>{{range .Grid.Columns}}<th>{{.}}</th>{{end}}</tr>
@@ -238,8 +240,10 @@ pre{background:#f7f7f7;padding:8px;overflow-x:auto;font-size:12px}
 {{end}}</table>{{end}}
 {{if .Charts}}<h2>Charts</h2>{{range .Charts}}<div class="chart"><h3>{{.Title}}</h3>{{.SVG}}<div class="caption">{{.Caption}}</div></div>{{end}}{{end}}
 <h2>Violations</h2>
-{{if .Violations}}{{range $i, $v := .Violations}}<h3 class="violation">{{$v.Scenario}} ({{$v.Durability}}): {{$v.Summary}}</h3>
+{{if .Violations}}{{range $i, $v := .Violations}}<h3 class="violation">{{$v.Scenario}} ({{$v.Durability}}{{with $v.Class}}, {{.}}{{end}}): {{$v.Summary}}</h3>
 <pre>{{$v.Detail}}</pre><p>Reproduce: <code>{{$v.Reproduce}}</code></p>{{end}}
 {{else}}<p id="no-violations">None: every promise held.</p>{{end}}
+{{if .Notices}}<h2>Notices</h2><p class="caption">Findings that break no promise: a store that did not open after a crash during its first creation, with nothing acknowledged.</p>
+{{range .Notices}}<h3>{{.Scenario}} ({{.Durability}}, {{.Class}}): {{.Summary}}</h3><pre>{{.Detail}}</pre><p>Reproduce: <code>{{.Reproduce}}</code></p>{{end}}{{end}}
 </body></html>
 `))

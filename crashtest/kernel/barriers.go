@@ -33,6 +33,10 @@ type BarrierConfig struct {
 	// operations).
 	Writers     int
 	SegmentSize int64 // default 16 KiB, so segments rotate
+	// ReopenEvery makes in-mem's child close the database cleanly and open
+	// it again after every n operations (a Target's lifecycle is
+	// Target.Lifecycle).
+	ReopenEvery int
 	// MountOptions is the ext4 mount data ("" for the defaults).
 	MountOptions string
 	// ImageSize of the ext4 image (default 32 MiB).
@@ -77,9 +81,22 @@ type BarrierResult struct {
 	RecordTime time.Duration // running the workload on the recording device
 	Duration   time.Duration
 	Violations []BarrierViolation
+	// Notices are states with findings that break no promise (a Target
+	// that did not open after a crash during its creation).
+	Notices []BarrierViolation
+	// Classes counts states per class of finding (a Target's).
+	Classes crashtest.ClassCounts
 	// Unpromised counts states of an unsafe Target that lost acknowledged
-	// puts (reported, not violations).
-	Unpromised int
+	// writes (reported, not violations); PermittedLoss sums the writes they
+	// lost.
+	Unpromised    int
+	PermittedLoss int
+	// Interrupted counts states whose judgement the stop cut short: not
+	// in States, neither passed nor violations.
+	Interrupted int
+	// Coverage says what the states touched: lifecycle phases, barriers,
+	// the store's files.
+	Coverage *crashtest.Coverage
 }
 
 // MeanStateTime is the mean time per crash state.
@@ -98,11 +115,18 @@ type BarrierViolation struct {
 	Err        error  // the state did not mount or the database did not open
 	Mismatches []crashtest.StateMismatch
 	Image      string // the state's image, with KeepDir
+	// Classes are the classes of what broke (a Target's); Phase is the
+	// lifecycle phase the state fell in.
+	Classes []crashtest.Class
+	Phase   string
 }
 
 func (v BarrierViolation) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "seed %d, crash state %s (%s)\n", v.Seed, v.State, v.Required)
+	if len(v.Classes) > 0 {
+		fmt.Fprintf(&b, "  classes: %v; lifecycle phase: %s\n", v.Classes, v.Phase)
+	}
 	if v.Err != nil {
 		fmt.Fprintf(&b, "  %v\n", v.Err)
 	}

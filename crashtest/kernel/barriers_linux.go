@@ -32,19 +32,32 @@ func exploreBarriers(cfg BarrierConfig) (res *BarrierResult, err error) {
 	if err != nil {
 		return nil, err
 	}
-	res = &BarrierResult{AckedOps: rec.judge.Acked(), RecordTime: rec.duration}
+	res = &BarrierResult{AckedOps: rec.judge.Acked(), RecordTime: rec.duration, Classes: crashtest.ClassCounts{}, Coverage: &crashtest.Coverage{}}
+	res.Coverage.Merge(rec.judge.Coverage())
 	for _, op := range rec.log {
 		if op.barrier {
 			res.Barriers++
+			res.Coverage.SyncPoints++
 		} else {
 			res.Writes++
 			res.BytesWritten += op.size()
 		}
 	}
 	states := planStates(cfg, rec.log)
+	files, err := mapStoreFiles(scratch, rec, cfg.MountOptions)
+	if err != nil {
+		return res, fmt.Errorf("crashtest: mapping the store's files: %w", err)
+	}
+	perFile := map[string]int{}
+	rec.touched = func(s crashState) {
+		for _, f := range touched(files, rec.log, s) {
+			perFile[f]++
+		}
+	}
 	if err := judgeStates(cfg, scratch, rec, states, res); err != nil {
 		return res, err
 	}
+	res.Coverage.Merge(fileCoverage(files, perFile))
 	res.Duration = time.Since(start)
 	return res, nil
 }
@@ -55,6 +68,8 @@ type recording struct {
 	log      []blockOp // what the kernel sent to the device
 	judge    *proc.Recording
 	duration time.Duration
+	// touched books the files a judged state's interrupted writes touched.
+	touched func(crashState)
 }
 
 // recordBarriers runs the workload child to its end on ext4 over the
@@ -110,8 +125,8 @@ func runBarrierWorkload(cfg BarrierConfig, dir string, rfs *recordingFS) (*proc.
 	watchdog := time.AfterFunc(limit+time.Minute, rfs.rec.acks.Close)
 	defer watchdog.Stop()
 	return proc.Record(proc.RecordConfig{Child: cfg.Child, Dir: dir, Seed: cfg.Seed, Durability: cfg.Durability, Expect: cfg.Expect,
-		Ops: cfg.Ops, Writers: cfg.Writers, SegmentSize: cfg.SegmentSize, Target: cfg.Target,
-		Clock: rfs.rec.acks.Next, AckPipe: rfs.ackPipe, Limit: limit})
+		Ops: cfg.Ops, Writers: cfg.Writers, SegmentSize: cfg.SegmentSize, Target: cfg.Target, ReopenEvery: cfg.ReopenEvery,
+		Clock: rfs.rec.acks.Next, Now: rfs.rec.clock, AckPipe: rfs.ackPipe, Limit: limit, Stop: cfg.Stop})
 }
 
 // crashState is one state a disk can be left in: the log up to prefix
@@ -232,7 +247,12 @@ type stateOutcome struct {
 	err        error
 	mismatches []crashtest.StateMismatch
 	acked      int
+	lost       int // acknowledged writes lost, not promised
 	unpromised bool
+	classes    []crashtest.Class
+	notices    []crashtest.StateMismatch
+	skipped    bool // interrupted: not judged
+	phase      string
 	image      string
 	took       time.Duration
 	fatal      error // a harness failure: stop
@@ -286,6 +306,9 @@ func judgeStates(cfg BarrierConfig, scratch string, rec *recording, states []cra
 			close(stop)
 		}
 		res.add(cfg, o)
+		if o.fatal == nil && !o.skipped && rec.touched != nil {
+			rec.touched(o.state)
+		}
 		if cfg.Progress != nil {
 			cfg.Progress(res.States, len(states))
 		}
@@ -297,15 +320,29 @@ func (r *BarrierResult) add(cfg BarrierConfig, o stateOutcome) {
 	if o.fatal != nil {
 		return
 	}
+	if o.skipped {
+		r.Interrupted++
+		return
+	}
 	r.States++
 	r.StateTime += o.took
 	r.AckedChecked += o.acked
 	if o.unpromised {
 		r.Unpromised++
+		r.PermittedLoss += o.lost
 	}
-	if o.err != nil || len(o.mismatches) > 0 {
-		r.Violations = append(r.Violations, BarrierViolation{Seed: cfg.Seed, State: o.state.name, Required: o.required,
-			Err: o.err, Mismatches: o.mismatches, Image: o.image})
+	r.Classes.Add(o.classes)
+	if o.phase != "" {
+		r.Coverage.Merge(&crashtest.Coverage{Phases: map[string]int{o.phase: 1}})
+	}
+	v := BarrierViolation{Seed: cfg.Seed, State: o.state.name, Required: o.required, Err: o.err, Mismatches: o.mismatches,
+		Image: o.image, Classes: o.classes, Phase: o.phase}
+	switch {
+	case o.err != nil || len(o.mismatches) > 0:
+		r.Violations = append(r.Violations, v)
+	case len(o.notices) > 0:
+		v.Mismatches = o.notices
+		r.Notices = append(r.Notices, v)
 	}
 }
 
@@ -334,7 +371,7 @@ func newStateWorker(cfg BarrierConfig, scratch string, i int, rec *recording) (*
 
 func (w *stateWorker) judge(s crashState) stateOutcome {
 	start := time.Now()
-	o := stateOutcome{state: s, required: w.rec.judge.Required(uint64(s.prefix))}
+	o := stateOutcome{state: s, required: w.rec.judge.Required(uint64(s.prefix)), phase: w.rec.judge.Phase(uint64(s.prefix))}
 	if err := w.build(s); err != nil {
 		o.fatal = fmt.Errorf("crashtest: building crash state %s: %w", s.name, err)
 		return o
@@ -345,6 +382,7 @@ func (w *stateWorker) judge(s crashState) stateOutcome {
 	} else {
 		v := w.rec.judge.Judge(filepath.Join(w.mnt, "db"), uint64(s.prefix))
 		o.acked, o.mismatches, o.unpromised, o.err = v.Acked, v.Mismatches, v.Unpromised, v.Err
+		o.classes, o.notices, o.skipped, o.lost = v.Classes, v.Notices, v.Interrupted, v.UnpromisedLost
 	}
 	if err := m.down(); err != nil {
 		o.fatal = fmt.Errorf("crashtest: crash state %s: %w", s.name, err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -21,69 +20,13 @@ const (
 	barrierPoint = "every flush barrier"
 )
 
-// targetParams are the settings that point a scenario at another engine.
-func targetParams() []crashtest.Param {
-	return []crashtest.Param{
-		{Name: "target", Default: "inmem", Usage: "what to crash: inmem (its own workload and reference model), inmem-buffered (as a key/value target), " +
-			"or, with target-binary, a configuration that binary serves (bbolt, bbolt-nosync, sqlite, sqlite-off)"},
-		{Name: "target-binary", Usage: "the target child serving other engines; build it with: go -C crashtargets build -o /tmp/crashtarget ./cmd/crashtarget"},
-		crashtest.IntParam("sync-every", 0, 0, 1_000_000, "with a key/value target: every writer syncs after this many puts (0: never)"),
-	}
-}
-
-// inmemOwn reports whether the settings crash in-mem's own workload.
-func inmemOwn(s crashtest.Settings) bool {
-	return s.String("target") == "inmem" && s.String("target-binary") == ""
-}
-
-func checkTarget(s crashtest.Settings) error {
-	name, bin := s.String("target"), s.String("target-binary")
-	if bin != "" {
-		if info, err := os.Stat(bin); err != nil || info.IsDir() {
-			return &crashtest.SettingError{Name: "target-binary", Value: bin, Want: "want an executable file (build it with go -C crashtargets build -o /tmp/crashtarget ./cmd/crashtarget)"}
-		}
-		return nil
-	}
-	if !slices.ContainsFunc(crashtest.InmemTargets(), func(t crashtest.TargetConfig) bool { return t.Name == name }) {
-		return &crashtest.SettingError{Name: "target", Value: name, Want: "needs target-binary: build it with go -C crashtargets build -o /tmp/crashtarget ./cmd/crashtarget"}
-	}
-	return nil
-}
-
-// child returns how to start the workload child of the settings: the
-// session's in-mem child, the target binary, or the session's own target
-// child (in-mem's key/value targets).
-func child(s *crashtest.Session) (crashtest.Child, *proc.TargetWorkload) {
-	set := s.Settings
-	if inmemOwn(set) {
-		return s.Child, nil
-	}
-	w := &proc.TargetWorkload{Name: set.String("target"), SyncEvery: set.Int("sync-every")}
-	if bin := set.String("target-binary"); bin != "" {
-		return crashtest.Child{Binary: bin}, w
-	}
-	return s.TargetChild, w
-}
-
-// targetSettings are the settings a reproduction of a target run repeats.
-func targetSettings(s crashtest.Settings) []crashtest.Setting {
-	if inmemOwn(s) {
-		return nil
-	}
-	out := []crashtest.Setting{{Name: "target", Value: s.String("target")}, {Name: "sync-every", Value: s.String("sync-every")}}
-	if bin := s.String("target-binary"); bin != "" {
-		out = append(out, crashtest.Setting{Name: "target-binary", Value: bin})
-	}
-	return out
-}
-
-// label is what reports show in the durability column.
-func label(s *crashtest.Session) string {
-	if inmemOwn(s.Settings) {
-		return s.Durability.String()
-	}
-	return s.Settings.String("target")
-}
+// kernelReopenDefault and barrierReopens are the scenarios' lifecycle
+// defaults: a power cut's workload reopens its store every 100 operations;
+// a recorded workload reopens twice (after each third of it).
+const (
+	kernelReopenDefault = 100
+	barrierReopens      = 2
+)
 
 // KernelScenario is the ext4 power cut as a campaign scenario.
 var KernelScenario crashtest.Scenario = kernelScenario{}
@@ -105,12 +48,20 @@ before the last completed sync. Each mount-opts value is a column of its own.
 With kill-first every power cut comes right after a child recovered from a
 SIGKILL: what that recovery served must survive, buffered or not.
 
-target crashes another engine through the same harness, judged by a
-key/value model: every acknowledged put of a power-safe configuration must
-survive; an unsafe one's losses are reported, not violations. bbolt and
-SQLite live in the crashtargets module; build its child binary first:
+target crashes another engine through the same harness, over the target
+protocol (docs/target-protocol.md), judged by a key/value model: every
+acknowledged write of a power-safe configuration must survive; an unsafe
+one's losses are reported, not violations. bbolt, SQLite, goleveldb, Pebble
+and Badger live in the crashtargets module; build its executable first:
 
   go -C crashtargets build -o /tmp/crashtarget ./cmd/crashtarget
+
+Every target workload runs a lifecycle: creation, writes, a clean close and
+reopen every reopen-every operations, and with kill-first a SIGKILL before
+every power cut, so that the cut falls on a store recovering from a crash.
+Findings are counted by class; a store that does not open after a cut
+during its first creation, with nothing acknowledged, is a finding of its
+own (creation), not a violation.
 
 It needs root, loop devices and mkfs.ext4, and says which is missing.`,
 		Unit: "power cuts", Budget: 30 * time.Second,
@@ -123,28 +74,25 @@ func (kernelScenario) Params() []crashtest.Param {
 		crashtest.DurationParam("min-runtime", 50*time.Millisecond, time.Millisecond, time.Hour, "shortest run of a child before the power cut"),
 		crashtest.DurationParam("max-runtime", 400*time.Millisecond, time.Millisecond, time.Hour, "longest run of a child before the power cut"),
 		crashtest.IntParam("writers", 4, 1, 64, "concurrent writers in the child"),
-		{Name: "kill-first", Kind: crashtest.KindBool, Default: "false", Usage: "SIGKILL a first child, then cut the power under the child that recovered from it (in-mem only)"},
+		{Name: "kill-first", Kind: crashtest.KindBool, Default: "false", Usage: "SIGKILL a first child, then cut the power under the child that recovered from it"},
 		crashtest.IntParam("image-mib", 64, 16, 1<<16, "size of the ext4 image, in MiB"),
-	}, targetParams()...)
+	}, proc.TargetParams()...)
 }
 
 func (kernelScenario) Check(s crashtest.Settings) error {
 	if s.Duration("max-runtime") < s.Duration("min-runtime") {
 		return &crashtest.SettingError{Name: "max-runtime", Value: s.String("max-runtime"), Want: "want at least min-runtime (" + s.String("min-runtime") + ")"}
 	}
-	if s.Bool("kill-first") && !inmemOwn(s) {
-		return &crashtest.SettingError{Name: "kill-first", Value: "true", Want: "works with target inmem only"}
-	}
-	return checkTarget(s)
+	return proc.CheckTarget(s)
 }
 
-func (kernelScenario) IgnoresDurability(s crashtest.Settings) bool { return !inmemOwn(s) }
+func (kernelScenario) IgnoresDurability(s crashtest.Settings) bool { return !proc.InmemOwn(s) }
 
 func (kernelScenario) Run(ctx context.Context, s *crashtest.Session) error {
 	if err := Available(); err != nil {
 		return err
 	}
-	s.Found.Label = label(s)
+	s.Found.Label = proc.TargetLabel(s)
 	opts := s.Settings.List("mount-opts")
 	for i, o := range opts {
 		if ctx.Err() != nil {
@@ -160,30 +108,37 @@ func (kernelScenario) Run(ctx context.Context, s *crashtest.Session) error {
 
 // kernelColumn runs the power cuts of one mount option.
 func kernelColumn(ctx context.Context, s *crashtest.Session, opts string, seed uint64, deadline time.Time) error {
-	set := s.Settings
-	bin, target := child(s)
+	set, params := s.Settings, KernelScenario.Params()
+	bin, target := proc.TargetChild(s, kernelReopenDefault)
 	if bin.Binary == "" {
 		return errors.New("crashtest: the kernel scenario needs the workload child's binary (Session.Child)")
 	}
 	kind := CrashKind(opts)
 	pc := proc.ProcessCrashConfig{
-		MinRuntime: set.Duration("min-runtime"), MaxRuntime: set.Duration("max-runtime"), Iterations: s.Iterations,
-		Writers: set.Int("writers"), Seed: seed, Durability: s.Durability, Args: bin.Args, Env: bin.Env, Target: target,
-		Stop: ctx.Done(),
+		MinRuntime: proc.DepthDuration(set, params, "min-runtime", 200*time.Millisecond), MaxRuntime: proc.DepthDuration(set, params, "max-runtime", 2*time.Second),
+		Iterations: s.Iterations, Writers: set.Int("writers"), Seed: seed, Durability: s.Durability, Args: bin.Args, Env: bin.Env,
+		Target: target, Stop: ctx.Done(),
+	}
+	if target == nil {
+		pc.ReopenEvery = proc.ReopenEvery(set, 0)
 	}
 	if set.Bool("kill-first") {
 		pc.KillFirst = 200 * time.Millisecond
+		if target != nil {
+			target.Lifecycle.KillFirst = true
+		}
 	}
 	if s.Iterations <= 0 {
 		pc.Iterations, pc.Deadline = 1<<30, deadline
 	}
-	cell := crashtest.Cell{Point: kernelPoint, Kind: kind, Durability: label(s), Reproduction: kernelRepro(s, opts, seed, 1)}
+	cell := crashtest.Cell{Point: kernelPoint, Kind: kind, Durability: proc.TargetLabel(s), Reproduction: kernelRepro(s, opts, seed, 1)}
 	start := time.Now()
 	pc.Progress = func(r proc.KillIterationResult) {
 		kernelIteration(s, &cell, opts, r)
 		s.Progress(r.Iteration+1, max(s.Iterations, 0), kind)
 	}
-	k := NewTester(bin.Binary, Config{ProcessCrashConfig: pc, MountOptions: opts, ImageSize: int64(set.Int("image-mib")) << 20, Dir: s.Dir})
+	size := int64(proc.DepthInt(set, params, "image-mib", 256)) << 20
+	k := NewTester(bin.Binary, Config{ProcessCrashConfig: pc, MountOptions: opts, ImageSize: size, Dir: s.Dir})
 	res, err := k.Run()
 	if err != nil {
 		return err
@@ -191,7 +146,7 @@ func kernelColumn(ctx context.Context, s *crashtest.Session, opts string, seed u
 	cell.Expectation = kernelExpectation(target != nil, s.Durability, k.tester != nil && k.tester.PowerSafe())
 	cell.Passed, cell.Duration = res.AllPassed(), time.Since(start)
 	if n := res.UnpromisedLosses(); n > 0 {
-		cell.Expectation += fmt.Sprintf(" (seen: %d acknowledged puts lost)", s.Found.PermittedLoss)
+		cell.Expectation += fmt.Sprintf(" (seen: %d acknowledged writes lost)", s.Found.PermittedLoss)
 	}
 	s.Found.Cells = append(s.Found.Cells, cell)
 	return nil
@@ -203,7 +158,7 @@ func kernelRepro(s *crashtest.Session, opts string, seed uint64, iterations int)
 	for _, name := range []string{"min-runtime", "max-runtime", "writers", "kill-first", "image-mib"} {
 		r.Params = append(r.Params, crashtest.Setting{Name: name, Value: s.Settings.String(name)})
 	}
-	r.Params = append(r.Params, targetSettings(s.Settings)...)
+	r.Params = append(r.Params, proc.TargetSettings(s.Settings)...)
 	return r
 }
 
@@ -221,23 +176,17 @@ func kernelExpectation(target bool, d inmem.Durability, safe bool) string {
 
 // kernelIteration books one power cut into the session and the cell.
 func kernelIteration(s *crashtest.Session, cell *crashtest.Cell, opts string, r proc.KillIterationResult) {
-	f := &s.Found
-	f.Runs++
-	f.AckedVerified += r.AckedKept
-	if len(r.Unpromised) > 0 {
-		f.PermittedLoss += r.AckedLost
-	} else {
-		f.AckedLost += r.AckedLost
+	summary := fmt.Sprintf("%s, iteration %d: %s", CrashKind(opts), r.Iteration, r.Signal)
+	if proc.BookIteration(s, r, summary, kernelRepro(s, opts, r.Seed, r.Iteration+1)) {
+		cell.Failures = append(cell.Failures, fmt.Sprintf("iteration %d: %v, %d mismatches", r.Iteration, r.Err, len(r.Mismatches)))
+	}
+	if r.Interrupted {
+		return
 	}
 	cell.Runs++
 	cell.Hits++
 	cell.AckedVerified += r.AckedKept
-	if !r.RecoverySucceeded {
-		cell.Failures = append(cell.Failures, fmt.Sprintf("iteration %d: %v, %d mismatches", r.Iteration, r.Err, len(r.Mismatches)))
-		s.Violation(crashtest.Violation{Summary: fmt.Sprintf("%s, iteration %d: %s", CrashKind(opts), r.Iteration, r.Signal),
-			Detail: r.String(), Reproduction: kernelRepro(s, opts, r.Seed, r.Iteration+1)})
-	}
-	f.Samples = append(f.Samples, crashtest.Sample{Index: r.Iteration, RecoveryMs: float64(r.RecoveryTime.Microseconds()) / 1000,
+	s.Found.Samples = append(s.Found.Samples, crashtest.Sample{Index: r.Iteration, RecoveryMs: float64(r.RecoveryTime.Microseconds()) / 1000,
 		Acked: uint64(r.AckedUpTo), Promised: uint64(r.Promised), Recovered: uint64(r.Recovered), Passed: r.RecoverySucceeded})
 }
 
@@ -260,8 +209,13 @@ between two barriers. Each is mounted on a fresh loop device over a copy of
 the image (the journal replays), recovered and judged against everything
 acknowledged before its last barrier. state reruns one.
 
-target crashes another engine, as with kernel. It needs root, loop devices,
-FUSE and mkfs.ext4.`,
+target crashes another engine, as with kernel: its recorded workload is
+created, written, closed and reopened twice (reopen-every), with
+kill-first killed once and recovered by a new process, so that crash
+states fall in every phase of its life. The summary counts the states by
+class and shows their coverage: lifecycle phases, barriers, and each file
+of the store with the states that interrupted writes to it. It needs root,
+loop devices, FUSE and mkfs.ext4.`,
 		Unit: "crash states", Budget: 30 * time.Second,
 	}
 }
@@ -275,7 +229,9 @@ func (barriersScenario) Params() []crashtest.Param {
 		crashtest.IntParam("max-states", 0, 0, 1<<30, "judge a seeded sample of at most this many states per workload (0: all)"),
 		{Name: "state", Usage: "judge only this crash state (b12, b12+r1, end) to rerun it"},
 		{Name: "keep", Usage: "save the image of every crash state that breaks a promise in this directory, to mount and inspect"},
-	}, targetParams()...)
+		crashtest.IntParam("image-mib", 32, 16, 1<<16, "size of the ext4 image, in MiB (engines that preallocate large files need more)"),
+		{Name: "kill-first", Kind: crashtest.KindBool, Default: "false", Usage: "with a key/value target: SIGKILL the recorded workload once in the middle and let a new process recover and finish it"},
+	}, proc.TargetParams()...)
 }
 
 func (barriersScenario) Check(s crashtest.Settings) error {
@@ -284,16 +240,19 @@ func (barriersScenario) Check(s crashtest.Settings) error {
 			return &crashtest.SettingError{Name: "keep", Value: k, Want: "want an existing directory"}
 		}
 	}
-	return checkTarget(s)
+	if s.Bool("kill-first") && proc.InmemOwn(s) {
+		return &crashtest.SettingError{Name: "kill-first", Value: "true", Want: "works with a key/value target (target)"}
+	}
+	return proc.CheckTarget(s)
 }
 
-func (barriersScenario) IgnoresDurability(s crashtest.Settings) bool { return !inmemOwn(s) }
+func (barriersScenario) IgnoresDurability(s crashtest.Settings) bool { return !proc.InmemOwn(s) }
 
 func (barriersScenario) Run(ctx context.Context, s *crashtest.Session) error {
 	if err := BarriersAvailable(); err != nil {
 		return err
 	}
-	s.Found.Label = label(s)
+	s.Found.Label = proc.TargetLabel(s)
 	opts := s.Settings.List("mount-opts")
 	for i, o := range opts {
 		deadline := time.Now().Add(time.Until(s.Deadline) / time.Duration(len(opts)-i))
@@ -305,21 +264,17 @@ func (barriersScenario) Run(ctx context.Context, s *crashtest.Session) error {
 }
 
 func barrierColumn(ctx context.Context, s *crashtest.Session, opts string, deadline time.Time) error {
-	set := s.Settings
-	bin, target := child(s)
 	kind := "barriers"
 	if mountName(opts) != "ordered" {
 		kind += "-" + mountName(opts)
 	}
-	cell := crashtest.Cell{Point: barrierPoint, Kind: kind, Durability: label(s), Passed: true}
+	cell := crashtest.Cell{Point: barrierPoint, Kind: kind, Durability: proc.TargetLabel(s), Passed: true}
 	start, unpromised, stateTime := time.Now(), 0, time.Duration(0)
 	col := *s
 	col.Deadline = deadline
 	for done := 0; col.More(ctx, done); done++ {
 		seed := s.Seed + uint64(s.Unit(done))
-		bc := BarrierConfig{Child: bin, Target: target, Seed: seed, Durability: s.Durability, Ops: set.Int("ops"),
-			Writers: set.Int("writers"), MountOptions: opts, RandomStates: set.Int("states"), MaxStates: set.Int("max-states"),
-			Only: set.String("state"), Dir: s.Dir, Stop: ctx.Done(), KeepDir: set.String("keep")}
+		bc := barrierConfig(ctx, s, opts, seed)
 		bc.Progress = func(n, total int) { s.Progress(n, total, fmt.Sprintf("seed %d, %s", seed, kind)) }
 		res, err := ExploreBarriers(bc)
 		if err != nil {
@@ -335,22 +290,43 @@ func barrierColumn(ctx context.Context, s *crashtest.Session, opts string, deadl
 		cell.Expectation += fmt.Sprintf("; %d states, %.1f ms per state", cell.Runs, float64(stateTime.Microseconds())/1000/float64(cell.Runs))
 	}
 	if unpromised > 0 {
-		cell.Expectation += fmt.Sprintf(" (unsafe configuration: %d states lost acknowledged puts, reported)", unpromised)
+		cell.Expectation += fmt.Sprintf(" (unsafe configuration: %d states lost acknowledged writes, reported)", unpromised)
 	}
 	s.Found.Cells = append(s.Found.Cells, cell)
 	return nil
 }
 
+// barrierConfig is the exploration of one workload under the settings,
+// the deep preset applied.
+func barrierConfig(ctx context.Context, s *crashtest.Session, opts string, seed uint64) BarrierConfig {
+	set, params := s.Settings, BarriersScenario.Params()
+	ops, writers := proc.DepthInt(set, params, "ops", 300), set.Int("writers")
+	bin, target := proc.TargetChild(s, max(ops*writers/(barrierReopens+1), 1))
+	bc := BarrierConfig{Child: bin, Target: target, Seed: seed, Durability: s.Durability, Ops: ops,
+		Writers: writers, MountOptions: opts, RandomStates: proc.DepthInt(set, params, "states", 4), MaxStates: set.Int("max-states"),
+		Only: set.String("state"), Dir: s.Dir, Stop: ctx.Done(), KeepDir: set.String("keep"),
+		ImageSize: int64(proc.DepthInt(set, params, "image-mib", 128)) << 20}
+	if target == nil {
+		bc.ReopenEvery = proc.ReopenEvery(set, 0)
+		if proc.Deep(set) {
+			bc.SegmentSize = 4 << 10
+		}
+	} else {
+		target.Lifecycle.KillFirst = set.Bool("kill-first")
+	}
+	return bc
+}
+
 func barrierRepro(s *crashtest.Session, opts string, seed uint64, state string) crashtest.Reproduction {
 	r := s.Reproduction(seed, crashtest.Setting{Name: "mount-opts", Value: opts})
-	for _, name := range []string{"ops", "writers", "states"} {
+	for _, name := range []string{"ops", "writers", "states", "image-mib", "kill-first"} {
 		r.Params = append(r.Params, crashtest.Setting{Name: name, Value: s.Settings.String(name)})
 	}
 	if state != "" {
 		r.Params = append(r.Params, crashtest.Setting{Name: "state", Value: state})
 	}
 	return crashtest.Reproduction{Scenario: r.Scenario, Seed: r.Seed, Durability: r.Durability, Iterations: 1,
-		Params: append(r.Params, targetSettings(s.Settings)...)}
+		Params: append(r.Params, proc.TargetSettings(s.Settings)...)}
 }
 
 // barrierWorkload books one exploration into the session and the cell,
@@ -359,18 +335,37 @@ func barrierWorkload(s *crashtest.Session, cell *crashtest.Cell, res *BarrierRes
 	f := &s.Found
 	f.Runs += res.States
 	f.AckedVerified += res.AckedChecked
+	f.PermittedLoss += res.PermittedLoss
+	f.Interrupted += res.Interrupted
+	f.Cover(res.Coverage)
+	if f.Classes == nil {
+		f.Classes = crashtest.ClassCounts{}
+	}
+	f.Classes.Merge(res.Classes)
 	cell.Runs += res.States
 	cell.Hits += res.States
 	cell.AckedVerified += res.AckedChecked
 	for _, v := range res.Violations {
 		cell.Passed = false
 		cell.Failures = append(cell.Failures, fmt.Sprintf("seed %d, state %s", v.Seed, v.State))
-		s.Violation(crashtest.Violation{Summary: fmt.Sprintf("seed %d: crash state %s", v.Seed, v.State), Detail: v.String(),
-			Reproduction: barrierRepro(s, opts, v.Seed, v.State)})
+		s.Violation(barrierEntry(s, v, opts))
+	}
+	for _, v := range res.Notices {
+		s.Notice(barrierEntry(s, v, opts))
 	}
 	n := max(res.States, 1)
 	f.Samples = append(f.Samples, crashtest.Sample{Index: index, RecoveryMs: float64(res.MeanStateTime().Microseconds()) / 1000,
 		Acked: uint64(res.AckedChecked / n), Promised: uint64(res.AckedChecked / n), Recovered: uint64(res.AckedChecked / n),
 		Passed: len(res.Violations) == 0})
 	return res.Unpromised
+}
+
+// barrierEntry is a crash state's finding, for the report.
+func barrierEntry(s *crashtest.Session, v BarrierViolation, opts string) crashtest.Violation {
+	summary := fmt.Sprintf("seed %d: crash state %s", v.Seed, v.State)
+	if v.Phase != "" {
+		summary += " (" + v.Phase + ")"
+	}
+	return crashtest.Violation{Summary: summary, Detail: v.String(), Reproduction: barrierRepro(s, opts, v.Seed, v.State),
+		Class: crashtest.Worst(v.Classes)}
 }

@@ -26,6 +26,10 @@ import (
 //	E <writer> <op> <msg>   the op failed with an unexpected error: its
 //	                        outcome is unknown; the writer stops
 //	K <point>               a whitebox crash point fired; SIGKILL follows
+//	L close <version>       the database was closed cleanly at <version>
+//	                        (a lifecycle cycle, see Lifecycle): a durability
+//	                        point, every version up to it is synced
+//	L open <version>        and opened again: <version> must be the same
 //
 // An A line is written only after the database returned: nothing is
 // reported as acknowledged before it is. Each line is one write(2) of at
@@ -74,6 +78,11 @@ func parseAck(s string) (ackLine, error) {
 		if len(f) > 1 {
 			l.text = f[1]
 		}
+	case 'L':
+		if len(f) != 3 || (f[1] != "close" && f[1] != "open") {
+			return ackLine{}, fmt.Errorf("bad lifecycle line %q", s)
+		}
+		l.text, l.version = f[1], inmem.Version(num(2))
 	case 'I', 'A', 'F', 'E':
 		if len(f) < 3 {
 			return ackLine{}, fmt.Errorf("bad acknowledgement line %q", s)

@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,6 +30,10 @@ type ChildConfig struct {
 	// hit of that point (RocksDB-style kill points).
 	CrashPoint string
 	CrashHit   uint64
+	// ReopenEvery, if positive, closes the database cleanly and opens it
+	// again after every n operations (all writers together), reporting
+	// "L close <version>" and "L open <version>" (see Lifecycle).
+	ReopenEvery int
 }
 
 // args returns the command line flags ChildMain parses back.
@@ -38,6 +43,9 @@ func (c ChildConfig) args() []string {
 		"--segment-size", fmt.Sprint(c.SegmentSize)}
 	if c.CrashPoint != "" {
 		a = append(a, "--crash-point", c.CrashPoint, "--crash-hit", fmt.Sprint(c.CrashHit))
+	}
+	if c.ReopenEvery > 0 {
+		a = append(a, "--reopen-every", fmt.Sprint(c.ReopenEvery))
 	}
 	return a
 }
@@ -64,6 +72,7 @@ func ChildMain(args []string, opts ...ChildOption) int {
 	fs.Int64Var(&c.SegmentSize, "segment-size", 64<<10, "WAL segment size")
 	fs.StringVar(&c.CrashPoint, "crash-point", "", "SIGKILL self at this crash point")
 	fs.Uint64Var(&c.CrashHit, "crash-hit", 1, "at this hit of the crash point")
+	fs.IntVar(&c.ReopenEvery, "reopen-every", 0, "close cleanly and reopen after every n operations (0: never)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -121,61 +130,102 @@ func RunChild(c ChildConfig, acks io.Writer, opts ...ChildOption) error {
 		return err
 	}
 	aw.line("R %d", db.LastVersion())
+	h := &childDB{db: db, dir: c.Dir, opts: o, aw: aw}
+	cy := NewCycler(c.ReopenEvery, h.reopen)
 	cfg := crashtest.WorkloadConfig{Seed: iterationSeed(c.Seed, c.Iteration)}
 	var wg sync.WaitGroup
 	for w := 1; w <= max(c.Writers, 1); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			childWriter(db, crashtest.NewGenerator(cfg, uint64(w), ""), w, c.Ops, aw)
+			childWriter(h, cy, crashtest.NewGenerator(cfg, uint64(w), ""), w, c.Ops, aw)
 		}()
 	}
 	wg.Wait()
-	return db.Close()
+	return h.db.Close()
 }
 
-func childWriter(db *inmem.DB, g *crashtest.Generator, w, ops int, aw *ackWriter) {
+// childDB is the child's database, which a lifecycle cycle replaces: the
+// writers read db only inside a Cycler's Op.
+type childDB struct {
+	db   *inmem.DB
+	dir  string
+	opts *inmem.Options
+	aw   *ackWriter
+}
+
+// reopen closes the database cleanly and opens it again, reporting both.
+func (h *childDB) reopen() error {
+	v := h.db.LastVersion()
+	if err := h.db.Close(); err != nil {
+		return err
+	}
+	h.aw.line("L close %d", v)
+	db, err := inmem.Open(h.dir, h.opts)
+	if err != nil {
+		return err
+	}
+	h.db = db
+	h.aw.line("L open %d", db.LastVersion())
+	return nil
+}
+
+func childWriter(h *childDB, cy *Cycler, g *crashtest.Generator, w, ops int, aw *ackWriter) {
 	for k := 1; ops == 0 || k <= ops; k++ {
 		step := g.Next()
-		if step.Kind != crashtest.OpWrite {
-			if err := childMaintenance(db, step); err != nil {
+		if err := cy.Op(func() error { return childOp(h.db, step, w, k, aw) }); err != nil {
+			if !errors.Is(err, errWriterStops) {
 				aw.line("E %d %d %s", w, k, oneLine(err))
-				return
 			}
-			aw.line("A %d %d 0", w, k)
-			continue
-		}
-		var seqs []string
-		v, err := db.Commit(func(tx *inmem.Tx) error {
-			seqs = seqs[:0]
-			for _, wr := range step.Writes {
-				if wr.ExpectCurrent {
-					wr.Expected = 0
-					if cur, err := tx.StateGet(mustRun(tx, wr.Run), wr.Key); err == nil {
-						wr.Expected = cur.Version
-					}
-				}
-				seq, err := wr.Apply(tx)
-				if err != nil {
-					return err
-				}
-				if wr.Kind == crashtest.WriteEventAppend {
-					seqs = append(seqs, fmt.Sprint(seq))
-				}
-			}
-			aw.line("I %d %d %d", w, k, tx.Version())
-			return nil
-		})
-		switch {
-		case err == nil:
-			aw.line("A %d %d %d %s", w, k, v, strings.Join(seqs, ","))
-		case crashtest.ExpectedFailure(err):
-			aw.line("F %d %d", w, k)
-		default:
-			aw.line("E %d %d %s", w, k, oneLine(err))
 			return
 		}
 	}
+}
+
+// errWriterStops ends a writer whose failure is reported already.
+var errWriterStops = errors.New("the writer stops")
+
+// childOp runs op k of writer w and reports it.
+func childOp(db *inmem.DB, step crashtest.Step, w, k int, aw *ackWriter) error {
+	if step.Kind != crashtest.OpWrite {
+		if err := childMaintenance(db, step); err != nil {
+			aw.line("E %d %d %s", w, k, oneLine(err))
+			return errWriterStops
+		}
+		aw.line("A %d %d 0", w, k)
+		return nil
+	}
+	var seqs []string
+	v, err := db.Commit(func(tx *inmem.Tx) error {
+		seqs = seqs[:0]
+		for _, wr := range step.Writes {
+			if wr.ExpectCurrent {
+				wr.Expected = 0
+				if cur, err := tx.StateGet(mustRun(tx, wr.Run), wr.Key); err == nil {
+					wr.Expected = cur.Version
+				}
+			}
+			seq, err := wr.Apply(tx)
+			if err != nil {
+				return err
+			}
+			if wr.Kind == crashtest.WriteEventAppend {
+				seqs = append(seqs, fmt.Sprint(seq))
+			}
+		}
+		aw.line("I %d %d %d", w, k, tx.Version())
+		return nil
+	})
+	switch {
+	case err == nil:
+		aw.line("A %d %d %d %s", w, k, v, strings.Join(seqs, ","))
+	case crashtest.ExpectedFailure(err):
+		aw.line("F %d %d", w, k)
+	default:
+		aw.line("E %d %d %s", w, k, oneLine(err))
+		return errWriterStops
+	}
+	return nil
 }
 
 func mustRun(tx *inmem.Tx, name string) inmem.RunID {

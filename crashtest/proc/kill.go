@@ -67,6 +67,10 @@ type ProcessCrashConfig struct {
 	// too, synced or not before the kill) must survive the second crash,
 	// because recovery makes replayed data durable before serving it.
 	KillFirst time.Duration
+	// ReopenEvery makes in-mem's child close the database cleanly and open
+	// it again after every n operations (see Lifecycle; a Target's
+	// lifecycle is Target.Lifecycle).
+	ReopenEvery int
 	// Hooks change how the crash happens (a power cut before the kill).
 	Hooks Hooks
 }
@@ -119,7 +123,7 @@ func NewProcessCrashTester(binary, dir string, cfg ProcessCrashConfig) *ProcessC
 // PowerSafe reports, for a Target, whether its configuration promises that
 // an acknowledged put survives a power loss (known once Run has started);
 // in-mem's own workload is judged by its durability mode instead.
-func (t *ProcessCrashTester) PowerSafe() bool { return t.kv != nil && t.kv.w.PowerSafe }
+func (t *ProcessCrashTester) PowerSafe() bool { return t.kv != nil && t.kv.w.Caps.PowerSafe }
 
 // Model returns the reference model, holding the history of every iteration.
 func (t *ProcessCrashTester) Model() *crashtest.ReferenceModel { return t.model }
@@ -171,6 +175,17 @@ type KillIterationResult struct {
 	// Unpromised are losses the configuration never promised to prevent (an
 	// unsafe Target under a power loss): reported, not violations.
 	Unpromised []crashtest.StateMismatch
+	// Notices are findings that break no promise (a Target that did not
+	// open after a crash during its creation, nothing acknowledged).
+	Notices []crashtest.StateMismatch
+	// Classes are the classes of what the iteration found (a Target's).
+	Classes []crashtest.Class
+	// Phase is the lifecycle phase the crash came in (a Target's: create,
+	// write, close, reopen, recover).
+	Phase string
+	// Interrupted: the campaign stopped while the recovery was judged; the
+	// iteration is neither passed nor a violation.
+	Interrupted bool
 }
 
 func (r KillIterationResult) String() string {
@@ -181,6 +196,12 @@ func (r KillIterationResult) String() string {
 	s += fmt.Sprintf(", %d acks up to v%d, recovered v%d", r.Acks, r.AckedUpTo, r.Recovered)
 	if len(r.Unpromised) > 0 {
 		s += ": " + r.unpromisedText()
+	}
+	for _, n := range r.Notices {
+		s += "\n  notice (" + string(crashtest.ClassCreation) + "): " + n.String()
+	}
+	if r.Interrupted {
+		s += ": interrupted (not judged)"
 	}
 	if !r.RecoverySucceeded {
 		s += fmt.Sprintf(": FAILED (%v, %d mismatches)", r.Err, len(r.Mismatches))
@@ -213,9 +234,11 @@ func (t *ProcessCrashTester) Run() (*ProcessCrashResults, error) {
 		res.Iterations++
 		res.AckedVerified += r.AckedKept
 		res.AckedLost += r.AckedLost
-		if r.RecoverySucceeded {
+		switch {
+		case r.Interrupted: // neither
+		case r.RecoverySucceeded:
 			res.SuccessfulRecoveries++
-		} else {
+		default:
 			res.FailedRecoveries++
 		}
 		res.Results = append(res.Results, r)
@@ -252,7 +275,7 @@ func (t *ProcessCrashTester) iteration(i int) (KillIterationResult, error) {
 	}
 	rng := rand.New(rand.NewPCG(t.cfg.Seed, uint64(i)))
 	cc := ChildConfig{Dir: t.dir, Seed: t.cfg.Seed, Iteration: i, Writers: t.cfg.Writers,
-		Durability: t.cfg.Durability, SegmentSize: t.cfg.SegmentSize}
+		Durability: t.cfg.Durability, SegmentSize: t.cfg.SegmentSize, ReopenEvery: t.cfg.ReopenEvery}
 	if len(t.cfg.CrashPoints) > 0 && rng.Float64() < t.cfg.WhiteboxRatio {
 		cc.CrashPoint = t.cfg.CrashPoints[rng.IntN(len(t.cfg.CrashPoints))].String()
 		cc.CrashHit = 1 + rng.Uint64N(t.cfg.MaxHit)
@@ -434,7 +457,10 @@ func (t *ProcessCrashTester) record(run *childRun, cc ChildConfig, r *KillIterat
 		if l.kind == 'R' && t.env.settleOnReady {
 			t.settleAtReady(l.version, r)
 		}
-		if l.kind == 'R' || l.kind == 'K' {
+		if l.kind == 'L' {
+			t.lifecycleLine(l, r)
+		}
+		if l.kind == 'R' || l.kind == 'K' || l.kind == 'L' {
 			continue
 		}
 		key := [2]int{l.writer, l.op}
@@ -547,4 +573,18 @@ func (t *ProcessCrashTester) killFirst(i int) error {
 		return fmt.Errorf("the child killed before the crash: %v", r.Mismatches)
 	}
 	return nil
+}
+
+// lifecycleLine books a clean close (a durability point: everything up to
+// its version is synced) or the open after it (which must lose nothing).
+func (t *ProcessCrashTester) lifecycleLine(l ackLine, r *KillIterationResult) {
+	if l.text == "close" {
+		t.model.SyncedUpTo(l.version)
+		return
+	}
+	if acked := t.model.Latest(); l.version < acked {
+		r.Mismatches = append(r.Mismatches, crashtest.StateMismatch{Entity: "reopen after a clean close",
+			Expected: fmt.Sprintf("every version up to v%d (acknowledged before the close)", acked),
+			Actual:   fmt.Sprintf("the database reopened at v%d", l.version)})
+	}
 }

@@ -100,3 +100,28 @@ func TestProcessCrashTester_DetectsLoss(t *testing.T) {
 	}
 	t.Logf("detected: %d acknowledged ops lost, first: %s", res.AckedLost, res.Results[0])
 }
+
+// TestProcessCrashTester_ReopenCycles: in-mem's own child closes the
+// database cleanly and opens it again every 15 operations (the Lifecycle
+// mechanism, "L close"/"L open" on the pipe) while it is killed again and
+// again: every recovery judged, every reopen checked to lose nothing.
+func TestProcessCrashTester_ReopenCycles(t *testing.T) {
+	for _, d := range []inmem.Durability{inmem.Strict, inmem.Buffered} {
+		t.Run(d.String(), func(t *testing.T) {
+			cfg := killConfig(57)
+			cfg.Durability, cfg.Iterations, cfg.ReopenEvery = d, 4, 15
+			res, err := proc.NewProcessCrashTester(os.Args[0], t.TempDir(), cfg).Run()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range res.Results {
+				if !r.RecoverySucceeded {
+					t.Errorf("%s", r)
+				}
+			}
+			if !res.AllPassed() || res.AckedVerified == 0 {
+				t.Fatalf("%d iterations, %d failed, %d verified", res.Iterations, res.FailedRecoveries, res.AckedVerified)
+			}
+		})
+	}
+}

@@ -1,337 +1,260 @@
 package proc
 
 import (
-	"bufio"
 	"bytes"
-	"context"
-	"encoding/hex"
 	"fmt"
-	"os"
-	"os/exec"
-	"strings"
-	"time"
+	"slices"
+	"sync"
 
 	"github.com/in-mem/inmem/crashtest"
 )
 
-// kvModel is the judge of a generic Target: simpler than the
-// ReferenceModel, because a Target only puts. Writers put sequential keys
-// with unique values (TargetKey, TargetValue), so a recovered store shows
-// exactly which puts took effect. After a crash:
+// kvModel is the judge of a Target: simpler than the ReferenceModel, since
+// a Target has keys and values only, yet it judges every write a Target
+// takes. The tester issues every write itself and gives each a value no
+// other write has, so a recovered value names the write that produced it.
+// Each key is written by one writer of the tester at a time, so a key's
+// writes have one order: its history. After a crash, every key must be in
+// a state of its history:
 //
-//   - every acknowledged put must be present with its value, if the crash
-//     is a process kill or the configuration is power safe (otherwise its
-//     loss is reported as unpromised, not as a violation);
-//   - a put in flight may be present (with its value) or absent;
-//   - a value no put wrote, or a key no writer issued, is a phantom;
-//   - a put found after one recovery must be there after every later one.
+//   - at or after the latest write the promise covers (acknowledged, and
+//     for a power loss only in a power-safe configuration; for the barrier
+//     explorer, acknowledged before the crash state's clock), and at or
+//     after whatever an earlier recovery found: otherwise an acknowledged
+//     loss (an older value, or nothing), or, if that write was a delete, a
+//     resurrection;
+//   - a value no write wrote, a key nobody wrote, or a write lost in an
+//     earlier crash coming back is a phantom;
+//   - a batch is all there or not at all, if the configuration promises
+//     atomic batches;
+//   - the store opens, serves a write after recovery, and closes.
 type kvModel struct {
-	w     TargetWorkload
-	seed  uint64
-	puts  []*kvPut
-	byKey map[string]*kvPut
-	// probes are keys no writer issued (each writer's next key): they must
-	// be absent.
-	probes   []string
-	resolved bool
+	mu   sync.Mutex
+	w    TargetWorkload
+	seed uint64
+	keys map[string]*kvKey
+	ops  []*kvOp
+	// byWriter lists each writer's keys, for overwrites and deletes.
+	byWriter map[int][]string
+	nextKey  map[int]int
+	writes   int // writes issued: part of every value
+	// established: the store has opened after a crash or a clean close
+	// (it is past its creation).
+	established bool
+	// generation counts stores: a store that did not open is replaced.
+	generation int
+	// lost holds the values of writes an earlier recovery did not find:
+	// gone, and never to come back.
+	lost map[string]bool
 }
 
-type kvPut struct {
-	key    string
-	value  []byte
-	status crashtest.OpStatus // Issued (in flight), Acked, Failed (lost in an earlier crash)
-	stamp  uint64             // the clock when the acknowledgement arrived (the barrier explorer's)
-	synced bool               // acknowledged before a completed Sync
-	found  bool               // present after an earlier recovery: must stay
+// kvKey is one key's history: its writes in order; state i is the key after
+// writes[:i] (state 0: absent). States below base are gone: an earlier
+// recovery found the key at base.
+type kvKey struct {
+	name   string
+	writes []*kvWrite
+	base   int
+}
+
+// kvWrite is one write of an operation to one key: a put (value), or a
+// delete (value nil).
+type kvWrite struct {
+	op    *kvOp
+	key   *kvKey
+	value []byte
+}
+
+// kvOp is one operation of the workload.
+type kvOp struct {
+	kind   string // put, delete, batch, sync
+	writer int
+	writes []*kvWrite
+	status crashtest.OpStatus // Issued (in flight, or failed with an unknown outcome), Acked, Failed (lost)
+	stamp  uint64             // the clock when its acknowledgement arrived
+	found  bool               // an earlier recovery found it: it must stay
 }
 
 func newKVModel(w TargetWorkload, seed uint64) *kvModel {
-	return &kvModel{w: w, seed: seed, byKey: map[string]*kvPut{}}
+	return &kvModel{w: w, seed: seed, keys: map[string]*kvKey{}, byWriter: map[int][]string{}, nextKey: map[int]int{}, lost: map[string]bool{}}
 }
 
-// record feeds the acknowledgements of one child run (iteration, with
-// writers writers) into the model and returns how many puts were
-// acknowledged.
-func (m *kvModel) record(run *childRun, iteration, writers int) int {
-	acks := 0
-	prev := map[int]int{} // writer → index of its previous line
-	last := map[int]int{} // writer → highest op issued
-	var ackedAt []*kvPut  // this run's acknowledged puts, in ack order
-	ackLine := map[*kvPut]int{}
-	for i, l := range run.lines {
-		if l.kind != 'I' && l.kind != 'A' && l.kind != 'E' {
-			continue
-		}
-		sync := isTargetSync(l.op, m.w.SyncEvery)
-		key := TargetKey(iteration, l.writer, l.op)
-		switch {
-		case l.kind == 'I':
-			last[l.writer] = max(last[l.writer], l.op)
-			if !sync && m.byKey[key] == nil {
-				p := &kvPut{key: key, value: TargetValue(m.seed, key, valueSize(m.w.ValueSize)), status: crashtest.Issued}
-				m.puts = append(m.puts, p)
-				m.byKey[key] = p
-			}
-		case l.kind == 'A' && sync:
-			if before, ok := prev[l.writer]; ok {
-				for _, p := range ackedAt {
-					if ackLine[p] < before {
-						p.synced = true
-					}
-				}
-			}
-		case l.kind == 'A':
-			if p := m.byKey[key]; p != nil && p.status == crashtest.Issued {
-				p.status = crashtest.Acked
-				if i < len(run.at) {
-					p.stamp = run.at[i]
-				}
-				ackLine[p] = i
-				ackedAt = append(ackedAt, p)
-				acks++
-			}
-		}
-		prev[l.writer] = i
-	}
-	for w := 1; w <= max(writers, 1); w++ {
-		k := last[w] + 1
-		if isTargetSync(k, m.w.SyncEvery) {
-			k++
-		}
-		m.probes = append(m.probes, TargetKey(iteration, w, k))
-	}
-	return acks
+// kvWriteSpec is one write the workload wants: a key, and a put or not.
+type kvWriteSpec struct {
+	key    string
+	delete bool
+	size   int
 }
 
-// acked returns the number of acknowledged puts still expected.
+// issue records an operation about to be sent and returns it with its
+// values filled in.
+func (m *kvModel) issue(kind string, writer int, specs []kvWriteSpec) *kvOp {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	op := &kvOp{kind: kind, writer: writer, status: crashtest.Issued}
+	for _, s := range specs {
+		k := m.keys[s.key]
+		if k == nil {
+			k = &kvKey{name: s.key}
+			m.keys[s.key] = k
+			m.byWriter[writer] = append(m.byWriter[writer], s.key)
+		}
+		w := &kvWrite{op: op, key: k}
+		if !s.delete {
+			m.writes++
+			w.value = kvValue(m.seed, s.key, m.writes, s.size)
+		}
+		k.writes = append(k.writes, w)
+		op.writes = append(op.writes, w)
+	}
+	m.ops = append(m.ops, op)
+	return op
+}
+
+// kvValue is the unique value of the n-th write, naming its key and the
+// seed, padded to size bytes.
+func kvValue(seed uint64, key string, n, size int) []byte {
+	v := fmt.Appendf(nil, "%s#%d:s%d;", key, n, seed)
+	if len(v) < size {
+		v = append(v, bytes.Repeat([]byte{'.'}, size-len(v))...)
+	}
+	return v
+}
+
+// newKey returns a key writer w has not used.
+func (m *kvModel) newKey(w int) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.nextKey[w]++
+	return fmt.Sprintf("g%d/w%02d/k%06d", m.generation, w, m.nextKey[w])
+}
+
+// writerKeys returns writer w's keys.
+func (m *kvModel) writerKeys(w int) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.byWriter[w])
+}
+
+// ack records the acknowledgement of op at clock at.
+func (m *kvModel) ack(op *kvOp, at uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	op.status, op.stamp = crashtest.Acked, at
+}
+
+// acked returns the number of acknowledged writes still expected.
 func (m *kvModel) acked() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	n := 0
-	for _, p := range m.puts {
-		if p.status == crashtest.Acked {
+	for _, op := range m.ops {
+		if op.status == crashtest.Acked && op.kind != opSync {
 			n++
 		}
 	}
 	return n
 }
 
-// keys returns every key the checker must read: the puts still expected
-// or in flight, and the probes.
-func (m *kvModel) keys() []string {
+// ackedBy reports whether any write was acknowledged by clock at (nil:
+// ever): a store that does not open before that is still being created.
+func (m *kvModel) ackedBy(at *uint64) bool {
+	for _, op := range m.ops {
+		if op.status == crashtest.Acked && op.kind != opSync && (at == nil || op.stamp <= *at) {
+			return true
+		}
+	}
+	return false
+}
+
+// probeKeys are keys nobody wrote: one past each writer's last.
+func (m *kvModel) probeKeys() []string {
+	var out []string
+	for w := range m.nextKey {
+		out = append(out, fmt.Sprintf("g%d/w%02d/k%06d", m.generation, w, m.nextKey[w]+1))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// readKeys returns every key the checker must read: the model's and the
+// probes.
+func (m *kvModel) readKeys() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	var ks []string
-	for _, p := range m.puts {
-		if p.status != crashtest.Failed {
-			ks = append(ks, p.key)
-		}
+	for k := range m.keys {
+		ks = append(ks, k)
 	}
-	return append(ks, m.probes...)
+	slices.Sort(ks)
+	return append(ks, m.probeKeys()...)
 }
 
-// checkResult is what the target checker read from a recovered store.
-type checkResult struct {
-	openErr  string // "" if the store opened
-	values   map[string][]byte
-	missing  map[string]bool
-	getErrs  map[string]string
-	probe    string // "ok" or the error of a put after recovery
-	closeErr string // "ok" or the error of Close
-	duration time.Duration
+// reset starts over on a new store (the old one did not open).
+func (m *kvModel) reset() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, op := range m.ops {
+		if op.status != crashtest.Failed {
+			op.status = crashtest.Failed
+		}
+	}
+	m.keys, m.byWriter, m.nextKey = map[string]*kvKey{}, map[int][]string{}, map[int]int{}
+	m.established = false
+	m.generation++
 }
 
-// kvVerdict is the judgement of one recovered store.
-type kvVerdict struct {
-	acked, kept, lost, lostSynced, inFlight, phantoms int
-	violations, unpromised                            []crashtest.StateMismatch
-}
-
-// judge compares a recovered store with the model. With required set (the
-// barrier explorer), only puts acknowledged at or before that clock are
-// promised. judge does not change the model; settle does.
-func (m *kvModel) judge(c *checkResult, crash crashtest.CrashType, required *uint64) kvVerdict {
-	var v kvVerdict
-	promised := crash != crashtest.PowerLoss || m.w.PowerSafe
-	report := func(must bool, entity, exp, act string) {
-		if must && promised {
-			v.violations = append(v.violations, crashtest.StateMismatch{Entity: entity, Expected: exp, Actual: act})
-		} else {
-			v.unpromised = append(v.unpromised, crashtest.StateMismatch{Entity: entity, Expected: exp, Actual: act})
-		}
-	}
-	if c.openErr != "" {
-		report(true, "store", "to open after the crash", c.openErr)
-	}
-	for _, p := range m.puts {
-		if p.status == crashtest.Failed {
-			continue
-		}
-		must := p.status == crashtest.Acked && (required == nil || p.found || p.stamp <= *required)
-		if p.status == crashtest.Acked {
-			v.acked++
-		} else {
-			v.inFlight++
-		}
-		m.judgePut(p, c, must, report, &v)
-	}
-	for _, k := range m.probes {
-		if got, ok := c.values[k]; ok {
-			v.phantoms++
-			report(true, "key "+k, "absent (no writer issued it)", fmt.Sprintf("present: %s", short(got)))
-		}
-	}
-	if c.openErr == "" && c.probe != "ok" {
-		report(true, "probe", "a put and get after recovery to succeed", c.probe)
-	}
-	if c.openErr == "" && c.closeErr != "ok" {
-		report(true, "close", "a clean close after recovery", c.closeErr)
-	}
-	return v
-}
-
-func (m *kvModel) judgePut(p *kvPut, c *checkResult, must bool, report func(bool, string, string, string), v *kvVerdict) {
-	// must: an acknowledged put the crash state has to hold (if the
-	// configuration promises it at all).
-	state := "acknowledged"
-	if p.status == crashtest.Issued {
-		state = "in flight"
-	}
-	if p.synced {
-		state += ", synced"
-	}
-	got, ok := c.values[p.key]
-	switch {
-	case ok && bytes.Equal(got, p.value):
-		if p.status == crashtest.Acked && !p.found {
-			v.kept++ // counted once, at the first recovery that finds it
-		}
-	case ok:
-		v.phantoms++
-		report(true, "key "+p.key, fmt.Sprintf("%s (%s)", short(p.value), state), "a value no put wrote: "+short(got))
-	case c.getErrs[p.key] != "":
-		report(true, "key "+p.key, fmt.Sprintf("readable (%s)", state), c.getErrs[p.key])
-	case must:
-		v.lost++
-		if p.synced {
-			v.lostSynced++
-		}
-		report(true, "key "+p.key, fmt.Sprintf("%s (%s)", short(p.value), state), "missing")
-	}
-	// Otherwise the put is absent, and was in flight or acknowledged only
-	// after the crash state's clock: nothing was promised about it yet.
-}
-
-// settle accepts a recovered store as the base of the next iteration: what
-// is present must stay, what is missing is gone. A store that did not open
-// starts over.
+// settle accepts a recovered store as the base of what comes next: every
+// key stays at the state it was found in, and writes after it are gone.
 func (m *kvModel) settle(c *checkResult) {
-	for _, p := range m.puts {
-		if p.status == crashtest.Failed {
-			continue
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.established = true
+	for _, k := range m.keys {
+		s := k.settled(c)
+		for _, w := range k.writes[s:] {
+			w.op.status = crashtest.Failed
+			if w.value != nil {
+				m.lost[string(w.value)] = true
+			}
 		}
-		if got, ok := c.values[p.key]; ok && c.openErr == "" && bytes.Equal(got, p.value) {
-			p.status, p.found = crashtest.Acked, true
-		} else {
-			p.status = crashtest.Failed
+		for _, w := range k.writes[:s] {
+			if w.op.status != crashtest.Failed {
+				w.op.status, w.op.found = crashtest.Acked, true
+			}
 		}
+		k.writes, k.base = k.writes[:s], s
 	}
-	m.probes = nil
 }
 
-// resolve asks the binary whether the target configuration is power safe
-// (and whether it knows it at all).
-func (m *kvModel) resolve(binary string, args, env []string) error {
-	if m.resolved {
+// settled returns the state index a recovered store holds key k in: the
+// latest state its reading allows.
+func (k *kvKey) settled(c *checkResult) int {
+	cands := k.candidates(c)
+	if len(cands) == 0 {
+		return k.base
+	}
+	return cands[len(cands)-1]
+}
+
+// candidates returns the states of k consistent with what the checker
+// read, in order (none: a value no write wrote, or a read error).
+func (k *kvKey) candidates(c *checkResult) []int {
+	if _, bad := c.getErrs[k.name]; bad {
 		return nil
 	}
-	w, err := ResolveTarget(binary, args, env, m.w.Name)
-	if err != nil {
-		return err
+	v, present := c.values[k.name]
+	var out []int
+	if !present {
+		out = append(out, 0)
 	}
-	m.w.PowerSafe, m.resolved = w.PowerSafe, true
-	return nil
+	for i, w := range k.writes {
+		switch {
+		case !present && w.value == nil:
+			out = append(out, i+1)
+		case present && w.value != nil && bytes.Equal(v, w.value):
+			out = append(out, i+1)
+		}
+	}
+	return out
 }
-
-// ResolveTarget asks a target child binary (binary, then args, then "list")
-// for the configuration named name and whether it is power safe.
-func ResolveTarget(binary string, args, env []string, name string) (TargetWorkload, error) {
-	cmd := exec.Command(binary, append(append([]string{}, args...), "list")...)
-	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.Output()
-	if err != nil {
-		return TargetWorkload{}, fmt.Errorf("crashtest: asking %s for its targets: %w", binary, err)
-	}
-	var names []string
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		if f[0] == name {
-			return TargetWorkload{Name: name, PowerSafe: f[1] == "safe"}, nil
-		}
-		names = append(names, f[0])
-	}
-	return TargetWorkload{}, fmt.Errorf("crashtest: %s does not know target %q (it knows: %s)", binary, name, strings.Join(names, ", "))
-}
-
-// checkTarget runs the checker (binary, args, "check") on the store in dir
-// and parses what it read.
-func checkTarget(binary string, args, env []string, target, dir string, keys []string) (*checkResult, error) {
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, append(append([]string{}, args...), "check", "--target", target, "--dir", dir)...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdin = strings.NewReader(strings.Join(keys, "\n") + "\n")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	c := &checkResult{values: map[string][]byte{}, missing: map[string]bool{}, getErrs: map[string]string{}}
-	if perr := c.parse(out); perr != nil {
-		return nil, perr
-	}
-	c.duration = time.Since(start)
-	if err != nil || c.probe == "" {
-		// The checker died (an engine faulting on a damaged file) or hung.
-		msg := strings.TrimSpace(stderr.String())
-		if i := strings.IndexByte(msg, '\n'); i >= 0 {
-			msg = msg[:i]
-		}
-		if c.openErr == "" {
-			c.openErr = fmt.Sprintf("the checker did not finish: %v %s", err, msg)
-		}
-	}
-	return c, nil
-}
-
-func (c *checkResult) parse(out []byte) error {
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	for sc.Scan() {
-		kind, rest, _ := strings.Cut(sc.Text(), " ")
-		key, arg, _ := strings.Cut(rest, " ")
-		switch kind {
-		case "O":
-		case "X":
-			c.openErr = rest
-		case "V":
-			v, err := hex.DecodeString(arg)
-			if err != nil {
-				return fmt.Errorf("crashtest: the checker wrote a bad value for %s: %w", key, err)
-			}
-			c.values[key] = v
-		case "M":
-			c.missing[key] = true
-		case "G":
-			c.getErrs[key] = arg
-		case "P":
-			c.probe = rest
-		case "C":
-			c.closeErr = rest
-		default:
-			return fmt.Errorf("crashtest: the checker wrote %q", sc.Text())
-		}
-	}
-	return sc.Err()
-}
-
-// short quotes at most 40 bytes of b, for reports.
-func short(b []byte) string { return fmt.Sprintf("%.40q (%d bytes)", b, len(b)) }

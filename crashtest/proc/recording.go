@@ -38,9 +38,19 @@ type RecordConfig struct {
 	// the child's end): a pipe whose writes the recorded filesystem stamps
 	// in order with its own writes.
 	AckPipe func() (r, w *os.File, err error)
+	// Now, if set, reads the clock without stamping anything: when a
+	// Target's lifecycle phases begin.
+	Now func() uint64
 	// Limit bounds the child's run (default 2 minutes): a child still
 	// running then is hung, and is killed.
 	Limit time.Duration
+	// Stop, if set, interrupts the judging of crash states once closed:
+	// a state judged meanwhile is Interrupted, not a violation.
+	Stop <-chan struct{}
+	// ReopenEvery makes in-mem's child close the database cleanly and open
+	// it again after every n operations (see Lifecycle); a Target's
+	// lifecycle is its own (TargetWorkload.Lifecycle).
+	ReopenEvery int
 }
 
 // Recording is a workload child's whole run and the judge of the crash
@@ -50,6 +60,8 @@ type Recording struct {
 	acked    int
 	required func(clock uint64) string
 	judge    func(dir string, clock uint64) StateVerdict
+	phase    func(clock uint64) string
+	coverage *crashtest.Coverage
 }
 
 // StateVerdict is the judgement of one crash state.
@@ -60,8 +72,29 @@ type StateVerdict struct {
 	// configuration that promises nothing under a power loss (reported,
 	// not a violation).
 	Unpromised bool
-	Err        error // the state did not open
+	// UnpromisedLost counts the acknowledged writes it lost that its
+	// configuration did not promise to keep.
+	UnpromisedLost int
+	Err            error // the state did not open
+	// Classes are the classes of what the state broke or showed (a
+	// Target's); Notices the findings that break no promise.
+	Classes []crashtest.Class
+	Notices []crashtest.StateMismatch
+	// Interrupted: the campaign stopped while the state was judged.
+	Interrupted bool
 }
+
+// Phase returns the lifecycle phase a crash state at clock fell in
+// (create, write, close, reopen, recover, end; "" where unknown).
+func (r *Recording) Phase(clock uint64) string {
+	if r.phase == nil {
+		return ""
+	}
+	return r.phase(clock)
+}
+
+// Coverage returns what the recorded workload covered (nil: unknown).
+func (r *Recording) Coverage() *crashtest.Coverage { return r.coverage }
 
 // Acked returns the number of acknowledged operations (puts for a Target).
 func (r *Recording) Acked() int { return r.acked }
@@ -78,30 +111,20 @@ func Record(cfg RecordConfig) (*Recording, error) {
 	if cfg.Limit <= 0 {
 		cfg.Limit = 2 * time.Minute
 	}
+	if cfg.Target != nil {
+		return recordTarget(cfg)
+	}
 	pt := NewProcessCrashTester(cfg.Child.Binary, cfg.Dir, ProcessCrashConfig{Seed: cfg.Seed, Durability: cfg.Durability,
-		Writers: cfg.Writers, SegmentSize: cfg.SegmentSize, Args: cfg.Child.Args, Env: cfg.Child.Env, Target: cfg.Target})
+		Writers: cfg.Writers, SegmentSize: cfg.SegmentSize, Args: cfg.Child.Args, Env: cfg.Child.Env})
 	pt.env.clock, pt.env.ackPipe = cfg.Clock, cfg.AckPipe
 	cc := ChildConfig{Dir: cfg.Dir, Seed: cfg.Seed, Writers: cfg.Writers, Ops: cfg.Ops, Durability: cfg.Durability,
-		SegmentSize: pt.cfg.SegmentSize}
-	args := cc.args()
-	if cfg.Target != nil {
-		if err := pt.kv.resolve(pt.binary, pt.cfg.Args, pt.cfg.Env); err != nil {
-			return nil, err
-		}
-		w := pt.kv.w
-		args = TargetChildConfig{Target: w.Name, Dir: cfg.Dir, Seed: cfg.Seed, Writers: cfg.Writers, Ops: cfg.Ops,
-			SyncEvery: w.SyncEvery, ValueSize: w.ValueSize}.args()
-	}
-	run, err := pt.runChild(args, syscall.SIGKILL, cfg.Limit, 0)
+		SegmentSize: pt.cfg.SegmentSize, ReopenEvery: cfg.ReopenEvery}
+	run, err := pt.runChild(cc.args(), syscall.SIGKILL, cfg.Limit, 0)
 	if err != nil {
 		return nil, err
 	}
 	if run.status != "exit 0" || len(run.badLines) > 0 {
 		return nil, fmt.Errorf("crashtest: the recorded workload child failed (%s, %d bad lines): %s", run.status, len(run.badLines), run.stderr)
-	}
-	if cfg.Target != nil {
-		pt.kv.record(run, 0, cfg.Writers)
-		return targetRecording(pt), nil
 	}
 	var r KillIterationResult
 	pt.record(run, cc, &r)
@@ -136,7 +159,11 @@ func inmemRecording(m *crashtest.ReferenceModel, run *childRun, cc ChildConfig, 
 	syncs := newSyncTracker(0)
 	var p promisePoint
 	for i, l := range run.lines {
-		if l.kind == 'R' || l.kind == 'K' || i >= len(run.at) {
+		if l.kind == 'L' && l.text == "close" && i < len(run.at) {
+			p.synced, p.at = max(p.synced, l.version), run.at[i]
+			j.timeline = append(j.timeline, p)
+		}
+		if l.kind == 'R' || l.kind == 'K' || l.kind == 'L' || i >= len(run.at) {
 			continue
 		}
 		k := kinds(l.writer, l.op)
@@ -149,7 +176,44 @@ func inmemRecording(m *crashtest.ReferenceModel, run *childRun, cc ChildConfig, 
 		p.at = run.at[i]
 		j.timeline = append(j.timeline, p)
 	}
-	return &Recording{acked: ackedUpTo(m, m.Latest()), required: j.requiredText, judge: j.judge}
+	return &Recording{acked: ackedUpTo(m, m.Latest()), required: j.requiredText, judge: j.judge, phase: childPhases(run)}
+}
+
+// childPhases returns the lifecycle phase of in-mem's child at a clock:
+// create until its R line, reopen from an "L close" to the "L open" after
+// it, end after its last line, write otherwise.
+func childPhases(run *childRun) func(uint64) string {
+	var marks []phaseMark
+	for i, l := range run.lines {
+		if i >= len(run.at) {
+			break
+		}
+		switch {
+		case l.kind == 'R':
+			marks = append(marks, phaseMark{at: run.at[i], phase: "write"})
+		case l.kind == 'L' && l.text == "close":
+			marks = append(marks, phaseMark{at: run.at[i], phase: "reopen"})
+		case l.kind == 'L':
+			marks = append(marks, phaseMark{at: run.at[i], phase: "write"})
+		}
+	}
+	end := uint64(0)
+	if n := len(run.at); n > 0 {
+		end = run.at[n-1]
+	}
+	return func(at uint64) string {
+		if at > end && len(marks) > 0 {
+			return "end"
+		}
+		p := "create"
+		for _, m := range marks {
+			if m.at > at {
+				break
+			}
+			p = m.phase
+		}
+		return p
+	}
 }
 
 // childOpKinds returns the kind of op k of writer w of the workload child,
@@ -228,32 +292,4 @@ func ackedUpTo(m *crashtest.ReferenceModel, v inmem.Version) int {
 		}
 	}
 	return n
-}
-
-// targetRecording judges a Target's crash states with the key/value model:
-// a power-safe configuration must hold every put acknowledged by the
-// state's clock.
-func targetRecording(pt *ProcessCrashTester) *Recording {
-	kv := pt.kv
-	required := func(n uint64) string {
-		if !kv.w.PowerSafe {
-			return fmt.Sprintf("%s is not power safe: nothing is promised", kv.w.Name)
-		}
-		c := 0
-		for _, p := range kv.puts {
-			if p.status == crashtest.Acked && p.stamp <= n {
-				c++
-			}
-		}
-		return fmt.Sprintf("%s: the %d puts acknowledged before the state's last barrier", kv.w.Name, c)
-	}
-	judge := func(dir string, n uint64) StateVerdict {
-		c, err := checkTarget(pt.binary, pt.cfg.Args, pt.cfg.Env, kv.w.Name, dir, kv.keys())
-		if err != nil {
-			return StateVerdict{Err: err}
-		}
-		v := kv.judge(c, crashtest.PowerLoss, &n)
-		return StateVerdict{Acked: v.kept, Mismatches: v.violations, Unpromised: len(v.unpromised) > 0}
-	}
-	return &Recording{acked: kv.acked(), required: required, judge: judge}
 }

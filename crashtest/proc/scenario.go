@@ -35,7 +35,13 @@ recovers the database, rebuilds the reference model from the seed and the
 child's acknowledgements, and judges: every acknowledged operation present,
 nothing else, versions exact. Iterations continue on the same database, so
 damage would accumulate; a reproduction reruns the iterations up to the
-failing one.`,
+failing one.
+
+target crashes another engine the same way, through the target protocol
+(docs/target-protocol.md): its workload puts, deletes, writes atomic
+batches and syncs, reopens the store every reopen-every operations, and a
+key/value model judges every recovery; findings are classified
+(acked-loss, phantom, torn-batch, unopenable, creation, hang, broken).`,
 		Unit: "kills", InAll: true, Budget: 30 * time.Second,
 	}
 }
@@ -47,7 +53,7 @@ var signals = map[string][]syscall.Signal{
 }
 
 func (scenario) Params() []crashtest.Param {
-	return []crashtest.Param{
+	return append([]crashtest.Param{
 		crashtest.ChoiceParam("signal", "mix", []string{"kill", "abrt", "segv", "mix"}, "the signal of the kills (mix: SIGKILL twice as often as SIGABRT and SIGSEGV)"),
 		{Name: "crash-point", Default: "random", Usage: "the crash point of whitebox kills: a name (AfterFsync, ...) or random", Check: checkPoint},
 		crashtest.IntParam("whitebox", 30, 0, 100, "percent of the iterations that are whitebox kills at a crash point"),
@@ -56,7 +62,8 @@ func (scenario) Params() []crashtest.Param {
 		crashtest.IntParam("writers", 4, 1, 64, "concurrent writers in the child"),
 		crashtest.IntParam("kill-after-acks", 0, 0, 1_000_000, "kill after a random number of acknowledgements up to this, instead of after a random time (0: by time)"),
 		{Name: "db", Usage: "the database to crash again and again (default: a new one in the scratch space); an existing database is adopted as the starting state"},
-	}
+		{Name: "kill-first", Kind: crashtest.KindBool, Default: "false", Usage: "with a key/value target: SIGKILL a first workload, then kill the one that recovered from it (crash, recover, crash again)"},
+	}, TargetParams()...)
 }
 
 func checkPoint(v string) error {
@@ -78,8 +85,16 @@ func (scenario) Check(s crashtest.Settings) error {
 			return &crashtest.SettingError{Name: "db", Value: db, Want: "want a directory: this is a file"}
 		}
 	}
-	return nil
+	if s.Bool("kill-first") && InmemOwn(s) {
+		return &crashtest.SettingError{Name: "kill-first", Value: "true", Want: "works with a key/value target (target); in-mem's own kill campaign kills every recovery already"}
+	}
+	return CheckTarget(s)
 }
+
+func (scenario) IgnoresDurability(s crashtest.Settings) bool { return !InmemOwn(s) }
+
+// killReopenDefault is the kill scenario's reopen-every for a Target.
+const killReopenDefault = 100
 
 // config builds the tester's configuration from the session.
 func config(ctx context.Context, s *crashtest.Session) ProcessCrashConfig {
@@ -102,19 +117,34 @@ func config(ctx context.Context, s *crashtest.Session) ProcessCrashConfig {
 	if s.Iterations <= 0 {
 		pc.Iterations, pc.Deadline = 1<<30, s.Deadline
 	}
+	if child, target := TargetChild(s, killReopenDefault); target != nil {
+		pc.Target, pc.Args, pc.Env, pc.WhiteboxRatio, pc.CrashPoints = target, child.Args, child.Env, -1, nil
+		target.Lifecycle.KillFirst = set.Bool("kill-first")
+	} else {
+		pc.ReopenEvery = ReopenEvery(set, 0)
+	}
 	return pc
 }
 
 func (sc scenario) Run(ctx context.Context, s *crashtest.Session) error {
-	if s.Child.Binary == "" {
+	if s.Child.Binary == "" && InmemOwn(s.Settings) {
 		return errors.New("crashtest: the kill scenario needs the workload child's binary (Session.Child)")
 	}
 	dir := filepath.Join(s.Dir, "db")
 	if db := s.Settings.String("db"); db != "" {
 		dir = db // both durability modes crash the same database in turn
 	}
+	s.Found.Label = TargetLabel(s)
 	pc := config(ctx, s)
-	t := NewProcessCrashTester(s.Child.Binary, dir, pc)
+	bin := s.Child.Binary
+	if pc.Target != nil {
+		child, _ := TargetChild(s, 0)
+		bin = child.Binary
+	}
+	t := NewProcessCrashTester(bin, dir, pc)
+	if pc.Target != nil {
+		return t.runTarget(s, sc)
+	}
 	if err := t.adopt(); err != nil {
 		return err
 	}
@@ -140,20 +170,21 @@ func (t *ProcessCrashTester) adopt() error {
 
 // record books one kill into the session.
 func (scenario) record(s *crashtest.Session, r KillIterationResult) {
-	f := &s.Found
-	f.Runs++
-	f.AckedVerified += r.AckedKept
-	f.AckedLost += r.AckedLost
-	if !r.RecoverySucceeded {
-		repro := s.Reproduction(r.Seed)
-		repro.Iterations = r.Iteration + 1
-		for _, name := range []string{"signal", "crash-point", "whitebox", "min-runtime", "max-runtime", "writers", "kill-after-acks"} {
-			repro.Params = append(repro.Params, crashtest.Setting{Name: name, Value: s.Settings.String(name)})
-		}
-		s.Violation(crashtest.Violation{Summary: fmt.Sprintf("iteration %d: %s", r.Iteration, r.Signal), Detail: r.String(),
-			Reproduction: repro})
+	repro := s.Reproduction(r.Seed)
+	repro.Iterations = r.Iteration + 1
+	for _, name := range []string{"signal", "crash-point", "whitebox", "min-runtime", "max-runtime", "writers", "kill-after-acks", "kill-first"} {
+		repro.Params = append(repro.Params, crashtest.Setting{Name: name, Value: s.Settings.String(name)})
 	}
-	f.Samples = append(f.Samples, crashtest.Sample{Index: r.Iteration, RecoveryMs: float64(r.RecoveryTime.Microseconds()) / 1000,
+	repro.Params = append(repro.Params, TargetSettings(s.Settings)...)
+	BookIteration(s, r, fmt.Sprintf("iteration %d: %s", r.Iteration, r.Signal), repro)
+	s.Found.Samples = append(s.Found.Samples, crashtest.Sample{Index: r.Iteration, RecoveryMs: float64(r.RecoveryTime.Microseconds()) / 1000,
 		Acked: uint64(r.AckedUpTo), Promised: uint64(r.AckedUpTo), Recovered: uint64(r.Recovered), Passed: r.RecoverySucceeded})
 	s.Progress(r.Iteration+1, max(s.Iterations, 0), r.Signal+" "+strconv.Itoa(r.Acks)+" acks")
+}
+
+// runTarget runs the kill campaign on a Target.
+func (t *ProcessCrashTester) runTarget(s *crashtest.Session, sc scenario) error {
+	t.cfg.Progress = func(r KillIterationResult) { sc.record(s, r) }
+	_, err := t.Run()
+	return err
 }

@@ -3,7 +3,7 @@ package proc
 import (
 	"bufio"
 	"encoding/hex"
-	"flag"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -13,236 +13,193 @@ import (
 	"github.com/in-mem/inmem/crashtest"
 )
 
-// The target child: a process that drives a Target. It has three commands.
-//
-//	child   opens the store and runs the key/value workload: every writer
-//	        puts sequential keys with unique values (and syncs every so
-//	        often), reporting on the acknowledgement pipe (fd 3) in the
-//	        in-mem child's grammar, with version 0:
-//	          R 0            opened
-//	          I <w> <k> 0    op k of writer w is about to be issued
-//	          A <w> <k> 0    op k returned: acknowledged
-//	          E <w> <k> msg  op k failed; its outcome is unknown; the writer stops
-//	check   opens the store after a crash and, for every key read from stdin
-//	        (one a line), writes "V <key> <hex value>", "M <key>" (missing) or
-//	        "G <key> <error>"; first "O" (opened) or "X <error>" (it did not
-//	        open), last "P ok" or "P <error>" (a put and get after recovery)
-//	        and "C ok" or "C <error>" (close). A panic of the engine is
-//	        reported as an error, not a crash of the checker.
-//	list    writes each configuration: "<name> safe|unsafe <about>".
-
-// TargetWorkload is the key/value workload a Target child runs.
-type TargetWorkload struct {
-	// Name is the target configuration, as the child binary knows it.
-	Name string
-	// PowerSafe is the configuration's promise (see TargetConfig); the
-	// testers fill it in by asking the binary ("list").
-	PowerSafe bool
-	// SyncEvery makes every writer call Sync after every n puts (0: never).
-	SyncEvery int
-	// ValueSize is the size of every value (default 100 bytes).
-	ValueSize int
-}
-
-// TargetChildConfig configures one run of the target child.
-type TargetChildConfig struct {
-	Target    string
-	Dir       string
-	Seed      uint64
-	Iteration int
-	Writers   int
-	Ops       int // per writer; 0: until killed
-	SyncEvery int
-	ValueSize int
-}
-
-func (c TargetChildConfig) args() []string {
-	return []string{"child", "--target", c.Target, "--dir", c.Dir, "--seed", fmt.Sprint(c.Seed), "--iteration", fmt.Sprint(c.Iteration),
-		"--writers", fmt.Sprint(c.Writers), "--ops", fmt.Sprint(c.Ops), "--sync-every", fmt.Sprint(c.SyncEvery),
-		"--value-size", fmt.Sprint(c.ValueSize)}
-}
-
 // TargetChildEnv is the environment variable that makes a test binary run
 // TargetMain instead of its tests (see crashtargets).
 const TargetChildEnv = "INMEM_CRASHTEST_TARGET_CHILD"
 
-// TargetKey is the key op k of writer w puts in an iteration.
-func TargetKey(iteration, writer, k int) string {
-	return fmt.Sprintf("i%05d/w%02d/%08d", iteration, writer, k)
-}
-
-// TargetValue is the unique value put under key: it names the key and the
-// seed, padded to size bytes.
-func TargetValue(seed uint64, key string, size int) []byte {
-	v := fmt.Sprintf("%s=s%d;", key, seed)
-	if len(v) < size {
-		v += strings.Repeat(".", size-len(v))
-	}
-	return []byte(v)
-}
-
-// isTargetSync reports whether op k of a writer is a Sync.
-func isTargetSync(k, syncEvery int) bool { return syncEvery > 0 && k%(syncEvery+1) == 0 }
-
-func valueSize(n int) int {
-	if n <= 0 {
-		return 100
-	}
-	return n
-}
-
-// TargetMain is the target child's entry point (see the commands above):
-// args[0] is child, check or list. The crashtargets module's binary calls it
-// with bbolt and SQLite; `inmem crash target-child` with InmemTargets. It
-// returns the exit status.
+// TargetMain is the entry point of a target executable written in Go: with
+// no argument (or "serve") it serves targets over the target protocol on
+// standard input and output; "list" prints each configuration,
+// "<name> safe|process-safe|unsafe <about>", for people. The crashtargets module's
+// binary calls it with its engines; `inmem crash target-child` with
+// InmemTargets. It returns the exit status.
 func TargetMain(args []string, targets []crashtest.TargetConfig) int {
-	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "target child: want a command: child, check or list")
-		return 2
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd = args[0]
 	}
-	switch args[0] {
+	switch cmd {
 	case "list":
 		for _, t := range targets {
 			safety := "unsafe"
-			if t.PowerSafe {
+			switch {
+			case t.Caps.PowerSafe:
 				safety = "safe"
+			case t.Caps.ProcessSafe:
+				safety = "process-safe"
 			}
 			fmt.Printf("%s %s %s\n", t.Name, safety, t.About)
 		}
 		return 0
-	case "child", "check":
-	default:
-		fmt.Fprintf(os.Stderr, "target child: unknown command %q: want child, check or list\n", args[0])
-		return 2
-	}
-	var c TargetChildConfig
-	fs := flag.NewFlagSet("target "+args[0], flag.ContinueOnError)
-	fs.StringVar(&c.Target, "target", "", "target configuration")
-	fs.StringVar(&c.Dir, "dir", "", "store directory")
-	fs.Uint64Var(&c.Seed, "seed", 1, "workload seed")
-	fs.IntVar(&c.Iteration, "iteration", 0, "iteration (part of every key)")
-	fs.IntVar(&c.Writers, "writers", 4, "concurrent writers")
-	fs.IntVar(&c.Ops, "ops", 0, "operations per writer (0: until killed)")
-	fs.IntVar(&c.SyncEvery, "sync-every", 0, "sync after every n puts (0: never)")
-	fs.IntVar(&c.ValueSize, "value-size", 100, "bytes per value")
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
-	}
-	tc, err := lookupTarget(targets, c.Target)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	if args[0] == "check" {
-		if err := RunTargetCheck(tc, c.Dir, os.Stdin, os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, "target check:", err)
+	case "serve":
+		if err := ServeTarget(os.Stdin, os.Stdout, targets); err != nil {
+			fmt.Fprintln(os.Stderr, "target:", err)
 			return 1
 		}
 		return 0
 	}
-	acks := os.NewFile(3, "acks")
-	if acks == nil {
-		fmt.Fprintln(os.Stderr, "target child: file descriptor 3 (the acknowledgement pipe) is not open")
-		return 2
-	}
-	if err := RunTargetChild(c, tc, acks); err != nil {
-		fmt.Fprintln(os.Stderr, "target child:", err)
-		return 1
-	}
-	return 0
+	fmt.Fprintf(os.Stderr, "target: unknown command %q: want serve (the default) or list\n", cmd)
+	return 2
 }
 
-// RunTargetChild opens the target and runs the key/value workload,
-// reporting on acks.
-func RunTargetChild(c TargetChildConfig, tc crashtest.TargetConfig, acks io.Writer) error {
-	aw := &ackWriter{w: acks}
-	t, err := tc.Open(c.Dir)
-	if err != nil {
-		return fmt.Errorf("open %s in %s: %w", tc.Name, c.Dir, err)
-	}
-	aw.line("R 0")
-	var wg sync.WaitGroup
-	for w := 1; w <= max(c.Writers, 1); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			targetWriter(t, c, w, aw)
-		}()
-	}
-	wg.Wait()
-	return t.Close()
-}
-
-func targetWriter(t crashtest.Target, c TargetChildConfig, w int, aw *ackWriter) {
-	for k := 1; c.Ops == 0 || k <= c.Ops; k++ {
-		aw.line("I %d %d 0", w, k)
-		var err error
-		if isTargetSync(k, c.SyncEvery) {
-			err = t.Sync()
-		} else {
-			key := TargetKey(c.Iteration, w, k)
-			err = t.Put([]byte(key), TargetValue(c.Seed, key, valueSize(c.ValueSize)))
-		}
-		if err != nil {
-			aw.line("E %d %d %s", w, k, oneLine(err))
-			return
-		}
-		aw.line("A %d %d 0", w, k)
-	}
-}
-
-// RunTargetCheck opens the target after a crash and reports, in the check
-// protocol, the value of every key read from keys.
-func RunTargetCheck(tc crashtest.TargetConfig, dir string, keys io.Reader, out io.Writer) error {
-	w := bufio.NewWriter(out)
-	defer w.Flush()
-	var t crashtest.Target
-	if err := guard(func() (err error) { t, err = tc.Open(dir); return err }); err != nil {
-		fmt.Fprintf(w, "X %s\n", oneLine(err))
-		return nil
-	}
-	fmt.Fprintln(w, "O")
-	sc := bufio.NewScanner(keys)
-	sc.Buffer(make([]byte, 4096), 1<<20)
+// ServeTarget serves targets over the target protocol: requests from in,
+// replies to out, until in ends. Writes and reads run concurrently, each
+// in its own goroutine; hello, open and close wait for them. An engine's
+// error, or its panic, is a failed reply, never the end of the server; a
+// malformed request is answered with an error too.
+func ServeTarget(in io.Reader, out io.Writer, targets []crashtest.TargetConfig) error {
+	s := &server{targets: targets, out: out}
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64<<10), 64<<20)
 	for sc.Scan() {
-		key := strings.TrimSpace(sc.Text())
-		if key == "" {
+		var req Request
+		if err := json.Unmarshal(sc.Bytes(), &req); err != nil || req.ID <= 0 {
+			s.reply(Reply{ID: max(req.ID, 0), Error: fmt.Sprintf("malformed request %.100q", sc.Text())})
 			continue
 		}
-		var v []byte
-		var found bool
-		err := guard(func() (err error) { v, found, err = t.Get([]byte(key)); return err })
-		switch {
-		case err != nil:
-			fmt.Fprintf(w, "G %s %s\n", key, oneLine(err))
-		case found:
-			fmt.Fprintf(w, "V %s %s\n", key, hex.EncodeToString(v))
+		switch req.Op {
+		case opPut, opDelete, opBatch, opGet, opSync:
+			s.wg.Add(1)
+			go func() { defer s.wg.Done(); s.reply(s.data(req)) }()
 		default:
-			fmt.Fprintf(w, "M %s\n", key)
+			s.wg.Wait()
+			s.reply(s.control(req))
 		}
 	}
-	if err := sc.Err(); err != nil {
+	s.wg.Wait()
+	if s.t != nil {
+		s.t.Close()
+	}
+	return sc.Err()
+}
+
+// server is one ServeTarget: the store open (if any), and the reply lock.
+type server struct {
+	targets []crashtest.TargetConfig
+	t       crashtest.Target
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	out     io.Writer
+}
+
+// reply writes one reply in one write.
+func (s *server) reply(r Reply) {
+	r.OK = r.Error == ""
+	b, _ := json.Marshal(r)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.out.Write(append(b, '\n'))
+}
+
+// control answers hello, open and close.
+func (s *server) control(req Request) Reply {
+	r := Reply{ID: req.ID}
+	switch req.Op {
+	case opHello:
+		r.Protocol = ProtocolVersion
+		for _, t := range s.targets {
+			r.Targets = append(r.Targets, infoOf(t))
+		}
+	case opOpen:
+		r.Error = errText(s.open(req.Target, req.Dir))
+	case opClose:
+		if s.t == nil {
+			r.Error = "close: nothing is open"
+			break
+		}
+		r.Error = errText(guard(s.t.Close))
+		s.t = nil
+	default:
+		r.Error = fmt.Sprintf("unknown op %q", req.Op)
+	}
+	return r
+}
+
+func (s *server) open(name, dir string) error {
+	if s.t != nil {
+		return fmt.Errorf("open: %s is open already", name)
+	}
+	tc, err := lookupTarget(s.targets, name)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "P %s\n", okOr(guard(func() error { return probeTarget(t) })))
-	fmt.Fprintf(w, "C %s\n", okOr(guard(t.Close)))
+	var t crashtest.Target
+	if err := guard(func() (err error) { t, err = tc.Open(dir); return err }); err != nil {
+		return err
+	}
+	s.t = t
 	return nil
 }
 
-// probeTarget puts a pair after recovery and reads it back.
-func probeTarget(t crashtest.Target) error {
-	key, val := []byte("crashtest-probe"), []byte("written after recovery")
-	if err := t.Put(key, val); err != nil {
-		return err
+// data answers the requests on an open store.
+func (s *server) data(req Request) Reply {
+	r := Reply{ID: req.ID}
+	t := s.t
+	if t == nil {
+		r.Error = req.Op + ": nothing is open"
+		return r
 	}
-	got, found, err := t.Get(key)
-	switch {
-	case err != nil:
-		return err
-	case !found || string(got) != string(val):
-		return fmt.Errorf("the probe read back %q (found %v)", got, found)
+	err := guard(func() error {
+		switch req.Op {
+		case opGet:
+			v, found, err := t.Get([]byte(req.Key))
+			r.Found, r.Value = found, hex.EncodeToString(v)
+			return err
+		case opSync:
+			return t.Sync()
+		}
+		ops, err := batchOps(req)
+		if err != nil {
+			return err
+		}
+		return apply(t, req.Op, ops)
+	})
+	r.Error = errText(err)
+	return r
+}
+
+// apply runs one write on t.
+func apply(t crashtest.Target, op string, ops []crashtest.BatchOp) error {
+	switch op {
+	case opPut:
+		return t.Put(ops[0].Key, ops[0].Value)
+	case opDelete:
+		return t.Delete(ops[0].Key)
 	}
-	return nil
+	return t.Batch(ops)
+}
+
+// batchOps decodes the writes of a put, delete or batch request.
+func batchOps(req Request) ([]crashtest.BatchOp, error) {
+	list := req.Ops
+	if req.Op != opBatch {
+		list = []BatchRequest{{Op: req.Op, Key: req.Key, Value: req.Value}}
+	}
+	out := make([]crashtest.BatchOp, 0, len(list))
+	for _, b := range list {
+		v, err := hex.DecodeString(b.Value)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("%s %q: the value is not hex", b.Op, b.Key)
+		case b.Op != opPut && b.Op != opDelete:
+			return nil, fmt.Errorf("batch: unknown op %q", b.Op)
+		}
+		if b.Op == opPut && v == nil {
+			v = []byte{}
+		}
+		out = append(out, crashtest.BatchOp{Delete: b.Op == opDelete, Key: []byte(b.Key), Value: v})
+	}
+	return out, nil
 }
 
 // guard runs fn, turning a panic (an engine tripping over a damaged file)
@@ -256,11 +213,11 @@ func guard(fn func() error) (err error) {
 	return fn()
 }
 
-func okOr(err error) string {
-	if err != nil {
-		return oneLine(err)
+func errText(err error) string {
+	if err == nil {
+		return ""
 	}
-	return "ok"
+	return oneLineText(err.Error())
 }
 
 // lookupTarget finds the configuration named name.
@@ -272,5 +229,5 @@ func lookupTarget(targets []crashtest.TargetConfig, name string) (crashtest.Targ
 		}
 		names = append(names, t.Name)
 	}
-	return crashtest.TargetConfig{}, fmt.Errorf("crashtest: unknown target %q (known: %s)", name, strings.Join(names, ", "))
+	return crashtest.TargetConfig{}, fmt.Errorf("unknown target %q (known: %s)", name, strings.Join(names, ", "))
 }
