@@ -19,6 +19,14 @@ const SectorSize = 512
 const PageSize = 4096
 
 // CrashMode says which unsynced changes survive a simulated power loss.
+//
+// A directory's unsynced changes (creates, renames, removes) survive in
+// the order they were made under every mode: drop keeps none, keep all,
+// and the seeded modes a seeded prefix of them. A filesystem journals a
+// directory's changes in order (ext4, XFS and btrfs all do), so a later
+// remove never reaches the disk without an earlier create in the same
+// directory; a model that allowed it would report failures no disk can
+// produce.
 type CrashMode uint8
 
 const (
@@ -27,21 +35,20 @@ const (
 	// KeepUnsynced keeps everything, as after a process crash, where the
 	// kernel still holds every write.
 	KeepUnsynced
-	// RandomUnsynced keeps a seeded random subset of the unsynced writes and
-	// directory changes; a kept write may be torn at sector boundaries or
-	// kept whole with other bytes in its last sector, and a dropped write
-	// that would have extended a file may leave zeros there.
+	// RandomUnsynced keeps a seeded random subset of the unsynced writes;
+	// a kept write may be torn at sector boundaries or kept whole with
+	// other bytes in its last sector, and a dropped write that would have
+	// extended a file may leave zeros there.
 	RandomUnsynced
 	// RandomPages keeps a seeded random subset of the PageSize pages of
 	// the unsynced writes (each page of each write on its own), a kept
-	// page possibly torn at sector boundaries; truncates and directory
-	// changes are kept or dropped at random.
+	// page possibly torn at sector boundaries; truncates are kept or
+	// dropped at random.
 	RandomPages
-	// ReorderUnsynced keeps later unsynced changes while earlier ones are
-	// lost: of each file's unsynced writes and truncates, and of each
-	// directory's unsynced changes, a seeded non-empty suffix is kept whole
-	// and everything before it dropped (a lone change is kept or dropped at
-	// random).
+	// ReorderUnsynced keeps later unsynced writes while earlier ones are
+	// lost: of each file's unsynced writes and truncates, a seeded
+	// non-empty suffix is kept whole and everything before it dropped (a
+	// lone change is kept or dropped at random).
 	ReorderUnsynced
 	numCrashModes
 )
@@ -370,6 +377,23 @@ func (c *crasher) keeps(n int) []bool {
 	return kept
 }
 
+// keepsInOrder decides, for n unsynced changes of one directory in order,
+// which survive: a prefix of them (see CrashMode).
+func (c *crasher) keepsInOrder(n int) []bool {
+	kept := make([]bool, n)
+	upTo := n
+	switch c.policy.Mode {
+	case DropUnsynced:
+		upTo = 0
+	case RandomUnsynced, RandomPages, ReorderUnsynced:
+		upTo = c.rng.IntN(n + 1)
+	}
+	for i := range upTo {
+		kept[i] = true
+	}
+	return kept
+}
+
 func (c *crasher) dir(d *memNode, path string) *memNode {
 	if n, ok := c.done[d]; ok {
 		return n
@@ -378,7 +402,7 @@ func (c *crasher) dir(d *memNode, path string) *memNode {
 	out.perm, out.modTime = d.perm, d.modTime
 	c.done[d] = out
 	entries := maps.Clone(d.durable)
-	for i, kept := range c.keeps(len(d.dirOps)) {
+	for i, kept := range c.keepsInOrder(len(d.dirOps)) {
 		op := d.dirOps[i]
 		if kept {
 			d.applyDirOp(op, entries)

@@ -421,6 +421,39 @@ func TestCrash_RandomDirOps(t *testing.T) {
 	}
 }
 
+// TestCrash_DirOpsInOrder: under every seeded policy a directory's
+// unsynced changes survive as a prefix, in the order they were made (a
+// later create never without an earlier one), and every prefix occurs.
+func TestCrash_DirOpsInOrder(t *testing.T) {
+	seed := testSeed(t)
+	m := durableBase(t)
+	for _, name := range []string{"db/1", "db/2", "db/3"} {
+		f, err := m.Create(name)
+		must(t, err)
+		must(t, f.Close())
+	}
+	for _, mode := range []vfs.CrashMode{vfs.RandomUnsynced, vfs.RandomPages, vfs.ReorderUnsynced} {
+		seen := map[string]int{}
+		for i := range uint64(100) {
+			p := vfs.CrashPolicy{Mode: mode, Seed: seed + i}
+			d := dump(t, m.Crash(p))
+			got := ""
+			for _, n := range []string{"1", "2", "3"} {
+				if strings.Contains(d, "/db/"+n+" ") {
+					got += n
+				}
+			}
+			if !strings.HasPrefix("123", got) {
+				t.Fatalf("%v kept %q of the creates 1, 2, 3: a later one without an earlier one", p, got)
+			}
+			seen[got]++
+		}
+		if len(seen) != 4 {
+			t.Errorf("%v: not every prefix of the creates occurred: %v", mode, seen)
+		}
+	}
+}
+
 // TestMemFS_Kill: a process crash keeps every write and directory change,
 // and what was not synced stays unsynced: a power loss after it still loses
 // it, while what was synced before survives both.

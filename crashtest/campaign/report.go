@@ -329,6 +329,9 @@ func classLine(s Summary) string {
 		}
 		parts = append(parts, fmt.Sprintf("%s %d%s", c, s.Classes[c], note))
 	}
+	if s.PermittedLoss > 0 {
+		parts = append(parts, fmt.Sprintf("%d acknowledged writes lost that %s does not promise to keep (reported, not violations)", s.PermittedLoss, s.Durability))
+	}
 	if len(parts) == 0 {
 		parts = append(parts, "no finding")
 	}

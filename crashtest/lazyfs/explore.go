@@ -19,11 +19,16 @@ import (
 
 // Config configures Explore.
 type Config struct {
-	// Child starts in-mem's workload child. (Other engines come with the
-	// any-language target protocol: the recording and the states do not
-	// depend on what runs, only the judge does.)
+	// Child starts in-mem's workload child, or with Target the executable
+	// serving the target protocol (the recording and the states do not
+	// depend on what runs, only the judge does).
 	Child crashtest.Child
-	Seed  uint64
+	// Target, if set, records a Target's key/value workload instead of
+	// in-mem's, its lifecycle included, and judges it with the key/value
+	// model: a configuration that is not power safe is reported
+	// (Unpromised), not a violation.
+	Target *proc.TargetWorkload
+	Seed   uint64
 	// Durability the child runs in, and the promise judged.
 	Durability inmem.Durability
 	// Expect, if set, is the promise judged instead: Buffered expected to
@@ -35,6 +40,10 @@ type Config struct {
 	Ops         int
 	Writers     int
 	SegmentSize int64
+	// ReopenEvery makes in-mem's child close the database cleanly and
+	// open it again after every n operations (a Target's lifecycle is
+	// Target.Lifecycle).
+	ReopenEvery int
 	// Policies are the crash policies of every crash point (default drop,
 	// pages, reorder); States is how many seeds each seeded one gets per
 	// point (default 1).
@@ -74,6 +83,13 @@ func (c *Config) defaults() {
 	}
 }
 
+func cmpStr(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
 func cmp0[T int | int64](v, def T) T {
 	if v == 0 {
 		return def
@@ -92,6 +108,21 @@ type Result struct {
 	// had to hold and held.
 	AckedChecked int
 	Violations   []Violation
+	// Notices are states with findings that break no promise (a Target
+	// reading back a value that is neither written nor absent is a
+	// violation; a store that needed repair is a notice).
+	Notices []Violation
+	// Unpromised counts states of a Target that is not power safe that
+	// lost acknowledged writes, and PermittedLoss those writes: reported,
+	// not violations.
+	Unpromised    int
+	PermittedLoss int
+	// Interrupted counts states whose judging the Stop channel cut short.
+	Interrupted int
+	// Classes counts states per class of finding; Coverage holds the
+	// lifecycle phases the crash points fell in (a Target's).
+	Classes  crashtest.ClassCounts
+	Coverage *crashtest.Coverage
 	RecordTime   time.Duration // running the workload on the mount
 	StateTime    time.Duration // summed over states: build, write out, recover, judge
 	Duration     time.Duration
@@ -116,12 +147,19 @@ type Violation struct {
 	Err        error  // the database did not open
 	Mismatches []crashtest.StateMismatch
 	Fates      []vfs.Fate // what the policy did with every unsynced change
+	// Classes are the classes of what broke (a Target's); Phase is the
+	// lifecycle phase the crash point fell in.
+	Classes []crashtest.Class
+	Phase   string
 }
 
 func (v Violation) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "seed %d, crash after operation %d (%s), policy %s\n  required: %s\n", v.Seed, v.At, v.LastOp,
 		v.Policy.Spec(), v.Required)
+	if v.Phase != "" || len(v.Classes) > 0 {
+		fmt.Fprintf(&b, "  phase %s, classes %v\n", cmpStr(v.Phase, "-"), v.Classes)
+	}
 	if v.Err != nil {
 		fmt.Fprintf(&b, "  recovery failed: %v\n", v.Err)
 	}
@@ -165,7 +203,8 @@ func Explore(cfg Config) (res *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	res = &Result{Changes: len(rec.ops), AckedOps: rec.judge.Acked(), RecordTime: rec.took}
+	res = &Result{Changes: len(rec.ops), AckedOps: rec.judge.Acked(), RecordTime: rec.took,
+		Classes: crashtest.ClassCounts{}, Coverage: &crashtest.Coverage{}}
 	for _, op := range rec.ops {
 		if op.IsSync() {
 			res.Syncs++
@@ -390,19 +429,40 @@ func (r *Result) add(cfg Config, rec *recording, o outcome) {
 	if o.fatal != nil {
 		return
 	}
+	if o.verdict.Interrupted {
+		r.Interrupted++
+		return
+	}
 	r.States++
 	r.StateTime += o.took
 	r.AckedChecked += o.verdict.Acked
-	if o.verdict.Err == nil && len(o.verdict.Mismatches) == 0 {
+	if o.verdict.Unpromised {
+		r.Unpromised++
+		r.PermittedLoss += o.verdict.UnpromisedLost
+	}
+	r.Classes.Add(o.verdict.Classes)
+	phase := rec.judge.Phase(uint64(o.at))
+	if phase != "" {
+		r.Coverage.Merge(&crashtest.Coverage{Phases: map[string]int{phase: 1}})
+	}
+	broke := o.verdict.Err != nil || len(o.verdict.Mismatches) > 0
+	if !broke && len(o.verdict.Notices) == 0 {
 		return
 	}
 	last := "the start"
 	if o.at > 0 {
 		last = rec.ops[o.at-1].String()
 	}
-	r.Violations = append(r.Violations, Violation{Seed: cfg.Seed, At: o.at, LastOp: last, Policy: o.policy,
+	v := Violation{Seed: cfg.Seed, At: o.at, LastOp: last, Policy: o.policy,
 		Required: rec.judge.Required(uint64(o.at)), Err: o.verdict.Err, Mismatches: o.verdict.Mismatches,
-		Fates: fates(rec.ops, o.state)})
+		Classes: o.verdict.Classes, Phase: phase}
+	if !broke {
+		v.Mismatches = o.verdict.Notices
+		r.Notices = append(r.Notices, v)
+		return
+	}
+	v.Fates = fates(rec.ops, o.state)
+	r.Violations = append(r.Violations, v)
 }
 
 // fates rebuilds a violating state to say what its policy did with every

@@ -35,7 +35,8 @@ func record(cfg Config, scratch string) (rec *recording, err error) {
 	defer watchdog.Stop()
 	judge, err := proc.Record(proc.RecordConfig{Child: cfg.Child, Dir: filepath.Join(mnt, "db"), Seed: cfg.Seed,
 		Durability: cfg.Durability, Expect: cfg.Expect, Ops: cfg.Ops, Writers: cfg.Writers, SegmentSize: cfg.SegmentSize,
-		Clock: acks.Next, AckPipe: func() (*os.File, *os.File, error) { return acks.pipe(mnt) }, Limit: limit})
+		Target: cfg.Target, ReopenEvery: cfg.ReopenEvery, Clock: acks.Next, Now: f.core.clock,
+		AckPipe: func() (*os.File, *os.File, error) { return acks.pipe(mnt) }, Limit: limit, Stop: cfg.Stop})
 	if err != nil {
 		return nil, err
 	}

@@ -44,10 +44,13 @@ lost), random:SEED and keep. Each state is recovered and judged against
 everything acknowledged before its crash point. No state is mounted: one
 mount records, memory builds the rest. at and policy rebuild one state.
 
-target is in-mem's own workload for now; other engines, in any language,
-come with the any-language target protocol. It needs FUSE (/dev/fuse, and
-root or fusermount); where FUSE is missing it says so, and crash all skips
-it saying so.`,
+target crashes another engine, as with kernel and barriers: its recorded
+workload is created, written, closed and reopened twice (reopen-every), and
+every state is judged with the key/value model; a configuration that
+promises nothing under a power loss (bbolt-nosync, sqlite-off) is reported
+losing acknowledged writes, not failed. live crashes only in-mem's own
+workload. It needs FUSE (/dev/fuse, and root or fusermount); where FUSE is
+missing it says so, and crash all skips it saying so.`,
 		Unit: "crash states", InAll: true, Budget: 30 * time.Second,
 	}
 }
@@ -57,7 +60,7 @@ it saying so.`,
 func (scenario) Unavailable() error { return Available() }
 
 func (scenario) Params() []crashtest.Param {
-	return []crashtest.Param{
+	return append([]crashtest.Param{
 		crashtest.IntParam("ops", 64, 1, 100_000, "operations per writer"),
 		crashtest.IntParam("writers", 1, 1, 64, "concurrent writers in the child (1: the seed fixes the operations)"),
 		{Name: "policies", Default: "drop,pages,reorder", Usage: "crash policies of every crash point: drop, keep, random, pages, reorder",
@@ -69,9 +72,15 @@ func (scenario) Params() []crashtest.Param {
 		crashtest.OptionalIntParam("at", 0, 1<<30, "only the crash after this many logged operations (to rebuild one state)"),
 		{Name: "policy", Usage: "with at: the policy of that state: drop, keep, random:SEED, pages:SEED or reorder:SEED",
 			Check: func(v string) error { _, err := ParsePolicy(v); return err }},
-		{Name: "target", Default: "inmem", Usage: "what to crash: inmem (its own workload and reference model)"},
-	}
+	}, proc.TargetParams()...)
 }
+
+// liveDefault is the live setting's default.
+const liveDefault = "3"
+
+// lazyReopens is how many times a Target's recorded workload is closed and
+// reopened by default.
+const lazyReopens = 2
 
 func checkModes(v string) error {
 	for _, p := range strings.Split(v, ",") {
@@ -83,22 +92,31 @@ func checkModes(v string) error {
 }
 
 func (scenario) Check(s crashtest.Settings) error {
-	if t := s.String("target"); t != "inmem" {
-		return &crashtest.SettingError{Name: "target", Value: t,
-			Want: "want inmem: other engines come with the any-language target protocol"}
+	if !proc.InmemOwn(s) && s.String("live") != "0" && s.String("live") != liveDefault {
+		return &crashtest.SettingError{Name: "live", Value: s.String("live"), Want: "live crashes only in-mem's own workload: leave it out with target"}
 	}
 	if s.Has("at") != s.Has("policy") {
 		return &crashtest.SettingError{Name: "at", Value: s.String("at"), Want: "at and policy go together: they rebuild one state"}
 	}
-	return nil
+	return proc.CheckTarget(s)
 }
+
+func (scenario) IgnoresDurability(s crashtest.Settings) bool { return !proc.InmemOwn(s) }
 
 // config builds the exploration of one workload from the settings.
 func config(ctx context.Context, s *crashtest.Session, seed uint64) Config {
-	set := s.Settings
-	cfg := Config{Child: s.Child, Seed: seed, Durability: s.Durability, Ops: set.Int("ops"), Writers: set.Int("writers"),
-		States: set.Int("states"), RandomPoints: set.Int("random-points"), MaxStates: set.Int("max-states"),
+	set, params := s.Settings, Scenario.Params()
+	ops, writers := proc.DepthInt(set, params, "ops", 300), set.Int("writers")
+	child, target := proc.TargetChild(s, max(ops*writers/(lazyReopens+1), 1))
+	cfg := Config{Child: child, Target: target, Seed: seed, Durability: s.Durability, Ops: ops, Writers: writers,
+		States: proc.DepthInt(set, params, "states", 4), RandomPoints: set.Int("random-points"), MaxStates: set.Int("max-states"),
 		Dir: s.Dir, Stop: ctx.Done()}
+	if target == nil {
+		cfg.ReopenEvery = proc.ReopenEvery(set, 0)
+		if proc.Deep(set) {
+			cfg.SegmentSize = 4 << 10
+		}
+	}
 	if cfg.RandomPoints == 0 {
 		cfg.RandomPoints = -1
 	}
@@ -121,7 +139,9 @@ func (scenario) Run(ctx context.Context, s *crashtest.Session) error {
 	if s.Child.Binary == "" {
 		return errors.New("crashtest: the lazy scenario needs the workload child's binary (Session.Child)")
 	}
-	cell := crashtest.Cell{Point: lazyPoint, Kind: "lazy", Durability: s.Durability.String(), Passed: true}
+	s.Found.Label = proc.TargetLabel(s)
+	cell := crashtest.Cell{Point: lazyPoint, Kind: "lazy", Durability: proc.TargetLabel(s), Passed: true}
+	unpromised := 0
 	start, stateTime := time.Now(), time.Duration(0)
 	for done := 0; s.More(ctx, done); done++ {
 		seed := s.Seed + uint64(s.Unit(done))
@@ -132,6 +152,7 @@ func (scenario) Run(ctx context.Context, s *crashtest.Session) error {
 			return fmt.Errorf("seed %d: %w", seed, err)
 		}
 		book(s, &cell, res, seed, done)
+		unpromised += res.Unpromised
 		stateTime += res.StateTime
 		if err := runLive(ctx, s, &cell, seed); err != nil {
 			return fmt.Errorf("seed %d, live: %w", seed, err)
@@ -141,6 +162,9 @@ func (scenario) Run(ctx context.Context, s *crashtest.Session) error {
 	cell.Expectation = "every crash state recovers to a prefix holding what was promised by its crash point"
 	if cell.Runs > 0 {
 		cell.Expectation += fmt.Sprintf("; %d states, %.2f ms per state", cell.Runs, float64(stateTime.Microseconds())/1000/float64(cell.Runs))
+	}
+	if unpromised > 0 {
+		cell.Expectation += fmt.Sprintf(" (unsafe configuration: %d states lost acknowledged writes, reported)", unpromised)
 	}
 	s.Found.Cells = append(s.Found.Cells, cell)
 	return nil
@@ -153,6 +177,7 @@ func repro(s *crashtest.Session, seed uint64, v *Violation, live int) crashtest.
 	for _, name := range []string{"ops", "writers", "policies", "states", "random-points"} {
 		r.Params = append(r.Params, crashtest.Setting{Name: name, Value: s.Settings.String(name)})
 	}
+	r.Params = append(r.Params, proc.TargetSettings(s.Settings)...)
 	if v != nil {
 		return withParams(r, crashtest.Setting{Name: "at", Value: strconv.Itoa(v.At)},
 			crashtest.Setting{Name: "policy", Value: v.Policy.Spec()})
@@ -169,7 +194,7 @@ func withParams(r crashtest.Reproduction, set ...crashtest.Setting) crashtest.Re
 // number of times (none when one state is rebuilt).
 func runLive(ctx context.Context, s *crashtest.Session, cell *crashtest.Cell, seed uint64) error {
 	set := s.Settings
-	if set.Int("live") == 0 || set.Has("at") {
+	if set.Int("live") == 0 || set.Has("at") || !proc.InmemOwn(set) {
 		return nil
 	}
 	lc := LiveConfig{ProcessCrashConfig: proc.ProcessCrashConfig{MinRuntime: 20 * time.Millisecond, MaxRuntime: 150 * time.Millisecond,
@@ -210,6 +235,13 @@ func book(s *crashtest.Session, cell *crashtest.Cell, res *Result, seed uint64, 
 	f := &s.Found
 	f.Runs += res.States
 	f.AckedVerified += res.AckedChecked
+	f.PermittedLoss += res.PermittedLoss
+	f.Interrupted += res.Interrupted
+	f.Cover(res.Coverage)
+	if f.Classes == nil {
+		f.Classes = crashtest.ClassCounts{}
+	}
+	f.Classes.Merge(res.Classes)
 	cell.Runs += res.States
 	cell.Hits += res.States
 	cell.AckedVerified += res.AckedChecked
@@ -218,7 +250,13 @@ func book(s *crashtest.Session, cell *crashtest.Cell, res *Result, seed uint64, 
 		cell.Passed = false
 		summary := fmt.Sprintf("seed %d: crash after operation %d, policy %s", seed, v.At, v.Policy.Spec())
 		cell.Failures = append(cell.Failures, summary)
-		s.Violation(crashtest.Violation{Summary: summary, Detail: v.String(), Reproduction: repro(s, seed, &v, 0)})
+		s.Violation(crashtest.Violation{Summary: summary, Detail: v.String(), Reproduction: repro(s, seed, &v, 0),
+			Class: crashtest.Worst(v.Classes)})
+	}
+	for _, v := range res.Notices {
+		summary := fmt.Sprintf("seed %d: crash after operation %d, policy %s", seed, v.At, v.Policy.Spec())
+		s.Notice(crashtest.Violation{Summary: summary, Detail: v.String(), Reproduction: repro(s, seed, &v, 0),
+			Class: crashtest.Worst(v.Classes)})
 	}
 	n := max(res.States, 1)
 	f.Samples = append(f.Samples, crashtest.Sample{Index: index, RecoveryMs: float64(res.MeanStateTime().Microseconds()) / 1000,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -169,7 +170,36 @@ func (r *kvRun) open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("opening %s in %s: %w%s", r.w.Name, r.dir, err, r.conn.stderrText())
 	}
+	if r.currentPhase() == "create" {
+		if err := syncCreated(r.dir); err != nil {
+			return fmt.Errorf("syncing the new store's directory %s: %w", r.dir, err)
+		}
+	}
 	r.setPhase("write")
+	return nil
+}
+
+// syncCreated makes a new store's place durable once it first opened,
+// before anything is written: its directory (the entries of the files the
+// store created) and the directory above it (the store directory's own
+// entry). It is what an application that creates a store does once; the
+// store's creation is the application's to make durable, every create,
+// rename and remove after it the engine's. A crash before it is judged as
+// a crash during creation (crashtest.ClassCreation).
+func syncCreated(dir string) error {
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		f, err := os.Open(d)
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
