@@ -121,11 +121,11 @@ type Result struct {
 	Interrupted int
 	// Classes counts states per class of finding; Coverage holds the
 	// lifecycle phases the crash points fell in (a Target's).
-	Classes  crashtest.ClassCounts
-	Coverage *crashtest.Coverage
-	RecordTime   time.Duration // running the workload on the mount
-	StateTime    time.Duration // summed over states: build, write out, recover, judge
-	Duration     time.Duration
+	Classes    crashtest.ClassCounts
+	Coverage   *crashtest.Coverage
+	RecordTime time.Duration // running the workload on the mount
+	StateTime  time.Duration // summed over states: build, write out, recover, judge
+	Duration   time.Duration
 }
 
 // MeanStateTime is the mean time per crash state.
