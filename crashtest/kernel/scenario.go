@@ -44,7 +44,9 @@ the way xfstests does (EXT4_IOC_SHUTDOWN with NOLOGFLUSH: whatever has not
 reached the device is lost), SIGKILLs it, unmounts, detaches, attaches again
 and mounts (the journal replays), recovers and judges: strict keeps every
 acknowledged commit; buffered a prefix holding every commit acknowledged
-before the last completed sync. Each mount-opts value is a column of its own.
+before the last completed sync. The child closes the database cleanly and
+opens it again every reopen-every operations (100 by default; -1: never).
+Each mount-opts value is a column of its own.
 With kill-first every power cut comes right after a child recovered from a
 SIGKILL: what that recovery served must survive, buffered or not.
 
@@ -120,7 +122,7 @@ func kernelColumn(ctx context.Context, s *crashtest.Session, opts string, seed u
 		Target: target, Stop: ctx.Done(),
 	}
 	if target == nil {
-		pc.ReopenEvery = proc.ReopenEvery(set, 0)
+		pc.ReopenEvery = proc.ReopenEvery(set, kernelReopenDefault)
 	}
 	if set.Bool("kill-first") {
 		pc.KillFirst = 200 * time.Millisecond
@@ -207,7 +209,9 @@ the crash states a real disk can be left in (as CrashMonkey does): the
 writes up to each barrier, and seeded subsets of the 4 KiB blocks written
 between two barriers. Each is mounted on a fresh loop device over a copy of
 the image (the journal replays), recovered and judged against everything
-acknowledged before its last barrier. state reruns one.
+acknowledged before its last barrier. The workload closes the database
+cleanly and opens it again twice (after each third of it; reopen-every
+changes that), so states fall after a Close and a reopen. state reruns one.
 
 target crashes another engine, as with kernel: its recorded workload is
 created, written, closed and reopened twice (reopen-every), with
@@ -301,13 +305,14 @@ func barrierColumn(ctx context.Context, s *crashtest.Session, opts string, deadl
 func barrierConfig(ctx context.Context, s *crashtest.Session, opts string, seed uint64) BarrierConfig {
 	set, params := s.Settings, BarriersScenario.Params()
 	ops, writers := proc.DepthInt(set, params, "ops", 300), set.Int("writers")
-	bin, target := proc.TargetChild(s, max(ops*writers/(barrierReopens+1), 1))
+	reopen := max(ops*writers/(barrierReopens+1), 1)
+	bin, target := proc.TargetChild(s, reopen)
 	bc := BarrierConfig{Child: bin, Target: target, Seed: seed, Durability: s.Durability, Ops: ops,
 		Writers: writers, MountOptions: opts, RandomStates: proc.DepthInt(set, params, "states", 4), MaxStates: set.Int("max-states"),
 		Only: set.String("state"), Dir: s.Dir, Stop: ctx.Done(), KeepDir: set.String("keep"),
 		ImageSize: int64(proc.DepthInt(set, params, "image-mib", 128)) << 20}
 	if target == nil {
-		bc.ReopenEvery = proc.ReopenEvery(set, 0)
+		bc.ReopenEvery = proc.ReopenEvery(set, reopen)
 		if proc.Deep(set) {
 			bc.SegmentSize = 4 << 10
 		}

@@ -39,9 +39,12 @@ same model vfs.MemFS crashes by, the state a power loss leaves right before
 and right after every sync, at random moments (random-points) and at the
 end, under every policy: drop (everything unsynced lost), pages:SEED (a
 seeded subset of the unsynced 4 KiB pages kept, some torn at 512-byte
-sectors), reorder:SEED (a later unsynced change kept while an earlier one is
-lost), random:SEED and keep. Each state is recovered and judged against
-everything acknowledged before its crash point. No state is mounted: one
+sectors), reorder:SEED (a later unsynced write kept while an earlier one is
+lost; a directory's changes survive in order under every policy), random:SEED and keep. The workload closes the database cleanly and
+opens it again twice (after each third of it; reopen-every changes that),
+so states fall after a Close and after a reopen too. Each state is
+recovered and judged against everything acknowledged before its crash
+point. No state is mounted: one
 mount records, memory builds the rest. at and policy rebuild one state.
 
 target crashes another engine, as with kernel and barriers: its recorded
@@ -107,12 +110,13 @@ func (scenario) IgnoresDurability(s crashtest.Settings) bool { return !proc.Inme
 func config(ctx context.Context, s *crashtest.Session, seed uint64) Config {
 	set, params := s.Settings, Scenario.Params()
 	ops, writers := proc.DepthInt(set, params, "ops", 300), set.Int("writers")
-	child, target := proc.TargetChild(s, max(ops*writers/(lazyReopens+1), 1))
+	reopen := max(ops*writers/(lazyReopens+1), 1)
+	child, target := proc.TargetChild(s, reopen)
 	cfg := Config{Child: child, Target: target, Seed: seed, Durability: s.Durability, Ops: ops, Writers: writers,
 		States: proc.DepthInt(set, params, "states", 4), RandomPoints: set.Int("random-points"), MaxStates: set.Int("max-states"),
 		Dir: s.Dir, Stop: ctx.Done()}
 	if target == nil {
-		cfg.ReopenEvery = proc.ReopenEvery(set, 0)
+		cfg.ReopenEvery = proc.ReopenEvery(set, reopen)
 		if proc.Deep(set) {
 			cfg.SegmentSize = 4 << 10
 		}

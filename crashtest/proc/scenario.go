@@ -33,9 +33,11 @@ transactions, checkpoints and compactions; after a random time it kills it
 the child SIGKILLs itself at a random hit of a crash point. The parent then
 recovers the database, rebuilds the reference model from the seed and the
 child's acknowledgements, and judges: every acknowledged operation present,
-nothing else, versions exact. Iterations continue on the same database, so
-damage would accumulate; a reproduction reruns the iterations up to the
-failing one.
+nothing else, versions exact. The child closes the database cleanly and
+opens it again every reopen-every operations (100 by default; -1: never),
+and every reopen must lose nothing. Iterations continue on the same
+database, so damage would accumulate; a reproduction reruns the iterations
+up to the failing one.
 
 target crashes another engine the same way, through the target protocol
 (docs/target-protocol.md): its workload puts, deletes, writes atomic
@@ -93,7 +95,8 @@ func (scenario) Check(s crashtest.Settings) error {
 
 func (scenario) IgnoresDurability(s crashtest.Settings) bool { return !InmemOwn(s) }
 
-// killReopenDefault is the kill scenario's reopen-every for a Target.
+// killReopenDefault is the kill scenario's reopen-every, for in-mem's own
+// workload and a Target's alike.
 const killReopenDefault = 100
 
 // config builds the tester's configuration from the session.
@@ -121,7 +124,7 @@ func config(ctx context.Context, s *crashtest.Session) ProcessCrashConfig {
 		pc.Target, pc.Args, pc.Env, pc.WhiteboxRatio, pc.CrashPoints = target, child.Args, child.Env, -1, nil
 		target.Lifecycle.KillFirst = set.Bool("kill-first")
 	} else {
-		pc.ReopenEvery = ReopenEvery(set, 0)
+		pc.ReopenEvery = ReopenEvery(set, killReopenDefault)
 	}
 	return pc
 }
