@@ -365,3 +365,28 @@ func sameCells(a, b map[string]cellRec) bool {
 // sameBytes compares values exactly: a nil value (a deletion) differs from
 // an empty one.
 func sameBytes(a, b []byte) bool { return (a == nil) == (b == nil) && bytes.Equal(a, b) }
+
+// WriteMismatches writes the first ten mismatches to b, one indented line
+// each, and how many more there are: the body of every violation's text.
+func WriteMismatches(b *strings.Builder, ms []StateMismatch) {
+	for i, m := range ms {
+		if i == 10 {
+			fmt.Fprintf(b, "  ... %d more\n", len(ms)-i)
+			return
+		}
+		fmt.Fprintf(b, "  %s\n", m)
+	}
+}
+
+// WriteFates writes what a crash policy did with the first twelve
+// unsynced changes (vfs.Fate values, or their text), one indented line
+// each, and how many more there were.
+func WriteFates[F any](b *strings.Builder, fates []F) {
+	for i, f := range fates {
+		if i == 12 {
+			fmt.Fprintf(b, "  ... %d more unsynced changes\n", len(fates)-i)
+			return
+		}
+		fmt.Fprintf(b, "  unsynced: %v\n", f)
+	}
+}

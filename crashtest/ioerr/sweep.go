@@ -59,13 +59,7 @@ type Violation struct {
 func (v Violation) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s injected at operation %d (%s): %s\n", v.Injected, v.OpIndex, v.Op, v.Problem)
-	for i, m := range v.Mismatches {
-		if i == 10 {
-			fmt.Fprintf(&b, "  ... %d more\n", len(v.Mismatches)-i)
-			break
-		}
-		fmt.Fprintf(&b, "  %s\n", m)
-	}
+	crashtest.WriteMismatches(&b, v.Mismatches)
 	return strings.TrimRight(b.String(), "\n")
 }
 

@@ -71,40 +71,16 @@ type BarrierResult struct {
 	Barriers     int   // flushes it sent
 	BytesWritten int64 //
 	AckedOps     int   // acknowledged operations (puts for a Target)
-	States       int   // crash states judged
-	// AckedChecked sums, over states, the acknowledged operations the state
-	// had to hold and held.
-	AckedChecked int
-	// StateTime sums the time per state: build the image, attach, mount
-	// (the journal replays), recover, judge, unmount, detach.
-	StateTime  time.Duration
+	// StateTally counts the states judged and what they held; a state's
+	// time is: build the image, attach, mount (the journal replays),
+	// recover, judge, unmount, detach.
+	crashtest.StateTally
 	RecordTime time.Duration // running the workload on the recording device
 	Duration   time.Duration
 	Violations []BarrierViolation
 	// Notices are states with findings that break no promise (a Target
 	// that did not open after a crash during its creation).
 	Notices []BarrierViolation
-	// Classes counts states per class of finding (a Target's).
-	Classes crashtest.ClassCounts
-	// Unpromised counts states of an unsafe Target that lost acknowledged
-	// writes (reported, not violations); PermittedLoss sums the writes they
-	// lost.
-	Unpromised    int
-	PermittedLoss int
-	// Interrupted counts states whose judgement the stop cut short: not
-	// in States, neither passed nor violations.
-	Interrupted int
-	// Coverage says what the states touched: lifecycle phases, barriers,
-	// the store's files.
-	Coverage *crashtest.Coverage
-}
-
-// MeanStateTime is the mean time per crash state.
-func (r *BarrierResult) MeanStateTime() time.Duration {
-	if r.States == 0 {
-		return 0
-	}
-	return r.StateTime / time.Duration(r.States)
 }
 
 // BarrierViolation is one crash state whose recovery broke a promise.
@@ -130,13 +106,7 @@ func (v BarrierViolation) String() string {
 	if v.Err != nil {
 		fmt.Fprintf(&b, "  %v\n", v.Err)
 	}
-	for i, m := range v.Mismatches {
-		if i == 10 {
-			fmt.Fprintf(&b, "  ... %d more\n", len(v.Mismatches)-i)
-			break
-		}
-		fmt.Fprintf(&b, "  %s\n", m)
-	}
+	crashtest.WriteMismatches(&b, v.Mismatches)
 	if v.Image != "" {
 		fmt.Fprintf(&b, "  image: %s (mount -o loop, then inmem inspect MNT/db)\n", v.Image)
 	}

@@ -32,7 +32,7 @@ func exploreBarriers(cfg BarrierConfig) (res *BarrierResult, err error) {
 	if err != nil {
 		return nil, err
 	}
-	res = &BarrierResult{AckedOps: rec.judge.Acked(), RecordTime: rec.duration, Classes: crashtest.ClassCounts{}, Coverage: &crashtest.Coverage{}}
+	res = &BarrierResult{AckedOps: rec.judge.Acked(), RecordTime: rec.duration, StateTally: crashtest.NewStateTally()}
 	res.Coverage.Merge(rec.judge.Coverage())
 	for _, op := range rec.log {
 		if op.barrier {

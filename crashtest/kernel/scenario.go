@@ -338,18 +338,8 @@ func barrierRepro(s *crashtest.Session, opts string, seed uint64, state string) 
 // and returns its states with unpromised losses.
 func barrierWorkload(s *crashtest.Session, cell *crashtest.Cell, res *BarrierResult, index int, opts string) int {
 	f := &s.Found
-	f.Runs += res.States
-	f.AckedVerified += res.AckedChecked
-	f.PermittedLoss += res.PermittedLoss
-	f.Interrupted += res.Interrupted
-	f.Cover(res.Coverage)
-	if f.Classes == nil {
-		f.Classes = crashtest.ClassCounts{}
-	}
-	f.Classes.Merge(res.Classes)
-	cell.Runs += res.States
-	cell.Hits += res.States
-	cell.AckedVerified += res.AckedChecked
+	f.AddStates(res.StateTally)
+	cell.AddStates(res.StateTally)
 	for _, v := range res.Violations {
 		cell.Passed = false
 		cell.Failures = append(cell.Failures, fmt.Sprintf("seed %d, state %s", v.Seed, v.State))

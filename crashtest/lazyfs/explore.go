@@ -103,37 +103,15 @@ type Result struct {
 	Syncs    int // file and directory syncs among them
 	AckedOps int // acknowledged operations
 	Points   int // crash points
-	States   int // crash states judged
-	// AckedChecked sums, over states, the acknowledged operations the state
-	// had to hold and held.
-	AckedChecked int
-	Violations   []Violation
+	// StateTally counts the states judged and what they held; a state's
+	// time is: build it, write it out, recover, judge.
+	crashtest.StateTally
+	Violations []Violation
 	// Notices are states with findings that break no promise (a Target
-	// reading back a value that is neither written nor absent is a
-	// violation; a store that needed repair is a notice).
-	Notices []Violation
-	// Unpromised counts states of a Target that is not power safe that
-	// lost acknowledged writes, and PermittedLoss those writes: reported,
-	// not violations.
-	Unpromised    int
-	PermittedLoss int
-	// Interrupted counts states whose judging the Stop channel cut short.
-	Interrupted int
-	// Classes counts states per class of finding; Coverage holds the
-	// lifecycle phases the crash points fell in (a Target's).
-	Classes    crashtest.ClassCounts
-	Coverage   *crashtest.Coverage
+	// that did not open after a crash during its creation).
+	Notices    []Violation
 	RecordTime time.Duration // running the workload on the mount
-	StateTime  time.Duration // summed over states: build, write out, recover, judge
 	Duration   time.Duration
-}
-
-// MeanStateTime is the mean time per crash state.
-func (r *Result) MeanStateTime() time.Duration {
-	if r.States == 0 {
-		return 0
-	}
-	return r.StateTime / time.Duration(r.States)
 }
 
 // Violation is one crash state whose recovery broke a promise; Seed, At
@@ -163,20 +141,8 @@ func (v Violation) String() string {
 	if v.Err != nil {
 		fmt.Fprintf(&b, "  recovery failed: %v\n", v.Err)
 	}
-	for i, m := range v.Mismatches {
-		if i == 10 {
-			fmt.Fprintf(&b, "  ... %d more\n", len(v.Mismatches)-i)
-			break
-		}
-		fmt.Fprintf(&b, "  %s\n", m)
-	}
-	for i, f := range v.Fates {
-		if i == 12 {
-			fmt.Fprintf(&b, "  ... %d more unsynced changes\n", len(v.Fates)-i)
-			break
-		}
-		fmt.Fprintf(&b, "  unsynced: %s\n", f)
-	}
+	crashtest.WriteMismatches(&b, v.Mismatches)
+	crashtest.WriteFates(&b, v.Fates)
 	return strings.TrimRight(b.String(), "\n")
 }
 
@@ -204,7 +170,7 @@ func Explore(cfg Config) (res *Result, err error) {
 		return nil, err
 	}
 	res = &Result{Changes: len(rec.ops), AckedOps: rec.judge.Acked(), RecordTime: rec.took,
-		Classes: crashtest.ClassCounts{}, Coverage: &crashtest.Coverage{}}
+		StateTally: crashtest.NewStateTally()}
 	for _, op := range rec.ops {
 		if op.IsSync() {
 			res.Syncs++

@@ -237,18 +237,8 @@ func bookLive(s *crashtest.Session, cell *crashtest.Cell, lc *LiveConfig, seed u
 // book books one workload's exploration into the session and the cell.
 func book(s *crashtest.Session, cell *crashtest.Cell, res *Result, seed uint64, index int) {
 	f := &s.Found
-	f.Runs += res.States
-	f.AckedVerified += res.AckedChecked
-	f.PermittedLoss += res.PermittedLoss
-	f.Interrupted += res.Interrupted
-	f.Cover(res.Coverage)
-	if f.Classes == nil {
-		f.Classes = crashtest.ClassCounts{}
-	}
-	f.Classes.Merge(res.Classes)
-	cell.Runs += res.States
-	cell.Hits += res.States
-	cell.AckedVerified += res.AckedChecked
+	f.AddStates(res.StateTally)
+	cell.AddStates(res.StateTally)
 	cell.Reproduction = repro(s, seed, nil, s.Settings.Int("live"))
 	for _, v := range res.Violations {
 		cell.Passed = false

@@ -89,20 +89,8 @@ func (v Violation) String() string {
 	if v.RecoveryErr != nil {
 		fmt.Fprintf(&b, "  recovery failed: %v\n", v.RecoveryErr)
 	}
-	for i, m := range v.Mismatches {
-		if i == 10 {
-			fmt.Fprintf(&b, "  ... %d more\n", len(v.Mismatches)-i)
-			break
-		}
-		fmt.Fprintf(&b, "  %s\n", m)
-	}
-	for i, f := range v.Fates {
-		if i == 12 {
-			fmt.Fprintf(&b, "  ... %d more unsynced operations\n", len(v.Fates)-i)
-			break
-		}
-		fmt.Fprintf(&b, "  unsynced: %s\n", f)
-	}
+	crashtest.WriteMismatches(&b, v.Mismatches)
+	crashtest.WriteFates(&b, v.Fates)
 	return strings.TrimRight(b.String(), "\n")
 }
 
