@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/in-mem/inmem/vfs"
 )
 
 // ErrBadSetting is matched (errors.Is) by every error about a setting a
@@ -82,6 +84,18 @@ func DurationParam(name string, def, lo, hi time.Duration, usage string) Param {
 		}
 		return nil
 	}}
+}
+
+// PoliciesParam returns the policies param of a scenario that crashes
+// under vfs crash policies: a comma-separated list of their names.
+func PoliciesParam(def string) Param {
+	return Param{Name: "policies", Default: def, Usage: "crash policies of every crash point: drop, keep, random, pages, reorder",
+		Check: func(v string) error {
+			if _, err := vfs.ParseCrashModes(v); err != nil {
+				return errors.New("want a list of drop, keep, random, pages, reorder")
+			}
+			return nil
+		}}
 }
 
 // ChoiceParam returns a String param accepting one of choices.

@@ -77,6 +77,20 @@ func ParseCrashMode(s string) (CrashMode, error) {
 	return 0, fmt.Errorf("%w %q (want drop, keep, random, pages or reorder)", ErrBadCrashPolicy, s)
 }
 
+// ParseCrashModes parses a comma-separated list of the names String
+// returns ("drop,pages,reorder").
+func ParseCrashModes(list string) ([]CrashMode, error) {
+	var modes []CrashMode
+	for _, name := range strings.Split(list, ",") {
+		m, err := ParseCrashMode(strings.TrimSpace(name))
+		if err != nil {
+			return nil, err
+		}
+		modes = append(modes, m)
+	}
+	return modes, nil
+}
+
 // ErrBadCrashPolicy is returned by ParseCrashMode and ParseCrashPolicy for a
 // policy they cannot read.
 var ErrBadCrashPolicy = errors.New("inmem/vfs: unknown crash policy")

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/in-mem/inmem/crashtest"
@@ -66,8 +65,7 @@ func (scenario) Params() []crashtest.Param {
 	return append([]crashtest.Param{
 		crashtest.IntParam("ops", 64, 1, 100_000, "operations per writer"),
 		crashtest.IntParam("writers", 1, 1, 64, "concurrent writers in the child (1: the seed fixes the operations)"),
-		{Name: "policies", Default: "drop,pages,reorder", Usage: "crash policies of every crash point: drop, keep, random, pages, reorder",
-			Check: checkModes},
+		crashtest.PoliciesParam("drop,pages,reorder"),
 		crashtest.IntParam("states", 1, 1, 1000, "seeds per seeded policy per crash point"),
 		crashtest.IntParam("random-points", 8, 0, 100_000, "crash points at random moments, besides every sync and the end"),
 		crashtest.IntParam("max-states", 0, 0, 1<<30, "judge a seeded sample of at most this many states per workload (0: all)"),
@@ -84,15 +82,6 @@ const liveDefault = "3"
 // lazyReopens is how many times a Target's recorded workload is closed and
 // reopened by default.
 const lazyReopens = 2
-
-func checkModes(v string) error {
-	for _, p := range strings.Split(v, ",") {
-		if _, err := vfs.ParseCrashMode(strings.TrimSpace(p)); err != nil {
-			return errors.New("want a list of drop, keep, random, pages, reorder")
-		}
-	}
-	return nil
-}
 
 func (scenario) Check(s crashtest.Settings) error {
 	if !proc.InmemOwn(s) && s.String("live") != "0" && s.String("live") != liveDefault {
@@ -124,10 +113,7 @@ func config(ctx context.Context, s *crashtest.Session, seed uint64) Config {
 	if cfg.RandomPoints == 0 {
 		cfg.RandomPoints = -1
 	}
-	for _, p := range strings.Split(set.String("policies"), ",") {
-		m, _ := vfs.ParseCrashMode(strings.TrimSpace(p))
-		cfg.Policies = append(cfg.Policies, m)
-	}
+	cfg.Policies, _ = vfs.ParseCrashModes(set.String("policies"))
 	if set.Has("at") {
 		at := set.Int("at")
 		p, _ := ParsePolicy(set.String("policy"))
@@ -204,10 +190,7 @@ func runLive(ctx context.Context, s *crashtest.Session, cell *crashtest.Cell, se
 	lc := LiveConfig{ProcessCrashConfig: proc.ProcessCrashConfig{MinRuntime: 20 * time.Millisecond, MaxRuntime: 150 * time.Millisecond,
 		Iterations: set.Int("live"), Seed: seed, Durability: s.Durability, Writers: set.Int("writers"),
 		Args: s.Child.Args, Env: s.Child.Env, Stop: ctx.Done()}, Dir: s.Dir}
-	for _, p := range strings.Split(set.String("policies"), ",") {
-		m, _ := vfs.ParseCrashMode(strings.TrimSpace(p))
-		lc.Policies = append(lc.Policies, m)
-	}
+	lc.Policies, _ = vfs.ParseCrashModes(set.String("policies"))
 	lc.Progress = func(r proc.KillIterationResult) { bookLive(s, cell, &lc, seed, r) }
 	_, err := Live(s.Child.Binary, lc)
 	return err

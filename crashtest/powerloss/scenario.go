@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/in-mem/inmem"
@@ -26,8 +25,9 @@ func (scenario) Help() crashtest.Help {
 		Long: `powerloss records the filesystem operations of a seeded workload, then for
 every sync point (every-op: every operation) builds the crash states a power
 loss can leave (drop: only synced data; keep: a process crash; random:
-seeded subsets of the unsynced writes and directory changes, torn at
-512-byte sectors), recovers each and judges it against the reference model
+seeded subsets of the unsynced writes, torn at 512-byte sectors, and of
+each directory's changes a prefix, in order; pages and reorder too),
+recovers each and judges it against the reference model
 as it stood at that moment. at and policy rebuild one state exactly.`,
 		Unit: "crash states", InAll: true, Budget: 30 * time.Second,
 	}
@@ -36,8 +36,7 @@ as it stood at that moment. at and policy rebuild one state exactly.`,
 func (scenario) Params() []crashtest.Param {
 	return []crashtest.Param{
 		crashtest.IntParam("ops", 200, 1, 100_000, "operations per workload"),
-		{Name: "policies", Default: "drop,keep,random", Usage: "crash policies to build at every crash point: drop, keep, random, pages, reorder",
-			Check: checkPolicies},
+		crashtest.PoliciesParam("drop,keep,random"),
 		crashtest.IntParam("states", 4, 1, 1000, "random states per crash point"),
 		{Name: "every-op", Kind: crashtest.KindBool, Default: "false", Usage: "crash after every filesystem operation, not only around syncs"},
 		crashtest.OptionalIntParam("at", 0, 1<<30, "only the crash after this many filesystem operations (to rebuild one state)"),
@@ -48,15 +47,6 @@ func (scenario) Params() []crashtest.Param {
 func (scenario) Check(s crashtest.Settings) error {
 	if s.Has("policy") && !s.Has("at") {
 		return &crashtest.SettingError{Name: "policy", Value: s.String("policy"), Want: "needs at: the crash point it rebuilds"}
-	}
-	return nil
-}
-
-func checkPolicies(v string) error {
-	for _, p := range strings.Split(v, ",") {
-		if _, err := vfs.ParseCrashMode(strings.TrimSpace(p)); err != nil {
-			return fmt.Errorf("want a list of drop, keep, random, pages, reorder")
-		}
 	}
 	return nil
 }
@@ -87,10 +77,7 @@ func config(ctx context.Context, s *crashtest.Session, seed uint64) Config {
 		RandomStates: set.Int("states"), EveryOperation: set.Bool("every-op"),
 		Options: inmem.Options{SegmentSize: 16 << 10}, Stop: ctx.Done(), Plant: s.Plant,
 	}
-	for _, p := range strings.Split(set.String("policies"), ",") {
-		m, _ := vfs.ParseCrashMode(strings.TrimSpace(p))
-		cfg.Policies = append(cfg.Policies, m)
-	}
+	cfg.Policies, _ = vfs.ParseCrashModes(set.String("policies"))
 	if set.Has("at") {
 		at := set.Int("at")
 		cfg.Only = &at
