@@ -26,6 +26,8 @@ import (
 //	E <writer> <op> <msg>   the op failed with an unexpected error: its
 //	                        outcome is unknown; the writer stops
 //	K <point>               a whitebox crash point fired; SIGKILL follows
+//	L closing <version>     a clean close begins (the lifecycle phase
+//	                        close): nothing is promised by it yet
 //	L close <version>       the database was closed cleanly at <version>
 //	                        (a lifecycle cycle, see Lifecycle): a durability
 //	                        point, every version up to it is synced
@@ -79,7 +81,7 @@ func parseAck(s string) (ackLine, error) {
 			l.text = f[1]
 		}
 	case 'L':
-		if len(f) != 3 || (f[1] != "close" && f[1] != "open") {
+		if len(f) != 3 || (f[1] != "closing" && f[1] != "close" && f[1] != "open") {
 			return ackLine{}, fmt.Errorf("bad lifecycle line %q", s)
 		}
 		l.text, l.version = f[1], inmem.Version(num(2))

@@ -32,7 +32,7 @@ type ChildConfig struct {
 	CrashHit   uint64
 	// ReopenEvery, if positive, closes the database cleanly and opens it
 	// again after every n operations (all writers together), reporting
-	// "L close <version>" and "L open <version>" (see Lifecycle).
+	// "L closing", "L close <version>" and "L open <version>" (see Lifecycle).
 	ReopenEvery int
 }
 
@@ -157,6 +157,7 @@ type childDB struct {
 // reopen closes the database cleanly and opens it again, reporting both.
 func (h *childDB) reopen() error {
 	v := h.db.LastVersion()
+	h.aw.line("L closing %d", v)
 	if err := h.db.Close(); err != nil {
 		return err
 	}

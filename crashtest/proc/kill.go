@@ -578,7 +578,10 @@ func (t *ProcessCrashTester) killFirst(i int) error {
 // lifecycleLine books a clean close (a durability point: everything up to
 // its version is synced) or the open after it (which must lose nothing).
 func (t *ProcessCrashTester) lifecycleLine(l ackLine, r *KillIterationResult) {
-	if l.text == "close" {
+	switch l.text {
+	case "closing":
+		return
+	case "close":
 		t.model.SyncedUpTo(l.version)
 		return
 	}

@@ -19,7 +19,7 @@ import (
 //     workload waits until no operation is under way, closes the store
 //     cleanly and opens it again. A Target without Caps.Reopen is reopened
 //     in a new process. in-mem's child reports the cycle on the
-//     acknowledgement pipe as "L close <version>" and "L open <version>";
+//     acknowledgement pipe as "L closing", "L close <version>" and "L open <version>";
 //     a clean close is a durability point (Buffered syncs on Close).
 //   - KillFirst: the run starts with a process SIGKILLed in the middle of
 //     its writes (the kill tester and the ext4 power cut: before every

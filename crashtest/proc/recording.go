@@ -180,8 +180,9 @@ func inmemRecording(m *crashtest.ReferenceModel, run *childRun, cc ChildConfig, 
 }
 
 // childPhases returns the lifecycle phase of in-mem's child at a clock:
-// create until its R line, reopen from an "L close" to the "L open" after
-// it, end after its last line, write otherwise.
+// create until its R line, close from an "L closing" to the "L close"
+// after it, reopen from there to the "L open", end after its last line,
+// write otherwise.
 func childPhases(run *childRun) func(uint64) string {
 	var marks []phaseMark
 	for i, l := range run.lines {
@@ -191,6 +192,8 @@ func childPhases(run *childRun) func(uint64) string {
 		switch {
 		case l.kind == 'R':
 			marks = append(marks, phaseMark{at: run.at[i], phase: "write"})
+		case l.kind == 'L' && l.text == "closing":
+			marks = append(marks, phaseMark{at: run.at[i], phase: "close"})
 		case l.kind == 'L' && l.text == "close":
 			marks = append(marks, phaseMark{at: run.at[i], phase: "reopen"})
 		case l.kind == 'L':
