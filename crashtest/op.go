@@ -253,10 +253,7 @@ func (o *Op) String() string {
 // to size bytes, so that a recovered value shows which operation wrote it.
 func UniqueValue(run, key string, op int, size int) []byte {
 	v := fmt.Sprintf("%s/%s/op%d;", run, key, op)
-	for len(v) < size {
-		v += "."
-	}
-	return []byte(v)
+	return []byte(v + strings.Repeat(".", max(size-len(v), 0)))
 }
 
 func short(b []byte) string {
