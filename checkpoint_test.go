@@ -1,14 +1,16 @@
 package inmem_test
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/in-mem/inmem"
 	"github.com/in-mem/inmem/crashpoint"
+	"github.com/in-mem/inmem/crashtest"
 	"github.com/in-mem/inmem/vfs"
 )
 
@@ -18,21 +20,20 @@ import (
 func TestDB_Checkpoint_SameAsLogOnly(t *testing.T) {
 	seed := testSeed(t)
 	opts := &inmem.Options{SegmentSize: 8 << 10}
-	var states []dbState
+	var histories []string
 	var reports []inmem.RecoveryReport
 	for _, withCheckpoint := range []bool{false, true} {
 		mem := vfs.NewMemFS()
 		db := openMem(t, mem, opts)
-		g := newGen(seed, "w")
-		g.valueSize = 50
-		g.retention = true
-		runGen(t, g, db, 200)
+		w := newWorkload(seed)
+		w.valueSize, w.retention = 50, true
+		w.run(t, db, 200)
 		if withCheckpoint {
 			if _, err := db.Checkpoint(); err != nil {
 				t.Fatal(err)
 			}
 		}
-		runGen(t, g, db, 200)
+		w.run(t, db, 200)
 		if withCheckpoint {
 			if _, err := db.Checkpoint(); err != nil {
 				t.Fatal(err)
@@ -41,18 +42,20 @@ func TestDB_Checkpoint_SameAsLogOnly(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		runGen(t, g, db, 100)
+		w.run(t, db, 100)
 		if err := db.Close(); err != nil {
 			t.Fatal(err)
 		}
 		db = openMem(t, mem, opts)
-		checkModel(t, db, g.m, fmt.Sprintf("checkpoint %v", withCheckpoint))
-		states = append(states, dump(t, db, g.m.extra()).noTS())
+		checkModel(t, db, w.m, fmt.Sprintf("checkpoint %v", withCheckpoint))
+		histories = append(histories, fmt.Sprint(w.m.Ops()))
 		reports = append(reports, db.Recovery())
 		db.Close()
 	}
-	if d := diffStates(states[0], withIDs(states[1], states[0])); d != "" {
-		t.Fatalf("snapshot plus log differs from log alone:\n%s", d)
+	// Each database holds exactly its model's state, and the two models are
+	// one history: the two states are the same.
+	if histories[0] != histories[1] {
+		t.Fatalf("the workload went differently with checkpoints:\n%s\n%s", histories[0], histories[1])
 	}
 	if reports[1].SnapshotID != 2 || reports[1].Records >= reports[0].Records || reports[1].Watermark == 0 {
 		t.Fatalf("recovery with checkpoints %+v should start from snapshot 2 and replay fewer records than %d", reports[1], reports[0].Records)
@@ -62,47 +65,87 @@ func TestDB_Checkpoint_SameAsLogOnly(t *testing.T) {
 // TestDB_Checkpoint_Info checks what Checkpoint reports against the model.
 func TestDB_Checkpoint_Info(t *testing.T) {
 	db, mem := newTestDB(t, nil)
-	g := newGen(testSeed(t), "w")
-	runGen(t, g, db, 300)
+	w := newWorkload(testSeed(t))
+	w.run(t, db, 300)
 	for i := range 3 {
 		ck, err := db.Checkpoint()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ck.SnapshotID != uint64(i+1) || ck.Watermark != db.LastVersion() || ck.Watermark != g.m.last {
-			t.Fatalf("checkpoint %d: %+v, want snapshot %d at watermark %d", i, ck, i+1, g.m.last)
+		if ck.SnapshotID != uint64(i+1) || ck.Watermark != db.LastVersion() || ck.Watermark != w.m.Latest() {
+			t.Fatalf("checkpoint %d: %+v, want snapshot %d at watermark %d", i, ck, i+1, w.m.Latest())
 		}
 		if size := fileSize(t, mem, ck.File); size != ck.Bytes || filepath.Dir(ck.File) != filepath.Join(testDir, "SNAPSHOTS") {
 			t.Fatalf("checkpoint file %s is %d bytes, info says %d", ck.File, size, ck.Bytes)
 		}
-		var keys, versions, events, cells, logical uint64
-		for _, r := range g.m.state().Runs {
-			logical += uint64(len(r.Name))
-			for k, h := range r.KV {
-				keys++
-				versions += uint64(len(h))
-				logical += uint64(len(k))
-				for _, v := range h {
-					logical += uint64(len(v.Value))
-				}
-			}
-			for _, e := range r.Events {
-				events++
-				logical += uint64(len(e.Payload))
-			}
-			for c, v := range r.Cells {
-				cells++
-				logical += uint64(len(c) + len(v.Value))
-			}
+		checkModel(t, db, w.m, "at the checkpoint") // so the database's contents are the model's
+		c := contentsOf(db, w.m)
+		if ck.Runs != c.runs || ck.Keys != c.keys || ck.Versions != c.versions || ck.Events != c.events || ck.Cells != c.cells {
+			t.Fatalf("checkpoint counts %+v, want %+v", ck, c)
 		}
-		if ck.Runs != uint64(len(g.m.runs)) || ck.Keys != keys || ck.Versions != versions || ck.Events != events || ck.Cells != cells {
-			t.Fatalf("checkpoint counts %+v, want %d runs %d keys %d versions %d events %d cells", ck, len(g.m.runs), keys, versions, events, cells)
+		if ck.Logical != c.logical {
+			t.Fatalf("checkpoint logical bytes %d, want %d", ck.Logical, c.logical)
 		}
-		if ck.Logical != logical {
-			t.Fatalf("checkpoint logical bytes %d, want %d", ck.Logical, logical)
-		}
-		runGen(t, g, db, 50)
+		w.run(t, db, 50)
 	}
+}
+
+// contents is what a checkpoint counts.
+type contents struct{ runs, keys, versions, events, cells, logical uint64 }
+
+// contentsOf counts db's contents: every run, key (deleted ones too, which
+// m names), version, event and cell, and their bytes.
+func contentsOf(db *inmem.DB, m *crashtest.ReferenceModel) contents {
+	var c contents
+	for _, r := range must(db.ListRuns()) {
+		c.runs++
+		c.logical += uint64(len(r.Name))
+		for _, k := range keysOf(db, r, m) {
+			h, err := db.KVHistory(r.ID, k)
+			if errors.Is(err, inmem.ErrNotFound) {
+				continue
+			}
+			c.keys++
+			c.logical += uint64(len(k))
+			for _, v := range must(h, err) {
+				c.versions++
+				c.logical += uint64(len(v.Value))
+			}
+		}
+		for _, e := range must(db.EventRange(r.ID, 0, must(db.EventCount(r.ID)))) {
+			c.events++
+			c.logical += uint64(len(e.Payload))
+		}
+		for _, cell := range must(db.StateCells(r.ID)) {
+			c.cells++
+			c.logical += uint64(len(cell) + len(must(db.StateGet(r.ID, cell)).Value))
+		}
+	}
+	return c
+}
+
+// keysOf returns the keys of run r: the live ones, and every key m's
+// history wrote to it.
+func keysOf(db *inmem.DB, r inmem.RunInfo, m *crashtest.ReferenceModel) []string {
+	keys := must(db.KVKeys(r.ID, ""))
+	for _, op := range m.Ops() {
+		for _, w := range op.Writes {
+			if w.Run == r.Name && (w.Kind == crashtest.WriteKVPut || w.Kind == crashtest.WriteKVDelete) {
+				keys = append(keys, w.Key)
+			}
+		}
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}
+
+// must returns v, panicking on err: for reads that cannot fail in a test
+// that checked the database already.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
 // TestDB_Checkpoint_Empty checkpoints a database with nothing in it.
@@ -131,66 +174,6 @@ func TestDB_Checkpoint_InMemory(t *testing.T) {
 	}
 }
 
-// concurrentWorkload runs writers gens concurrently (each on its own runs,
-// plus events appended by all of them to one shared run) while during
-// runs in the calling goroutine. It returns every acknowledged commit.
-func concurrentWorkload(t testing.TB, db *inmem.DB, seed uint64, writers, steps int, during func()) []rec {
-	t.Helper()
-	var shared inmem.RunID
-	v, err := db.Commit(func(tx *inmem.Tx) (err error) {
-		shared, err = tx.CreateRun("shared")
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	recs := []rec{{v: v, muts: []mut{{kind: mCreateRun, run: "shared", id: shared}}}}
-	var wg sync.WaitGroup
-	errs := make(chan error, writers)
-	for w := range writers {
-		wg.Go(func() {
-			g := newGen(seed+uint64(w), fmt.Sprintf("w%d", w))
-			g.retention = true
-			for i := range steps {
-				step := g.step
-				if i%4 == 3 {
-					step = func(db *inmem.DB) (rec, bool, error) { return sharedEvent(db, shared, g.value("shared")) }
-				}
-				r, ok, err := step(db)
-				if err != nil {
-					errs <- fmt.Errorf("%s step %d: %w", g.name, i, err)
-					return
-				}
-				if ok {
-					mu.Lock()
-					recs = append(recs, r)
-					mu.Unlock()
-				}
-			}
-		})
-	}
-	during()
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	return recs
-}
-
-func sharedEvent(db *inmem.DB, run inmem.RunID, payload string) (rec, bool, error) {
-	var seq uint64
-	v, err := db.Commit(func(tx *inmem.Tx) (err error) {
-		seq, err = tx.EventAppend(run, []byte(payload))
-		return err
-	})
-	if err != nil {
-		return rec{}, false, err
-	}
-	return rec{v: v, muts: []mut{{kind: mEvent, run: "shared", value: payload, seq: seq}}}, true, nil
-}
-
 // TestDB_Checkpoint_ConcurrentWriters checks that a checkpoint taken while
 // writers commit is one point in time: the snapshot alone, loaded as
 // recovery loads it, equals the model of every commit at or below its
@@ -201,11 +184,11 @@ func TestDB_Checkpoint_ConcurrentWriters(t *testing.T) {
 		t.Run(mode.String(), func(t *testing.T) {
 			db, _ := newTestDB(t, &inmem.Options{Durability: mode, SegmentSize: 16 << 10})
 			type shot struct {
-				w     inmem.Version
-				state func(map[string][]string) dbState
+				w    inmem.Version
+				view *inmem.DB
 			}
 			var shots []shot
-			recs := concurrentWorkload(t, db, seed, 6, 150, func() {
+			m := concurrentWorkload(t, db, seed, 6, 150, func() {
 				for range 5 {
 					ck, err := db.Checkpoint()
 					if err != nil {
@@ -217,30 +200,20 @@ func TestDB_Checkpoint_ConcurrentWriters(t *testing.T) {
 						t.Errorf("snapshot view: watermark %d, %v; checkpoint said %d", w, err, ck.Watermark)
 						return
 					}
-					shots = append(shots, shot{w, func(extra map[string][]string) dbState { return dump(t, view, extra) }})
+					shots = append(shots, shot{w, view})
 					if _, err := db.Compact(inmem.CompactWALOnly); err != nil {
 						t.Error(err)
 					}
 				}
 			})
-			final, err := modelOf(recs, ^inmem.Version(0))
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkModel(t, db, final, "after the writers")
+			checkModel(t, db, m, "after the writers")
+			ids := runIDs(t, db)
 			var inside int
 			for _, s := range shots {
-				m, err := modelOf(recs, s.w)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if m.last != s.w {
-					t.Fatalf("no acknowledged commit has the watermark %d (highest below: %d)", s.w, m.last)
-				}
-				if d := diffStates(m.state(), s.state(final.extra()).noTS()); d != "" {
-					t.Fatalf("snapshot at watermark %d is not the state at that version:\n%s", s.w, d)
-				}
-				if s.w > 1 && s.w < final.last {
+				what := fmt.Sprintf("snapshot at watermark %d", s.w)
+				checkAt(t, s.view, m, s.w, what)
+				checkRunIDs(t, s.view, ids, what)
+				if s.w > 1 && s.w < m.Latest() {
 					inside++
 				}
 			}
@@ -292,13 +265,13 @@ func crashBetweenSteps(t *testing.T, seed uint64, mode inmem.Durability, p crash
 	mem := vfs.NewMemFS()
 	db := openMem(t, mem, opts)
 	abandon(t, db)
-	g := newGen(seed, "w")
-	g.valueSize = 200
-	runGen(t, g, db, 100)
+	w := newWorkload(seed)
+	w.valueSize = 200
+	w.run(t, db, 100)
 	if _, err := db.Checkpoint(); err != nil { // an older snapshot to fall back on
 		t.Fatal(err)
 	}
-	runGen(t, g, db, 100)
+	w.run(t, db, 100)
 	var crashed *vfs.MemFS
 	cps.Arm(crashpoint.OnHit(p, hit), func(crashpoint.Point) { crashed = mem.Crash(pol) })
 	if _, err := db.Checkpoint(); err != nil {
@@ -312,8 +285,8 @@ func crashBetweenSteps(t *testing.T, seed uint64, mode inmem.Durability, p crash
 	}
 	ropts := &inmem.Options{Durability: mode, SegmentSize: 4096}
 	db2 := openMem(t, crashed, ropts)
-	checkModel(t, db2, g.m, "after the crash")
-	runGen(t, g, db2, 50)
+	checkModel(t, db2, w.m, "after the crash")
+	w.run(t, db2, 50)
 	if _, err := db2.Checkpoint(); err != nil {
 		t.Fatal(err)
 	}
@@ -331,5 +304,5 @@ func crashBetweenSteps(t *testing.T, seed uint64, mode inmem.Durability, p crash
 	db2.Close()
 	db3 := openMem(t, crashed, ropts)
 	defer db3.Close()
-	checkModel(t, db3, g.m, "after checkpoint, compaction and reopen of the recovered database")
+	checkModel(t, db3, w.m, "after checkpoint, compaction and reopen of the recovered database")
 }

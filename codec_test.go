@@ -61,35 +61,22 @@ func TestDB_Encrypted_NoPlaintextOnDisk(t *testing.T) {
 	opts := &inmem.Options{EncryptionKey: key(9), SegmentSize: 8 << 10}
 	mem := vfs.NewMemFS()
 	db := openMem(t, mem, opts)
-	g := newGen(seed, "secret-writer")
-	g.valueSize = 40
-	g.retention = true
-	runGen(t, g, db, 150)
+	w := newWorkload(seed)
+	w.valueSize, w.retention, w.tag = 40, true, "secret-writer/"
+	w.run(t, db, 150)
 	if _, err := db.Checkpoint(); err != nil {
 		t.Fatal(err)
 	}
-	runGen(t, g, db, 150)
-	if _, err := db.Compact(inmem.CompactFull); err != nil {
-		t.Fatal(err)
-	}
-	runGen(t, g, db, 50)
-	before := dump(t, db, g.m.extra())
+	w.run(t, db, 150)
+	w.compact(t, db, inmem.CompactFull)
+	w.run(t, db, 50)
+	before := capture(t, db, w.m)
 	db.Close()
 
 	var needles []string
-	for _, r := range before.Runs {
-		needles = append(needles, r.Name)
-		for k, h := range r.KV {
-			needles = append(needles, "secret-writer-"+k)
-			for _, v := range h {
-				needles = append(needles, v.Value)
-			}
-		}
-		for _, e := range r.Events {
-			needles = append(needles, e.Payload)
-		}
-		for _, c := range r.Cells {
-			needles = append(needles, c.Value)
+	for _, op := range w.m.Ops() {
+		for _, wr := range op.Writes {
+			needles = append(needles, wr.Run, wr.Key, string(wr.Value))
 		}
 	}
 	all := files(t, mem, testDir)
@@ -106,9 +93,7 @@ func TestDB_Encrypted_NoPlaintextOnDisk(t *testing.T) {
 	}
 	db = openMem(t, mem, opts)
 	defer db.Close()
-	if d := diffStates(before, dump(t, db, g.m.extra())); d != "" {
-		t.Fatalf("encrypted database reopened differently:\n%s", d)
-	}
+	checkSame(t, before, capture(t, db, w.m), "encrypted database reopened differently")
 }
 
 // TestDB_Codec_Custom checks that a user codec transforms every persisted
@@ -117,11 +102,12 @@ func TestDB_Codec_Custom(t *testing.T) {
 	mem := vfs.NewMemFS()
 	opts := &inmem.Options{Codec: xorCodec(0x5a)}
 	db := openMem(t, mem, opts)
-	g := newGen(testSeed(t), "plainname")
-	runGen(t, g, db, 100)
+	w := newWorkload(testSeed(t))
+	w.tag = "plainname/"
+	w.run(t, db, 100)
 	db.Checkpoint()
-	runGen(t, g, db, 50)
-	before := dump(t, db, g.m.extra())
+	w.run(t, db, 50)
+	before := capture(t, db, w.m)
 	db.Close()
 	for path, data := range files(t, mem, testDir) {
 		if bytes.Contains(data, []byte("plainname")) {
@@ -130,9 +116,7 @@ func TestDB_Codec_Custom(t *testing.T) {
 	}
 	db = openMem(t, mem, opts)
 	defer db.Close()
-	if d := diffStates(before, dump(t, db, g.m.extra())); d != "" {
-		t.Fatalf("reopened differently:\n%s", d)
-	}
+	checkSame(t, before, capture(t, db, w.m), "reopened differently")
 }
 
 // TestNewAESGCMCodec checks key validation and that the ID names the key.

@@ -17,19 +17,19 @@ func TestDB_Compact_WALOnly(t *testing.T) {
 	opts := &inmem.Options{SegmentSize: 4096}
 	mem := vfs.NewMemFS()
 	db := openMem(t, mem, opts)
-	g := newGen(seed, "w")
-	g.valueSize = 200
-	runGen(t, g, db, 200)
+	w := newWorkload(seed)
+	w.valueSize = 200
+	w.run(t, db, 200)
 	if _, err := db.Checkpoint(); err != nil {
 		t.Fatal(err)
 	}
-	runGen(t, g, db, 200)
+	w.run(t, db, 200)
 	ck, err := db.Checkpoint()
 	if err != nil {
 		t.Fatal(err)
 	}
-	runGen(t, g, db, 20) // records after the watermark stay needed
-	before := dump(t, db, g.m.extra())
+	w.run(t, db, 20) // records after the watermark stay needed
+	before := capture(t, db, w.m)
 	segsBefore, bytesBefore := segments(t, mem), diskBytes(t, mem, testDir)
 
 	info, err := db.Compact(inmem.CompactWALOnly)
@@ -46,9 +46,7 @@ func TestDB_Compact_WALOnly(t *testing.T) {
 	if _, err := mem.Stat(ck.File); err != nil {
 		t.Fatalf("the current snapshot is gone: %v", err)
 	}
-	if d := diffStates(before, dump(t, db, g.m.extra())); d != "" {
-		t.Fatalf("compaction changed reads:\n%s", d)
-	}
+	checkSame(t, before, capture(t, db, w.m), "compaction changed reads")
 	again, err := db.Compact(inmem.CompactWALOnly)
 	if err != nil || again.SegmentsRemoved != 0 || again.ReclaimedBytes != 0 {
 		t.Fatalf("a second compaction = %+v, %v; want nothing to do", again, err)
@@ -56,18 +54,16 @@ func TestDB_Compact_WALOnly(t *testing.T) {
 	db.Close()
 	db = openMem(t, mem, opts)
 	defer db.Close()
-	if d := diffStates(before, dump(t, db, g.m.extra())); d != "" {
-		t.Fatalf("reopen after compaction changed reads:\n%s", d)
-	}
+	checkSame(t, before, capture(t, db, w.m), "reopen after compaction changed reads")
 }
 
 // TestDB_Compact_NoCheckpoint checks that without a snapshot compaction
 // keeps every segment: recovery still needs them all.
 func TestDB_Compact_NoCheckpoint(t *testing.T) {
 	db, mem := newTestDB(t, &inmem.Options{SegmentSize: 4096})
-	g := newGen(1, "w")
-	g.valueSize = 200
-	runGen(t, g, db, 100)
+	w := newWorkload(1)
+	w.valueSize = 200
+	w.run(t, db, 100)
 	before := files(t, mem, testDir)
 	info, err := db.Compact(inmem.CompactWALOnly)
 	if err != nil || info.SegmentsRemoved != 0 || info.ReclaimedBytes != 0 {

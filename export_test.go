@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/in-mem/inmem"
+	"github.com/in-mem/inmem/crashtest"
 	"github.com/in-mem/inmem/vfs"
 	"github.com/in-mem/inmem/vfs/errorfs"
 )
@@ -40,7 +41,7 @@ func TestDB_Export_WhileWriting(t *testing.T) {
 			db := openMem(t, mem, &inmem.Options{Durability: mode, SegmentSize: 16 << 10})
 			var mu sync.Mutex
 			var exports []inmem.ExportInfo
-			recs := concurrentWorkload(t, db, seed, 6, 100, func() {
+			m := concurrentWorkload(t, db, seed, 6, 100, func() {
 				for i := range 4 {
 					info, err := db.Export(fmt.Sprintf("exports/e%d", i))
 					if err != nil {
@@ -52,48 +53,45 @@ func TestDB_Export_WhileWriting(t *testing.T) {
 					mu.Unlock()
 				}
 			})
-			final, err := modelOf(recs, ^inmem.Version(0))
-			if err != nil {
-				t.Fatal(err)
-			}
+			ids := runIDs(t, db)
 			if err := db.Close(); err != nil {
 				t.Fatal(err)
 			}
 			for _, info := range exports {
-				m, err := modelOf(recs, info.Watermark)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if m.last != info.Watermark {
-					t.Fatalf("export watermark %d is no acknowledged commit", info.Watermark)
-				}
-				want := withIDs(m.state(), final.state())
-				mdb := openImport(t, mem, info.Dir, &inmem.Options{Durability: inmem.InMemory})
-				if d := diffStates(want, dump(t, mdb, final.extra()).noTS()); d != "" {
-					t.Fatalf("in-memory import of %s (watermark %d) differs:\n%s", info.Dir, info.Watermark, d)
-				}
-				mdb.Close()
-				idb := openImport(t, mem, info.Dir, nil)
-				if d := diffStates(want, dump(t, idb, final.extra()).noTS()); d != "" {
-					t.Fatalf("import of %s (watermark %d) differs:\n%s", info.Dir, info.Watermark, d)
-				}
-				v, err := idb.EventAppend(want.Runs[0].ID, []byte("after import"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := idb.Close(); err != nil {
-					t.Fatal(err)
-				}
-				rdb, err := inmem.Open(info.Dir, &inmem.Options{FS: mem})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if n, _ := rdb.EventCount(want.Runs[0].ID); n != v+1 {
-					t.Fatalf("the imported database lost its write: %d events", n)
-				}
-				rdb.Close()
+				checkImports(t, mem, info, m, ids)
 			}
 		})
+	}
+}
+
+// checkImports imports an export taken while writers committed: into memory
+// and onto disk, each must hold exactly the commits at or below its
+// watermark, and the imported database must work on.
+func checkImports(t *testing.T, mem *vfs.MemFS, info inmem.ExportInfo, m *crashtest.ReferenceModel, ids map[string]inmem.RunID) {
+	t.Helper()
+	what := fmt.Sprintf("import of %s (watermark %d)", info.Dir, info.Watermark)
+	mdb := openImport(t, mem, info.Dir, &inmem.Options{Durability: inmem.InMemory})
+	checkAt(t, mdb, m, info.Watermark, "in-memory "+what)
+	checkRunIDs(t, mdb, ids, "in-memory "+what)
+	mdb.Close()
+	idb := openImport(t, mem, info.Dir, nil)
+	checkAt(t, idb, m, info.Watermark, what)
+	checkRunIDs(t, idb, ids, what)
+	run := runID(t, idb, "shared")
+	v, err := idb.EventAppend(run, []byte("after import"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := idb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rdb, err := inmem.Open(info.Dir, &inmem.Options{FS: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	if n, _ := rdb.EventCount(run); n != v+1 {
+		t.Fatalf("the imported database lost its write: %d events", n)
 	}
 }
 
@@ -101,15 +99,15 @@ func TestDB_Export_WhileWriting(t *testing.T) {
 // the source database working.
 func TestDB_Export_Info(t *testing.T) {
 	db, mem := newTestDB(t, nil)
-	g := newGen(testSeed(t), "w")
-	runGen(t, g, db, 100)
+	w := newWorkload(testSeed(t))
+	w.run(t, db, 100)
 	info, err := db.Export("backup")
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"MANIFEST", "SNAPSHOTS/snap-000001.chk", "WAL/wal-000001.seg", "EXPORT"}
-	if strings.Join(info.Files, ",") != strings.Join(want, ",") || info.SnapshotID != 1 || info.Watermark != g.m.last || info.Dir != "backup" {
-		t.Fatalf("ExportInfo %+v, want files %v at watermark %d", info, want, g.m.last)
+	if strings.Join(info.Files, ",") != strings.Join(want, ",") || info.SnapshotID != 1 || info.Watermark != w.m.Latest() || info.Dir != "backup" {
+		t.Fatalf("ExportInfo %+v, want files %v at watermark %d", info, want, w.m.Latest())
 	}
 	got := files(t, mem, "backup")
 	if len(got) != len(want) {
@@ -122,7 +120,7 @@ func TestDB_Export_Info(t *testing.T) {
 	if total != info.Bytes {
 		t.Fatalf("export holds %d bytes, info says %d", total, info.Bytes)
 	}
-	runGen(t, g, db, 20)
+	w.run(t, db, 20)
 }
 
 // TestDB_Export_Refusals checks the directories and states Export refuses.
@@ -157,8 +155,9 @@ func TestDB_Export_Encrypted(t *testing.T) {
 	for _, mode := range []inmem.Durability{inmem.Strict, inmem.InMemory} {
 		opts := &inmem.Options{Durability: mode, EncryptionKey: key(3)}
 		db := openMem(t, mem, opts)
-		g := newGen(1, "secret")
-		runGen(t, g, db, 50)
+		w := newWorkload(1)
+		w.tag = "secret/"
+		w.run(t, db, 50)
 		dir := "export-" + mode.String()
 		if _, err := db.Export(dir); err != nil {
 			t.Fatal(err)
@@ -176,7 +175,7 @@ func TestDB_Export_Encrypted(t *testing.T) {
 			t.Fatalf("in-memory Import with another key = %v, want ErrCodecMismatch", err)
 		}
 		idb := openImport(t, mem, dir, &inmem.Options{EncryptionKey: key(3)})
-		checkModel(t, idb, g.m, "encrypted import")
+		checkModel(t, idb, w.m, "encrypted import")
 		idb.Close()
 	}
 }
@@ -213,7 +212,7 @@ func TestImport_Refusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			mem := vfs.NewMemFS()
 			db := openMem(t, mem, nil)
-			runGen(t, newGen(1, "w"), db, 30)
+			newWorkload(1).run(t, db, 30)
 			if _, err := db.Export("e"); err != nil {
 				t.Fatal(err)
 			}
@@ -265,7 +264,7 @@ func TestImport_Refusals(t *testing.T) {
 func TestOpen_Export(t *testing.T) {
 	mem := vfs.NewMemFS()
 	db := openMem(t, mem, nil)
-	runGen(t, newGen(1, "w"), db, 30)
+	newWorkload(1).run(t, db, 30)
 	if _, err := db.Export("e"); err != nil {
 		t.Fatal(err)
 	}
@@ -331,8 +330,8 @@ func TestDB_Export_CrashAtEveryStep(t *testing.T) {
 				return nil
 			})
 			db := openMem(t, errorfs.Wrap(mem, inj), &inmem.Options{Durability: mode})
-			g := newGen(seed, "w")
-			runGen(t, g, db, 80)
+			w := newWorkload(seed)
+			w.run(t, db, 80)
 			recording = true
 			info, err := db.Export("e")
 			recording = false
@@ -341,7 +340,6 @@ func TestDB_Export_CrashAtEveryStep(t *testing.T) {
 			}
 			clones = append(clones, mem.Crash(vfs.CrashPolicy{Mode: vfs.DropUnsynced}))
 			db.Close()
-			want := g.m.state()
 			var imported int
 			for i, c := range clones {
 				idb, err := inmem.Import("e", &inmem.Options{FS: c})
@@ -355,11 +353,8 @@ func TestDB_Export_CrashAtEveryStep(t *testing.T) {
 					t.Fatalf("clone %d: Import = %v, want success or ErrIncompleteExport", i, err)
 				}
 				imported++
-				got := dump(t, idb, g.m.extra()).noTS()
+				checkModel(t, idb, w.m, fmt.Sprintf("clone %d (watermark %d)", i, info.Watermark))
 				idb.Close()
-				if d := diffStates(want, got); d != "" {
-					t.Fatalf("clone %d (watermark %d) imported differently:\n%s", i, info.Watermark, d)
-				}
 			}
 			t.Logf("%d crash states, %d imported, the rest refused as incomplete", len(clones), imported)
 			if imported == 0 || len(clones) < 10 {
@@ -401,12 +396,12 @@ func TestDB_CopyDirectory(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				g := newGen(seed, "w")
-				g.valueSize = 50
-				runGen(t, g, db, 150)
+				w := newWorkload(seed)
+				w.valueSize = 50
+				w.run(t, db, 150)
 				db.Checkpoint()
-				runGen(t, g, db, 150)
-				want := dump(t, db, g.m.extra())
+				w.run(t, db, 150)
+				want := capture(t, db, w.m)
 				if when == "closed" {
 					db.Close()
 				} else {
@@ -421,9 +416,7 @@ func TestDB_CopyDirectory(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer cdb.Close()
-				if d := diffStates(want, dump(t, cdb, g.m.extra())); d != "" {
-					t.Fatalf("the copy opened differently:\n%s", d)
-				}
+				checkSame(t, want, capture(t, cdb, w.m), "the copy opened differently")
 			})
 		}
 	}

@@ -15,8 +15,8 @@ import (
 func TestCopyExport(t *testing.T) {
 	mem := vfs.NewMemFS()
 	db := openMem(t, mem, nil)
-	g := newGen(7, "w")
-	runGen(t, g, db, 40)
+	w := newWorkload(7)
+	w.run(t, db, 40)
 	if _, err := db.Export("e"); err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func TestCopyExport(t *testing.T) {
 	}
 	for _, dir := range []string{"restored", "e"} {
 		idb := openImport(t, mem, dir, nil)
-		checkModel(t, idb, g.m, "import of "+dir)
+		checkModel(t, idb, w.m, "import of "+dir)
 		idb.Close()
 	}
 	mem.MkdirAll("full")

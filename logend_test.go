@@ -11,6 +11,7 @@ import (
 
 	"github.com/in-mem/inmem"
 	"github.com/in-mem/inmem/crashpoint"
+	"github.com/in-mem/inmem/crashtest"
 	"github.com/in-mem/inmem/internal/manifest"
 	"github.com/in-mem/inmem/vfs"
 )
@@ -85,9 +86,9 @@ func checkNewestDamage(t *testing.T, seed uint64, d inmem.Durability, crash bool
 	opts := &inmem.Options{Durability: d, SegmentSize: 8 << 10}
 	mem := vfs.NewMemFS()
 	db := openMem(t, mem, opts)
-	g := newGen(seed, "w")
-	g.valueSize = 100
-	recs := runGen(t, g, db, 300)
+	w := newWorkload(seed)
+	w.valueSize = 100
+	w.run(t, db, 300)
 	if crash {
 		mem = crashed(t, db, mem)
 	} else if err := db.Close(); err != nil {
@@ -115,11 +116,11 @@ func checkNewestDamage(t *testing.T, seed uint64, d inmem.Durability, crash bool
 		if got := db.LastVersion(); got != kept || got < durable {
 			t.Fatalf("after a crash recovered up to v%d, want the v%d left before the cut (at least v%d)", got, kept, durable)
 		}
-		checkAgainst(t, db, recs, kept, "torn tail after a crash")
+		checkAt(t, db, w.m, kept, "torn tail after a crash")
 		return
 	}
 	checkRefused(t, mem, opts, path, refusedAt)
-	checkRepair(t, mem, opts, recs, kept)
+	checkRepair(t, mem, opts, w.m, kept)
 }
 
 // checkRefused: Open, Verify and Inspect all refuse the damage, naming the
@@ -160,7 +161,7 @@ func checkCorruptAt(t *testing.T, what string, err error, path string, off int64
 // checkRepair: point-in-time recovery opens the valid prefix, reports the
 // damage, writes a note into lost+found, and the database opens normally
 // (strict) afterwards, holding the same prefix.
-func checkRepair(t *testing.T, mem *vfs.MemFS, opts *inmem.Options, recs []rec, kept inmem.Version) {
+func checkRepair(t *testing.T, mem *vfs.MemFS, opts *inmem.Options, m *crashtest.ReferenceModel, kept inmem.Version) {
 	t.Helper()
 	o := *opts
 	o.Recovery = inmem.RecoverPointInTime
@@ -169,7 +170,7 @@ func checkRepair(t *testing.T, mem *vfs.MemFS, opts *inmem.Options, recs []rec, 
 	if rep.Dropped == nil || rep.Dropped.Damage == nil {
 		t.Fatalf("repair reported no damage: %+v", rep)
 	}
-	checkAgainst(t, db, recs, kept, "point-in-time recovery")
+	checkAt(t, db, m, kept, "point-in-time recovery")
 	if _, err := db.CreateRun("after-repair"); err != nil {
 		t.Fatal(err)
 	}
@@ -188,15 +189,6 @@ func checkRepair(t *testing.T, mem *vfs.MemFS, opts *inmem.Options, recs []rec, 
 	if db.LastVersion() != kept+1 {
 		t.Fatalf("strict reopen after the repair: v%d, want v%d", db.LastVersion(), kept+1)
 	}
-}
-
-func checkAgainst(t *testing.T, db *inmem.DB, recs []rec, upTo inmem.Version, what string) {
-	t.Helper()
-	m, err := modelOf(recs, upTo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkModel(t, db, m, what)
 }
 
 // TestDB_LogEndUpdate_Crash loses power at every hit of DuringLogEndUpdate
@@ -247,15 +239,15 @@ func crashAtLogEndUpdate(t *testing.T, seed uint64, d inmem.Durability, hit uint
 		}
 	})
 	db = openMem(t, mem, opts)
-	g := newGen(seed, "w")
-	g.valueSize = 100
-	recs := runGen(t, g, db, 150)
+	w := newWorkload(seed)
+	w.valueSize = 100
+	w.run(t, db, 150)
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if clones == nil { // then the recovery after a crash
 		db = openMem(t, mem, &inmem.Options{Durability: d, SegmentSize: 8 << 10})
-		recs = append(recs, runGen(t, g, db, 5)...)
+		w.run(t, db, 5)
 		if err := db.Flush(); err != nil {
 			t.Fatal(err)
 		}
@@ -268,12 +260,12 @@ func crashAtLogEndUpdate(t *testing.T, seed uint64, d inmem.Durability, hit uint
 	}
 	for i, c := range clones {
 		what := fmt.Sprintf("hit %d under %v (promised v%d)", hit, policies[i], promised)
-		checkCrashState(t, c, opts.Durability, recs, promised, what)
+		checkCrashState(t, c, opts.Durability, w.m, promised, what)
 	}
 	return true
 }
 
-func checkCrashState(t *testing.T, c *vfs.MemFS, d inmem.Durability, recs []rec, promised inmem.Version, what string) {
+func checkCrashState(t *testing.T, c *vfs.MemFS, d inmem.Durability, m *crashtest.ReferenceModel, promised inmem.Version, what string) {
 	t.Helper()
 	var got inmem.Version
 	for i := range 2 {
@@ -285,10 +277,10 @@ func checkCrashState(t *testing.T, c *vfs.MemFS, d inmem.Durability, recs []rec,
 			t.Fatalf("%s: a second recovery gives v%d, the first v%d", what, db.LastVersion(), got)
 		}
 		got = db.LastVersion()
-		if got < promised || int(got) > len(recs)+1 {
+		if got < promised || got > m.Latest() {
 			t.Fatalf("%s: recovered v%d", what, got)
 		}
-		checkAgainst(t, db, recs, got, what)
+		checkPrefix(t, db, m, what)
 		db.Close()
 	}
 }
@@ -303,15 +295,9 @@ func TestDB_RotationDuringCompaction(t *testing.T) {
 			db, _ := newTestDB(t, &inmem.Options{Durability: d, SegmentSize: 4096})
 			done := make(chan error, 1)
 			go func() {
-				g := newGen(seed, "w")
-				g.valueSize = 200
-				for range 400 {
-					if _, _, err := g.step(db); err != nil {
-						done <- err
-						return
-					}
-				}
-				done <- nil
+				w := newWorkload(seed)
+				w.valueSize = 200
+				done <- w.steps(db, 400)
 			}()
 			for {
 				select {
@@ -336,12 +322,12 @@ func TestDB_RotationDuringCompaction(t *testing.T) {
 func TestDB_Open_ManifestV1(t *testing.T) {
 	mem := vfs.NewMemFS()
 	db := openMem(t, mem, &inmem.Options{SegmentSize: 8 << 10})
-	g := newGen(3, "w")
-	runGen(t, g, db, 200)
+	w := newWorkload(3)
+	w.run(t, db, 200)
 	if _, err := db.Checkpoint(); err != nil {
 		t.Fatal(err)
 	}
-	runGen(t, g, db, 50)
+	w.run(t, db, 50)
 	db.Close()
 	m, err := manifest.Read(mem, testDir)
 	if err != nil {
@@ -354,13 +340,13 @@ func TestDB_Open_ManifestV1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkModel(t, ro, g.m, "read-only open of a version 1 MANIFEST")
+	checkModel(t, ro, w.m, "read-only open of a version 1 MANIFEST")
 	ro.Close()
 	if err := sameFiles(before, files(t, mem, testDir)); err != nil {
 		t.Fatalf("a read-only open changed the disk: %v", err)
 	}
 	db = openMem(t, mem, &inmem.Options{SegmentSize: 8 << 10})
-	checkModel(t, db, g.m, "open of a version 1 MANIFEST")
+	checkModel(t, db, w.m, "open of a version 1 MANIFEST")
 	db.Close()
 	b, _ := vfs.ReadFile(mem, filepath.Join(testDir, manifest.FileName))
 	m2, err := manifest.Decode("MANIFEST", b)

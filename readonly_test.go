@@ -22,7 +22,7 @@ func TestDB_ReadOnly(t *testing.T) {
 	seed := testSeed(t)
 	for _, d := range []inmem.Durability{inmem.Strict, inmem.Buffered} {
 		t.Run(d.String(), func(t *testing.T) {
-			mem, g, recs := crashedLog(t, seed, 200)
+			mem, w := crashedLog(t, seed, 200)
 			nums := segments(t, mem)
 			path := segPath(nums[len(nums)-1])
 			data, _ := vfs.ReadFile(mem, path)
@@ -35,7 +35,7 @@ func TestDB_ReadOnly(t *testing.T) {
 			if err != nil {
 				t.Fatalf("read-only Open: %v", err)
 			}
-			checkAgainst(t, db, recs, g.m.last-1, "read-only")
+			checkAt(t, db, w.m, w.m.Latest()-1, "read-only")
 			if rep := db.Recovery(); rep.TornSegment != path || rep.TornOffset != rs[len(rs)-1].off || rep.TornBytes != 5 {
 				t.Errorf("recovery report %+v, want the torn tail of %s at %d", rep, path, rs[len(rs)-1].off)
 			}

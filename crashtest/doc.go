@@ -8,9 +8,11 @@
 // ReferenceModel. The model holds the history of operations issued and
 // what became of each (acknowledged, failed, in flight with the version its
 // transaction announced). A recovered database passes only if it equals, in
-// both directions (every run, every KV version, every event, every cell,
-// and nothing else), the model's state after the prefix of the history
-// ending at the database's last version; that prefix must hold every
+// both directions (every run with the id it was created with, every KV
+// version, every event with the sequence number it was acknowledged with,
+// every cell, and nothing else), the model's state after the prefix of the
+// history ending at the database's last version, histories trimmed only
+// where a full compaction ran; that prefix must hold every
 // operation the durability mode promised (Strict: every acknowledgement;
 // Buffered after a power loss: every acknowledgement before the last
 // completed sync); an operation in flight is all there or not at all; and
@@ -40,7 +42,8 @@
 // This package is the core every fault type builds on:
 //
 //	crashtest             the ReferenceModel and its operations (Op, Write), the
-//	                      ScenarioRunner, Promise and Verdict, the workload
+//	                      ScenarioRunner, Promise and Verdict, Image (a whole
+//	                      state, ids and timestamps included), the workload
 //	                      Generator, the in-process CrashHarness, the Target
 //	                      interface for other engines, and the vocabulary every
 //	                      scenario reports in (Scenario, Session, Findings,

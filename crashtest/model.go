@@ -1,6 +1,7 @@
 package crashtest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -39,6 +40,8 @@ type ReferenceModel struct {
 
 	clock func() uint64 // stamps events for At; nil: no stamps
 	syncs []syncStamp
+
+	unseenCompactions bool // see AllowUnseenCompactions
 }
 
 type syncStamp struct {
@@ -227,18 +230,88 @@ func (m *ReferenceModel) maxKnown() inmem.Version {
 
 // stateAt returns the model's state after every committed operation with a
 // version at or below v, or the first version in that range no operation
-// claims.
-func (m *ReferenceModel) stateAt(v inmem.Version) (*dbState, inmem.Version) {
+// claims. Full compactions the runner placed trim where they ran. It also
+// returns what the replay finds wrong with what was acknowledged: an append
+// whose acknowledged sequence number is not the one it takes in version
+// order.
+func (m *ReferenceModel) stateAt(v inmem.Version) (*dbState, inmem.Version, []StateMismatch) {
 	s := m.base.clone()
+	trims := m.trimsFrom(m.baseVersion)
+	trims = s.compactThrough(trims, m.baseVersion)
+	var bad []StateMismatch
 	for ver := m.baseVersion + 1; ver <= v; ver++ {
 		op := m.byVersion[ver]
 		if op == nil {
-			return s, ver
+			return s, ver, bad
 		}
-		s.apply(op)
+		seqs := s.apply(op)
+		if op.Status == Acked && op.Seqs != nil && !slices.Equal(seqs, op.Seqs) {
+			bad = append(bad, StateMismatch{fmt.Sprintf("op#%d", op.Index),
+				fmt.Sprintf("event sequence numbers %v (v%d in version order)", seqs, ver), fmt.Sprintf("acknowledged %v", op.Seqs)})
+		}
+		trims = s.compactThrough(trims, ver)
 	}
 	s.last = max(s.last, v)
-	return s, 0
+	return s, 0, bad
+}
+
+// trimsFrom returns the versions after which the placed full compactions
+// ran, from v on, in order.
+func (m *ReferenceModel) trimsFrom(v inmem.Version) []inmem.Version {
+	var at []inmem.Version
+	for _, op := range m.ops {
+		if op.placed && op.after >= v {
+			at = append(at, op.after)
+		}
+	}
+	slices.Sort(at)
+	return at
+}
+
+// compactThrough applies the compactions of trims placed at or before v and
+// returns the rest.
+func (s *dbState) compactThrough(trims []inmem.Version, v inmem.Version) []inmem.Version {
+	for len(trims) > 0 && trims[0] <= v {
+		s.compact()
+		trims = trims[1:]
+	}
+	return trims
+}
+
+// loose reports whether a full compaction may have trimmed histories where
+// the model cannot say: one that failed, was in flight, or was recorded
+// from outside the runner (with writers running alongside it).
+func (m *ReferenceModel) loose() bool {
+	if m.unseenCompactions {
+		return true
+	}
+	for _, op := range m.ops {
+		if op.Kind == OpCompact && op.Mode == inmem.CompactFull && !op.placed {
+			return true
+		}
+	}
+	return false
+}
+
+// AllowUnseenCompactions tells the model that full compactions may have
+// run without its history holding them, as when a crash cuts off a child
+// process's acknowledgements. A key's history may then have been trimmed
+// anywhere down to the newest versions the strictest KeepLast its run ever
+// had keeps. Otherwise only the full compactions the history holds trim:
+// exactly where they ran if the runner ran them to completion, and as an
+// unseen one would if not (one that failed, was cut short by a crash, or
+// was recorded from outside the runner).
+func (m *ReferenceModel) AllowUnseenCompactions() { m.unseenCompactions = true }
+
+// compacted records that op, a full compaction, completed with nothing
+// else running (the runner's history is sequential): it trimmed the state
+// as it stood at the last acknowledged version.
+func (m *ReferenceModel) compacted(op *Op) {
+	if !m.latest.compactable() {
+		return // a policy the model cannot apply: op stays loose
+	}
+	op.placed, op.after = true, m.latest.last
+	m.latest.compact()
 }
 
 // Verdict is the model's judgement of a recovered database.
@@ -291,7 +364,8 @@ func (m *ReferenceModel) judgeState(got *dbState, p Promise, more func(*dbState)
 		add("version", fmt.Sprintf("at most v%d (the last version any operation could have)", v.MaxKnown),
 			fmt.Sprintf("v%d: versions no commit wrote", v.Recovered))
 	}
-	want, hole := m.stateAt(min(v.Recovered, v.MaxKnown))
+	want, hole, bad := m.stateAt(min(v.Recovered, v.MaxKnown))
+	v.Mismatches = append(v.Mismatches, bad...)
 	if hole != 0 {
 		add("version", fmt.Sprintf("an operation committed as v%d", hole), "no operation of the history has that version")
 	}
@@ -300,7 +374,7 @@ func (m *ReferenceModel) judgeState(got *dbState, p Promise, more func(*dbState)
 			add("database", "readable", err.Error())
 		}
 	}
-	v.Mismatches = append(v.Mismatches, diff(want, got)...)
+	v.Mismatches = append(v.Mismatches, diff(want, got, comparison{trimmed: m.loose()})...)
 	return v
 }
 
@@ -323,9 +397,12 @@ func (m *ReferenceModel) countAcks(v *Verdict) {
 // whether that was allowed) and are marked failed, so the history can go on
 // from the recovered database.
 func (m *ReferenceModel) Settle(v inmem.Version) {
-	s, _ := m.stateAt(v)
+	s, _, _ := m.stateAt(v)
 	s.last = v
 	for _, op := range m.ops {
+		if op.placed && op.after > v {
+			op.placed = false // it trimmed a history the crash lost
+		}
 		switch {
 		case op.Status == Issued && op.Version != 0 && op.Version <= v:
 			op.Status = Acked // it committed after all
@@ -370,13 +447,14 @@ func (m *ReferenceModel) eventCount(run string) uint64 {
 // It works on a model whose history started from an empty database.
 func (m *ReferenceModel) At(t uint64) *ReferenceModel {
 	v := NewReferenceModel()
+	v.unseenCompactions = m.unseenCompactions
 	for _, op := range m.ops {
 		if op.issuedAt > t {
 			break
 		}
 		c := *op
 		if c.doneAt > t {
-			c.Status, c.Seqs, c.Err = Issued, nil, ""
+			c.Status, c.Seqs, c.Err, c.placed = Issued, nil, "", false
 		}
 		if c.Status != Failed {
 			c.Version = 0
@@ -427,4 +505,112 @@ func (m *ReferenceModel) clone() *ReferenceModel {
 	}
 	c.base, c.latest, c.syncs = m.base.clone(), m.latest.clone(), slices.Clone(m.syncs)
 	return &c
+}
+
+// Predict works out what committing writes as one operation right after the
+// acknowledged history must do. It returns the writes with every CASCurrent
+// resolved to the version the model holds, and the error the commit must
+// fail with, or nil if it must commit: errors.Is ErrNotFound for a delete of
+// a missing key, ErrRunExists for a CreateRun of an existing run, or the
+// *inmem.VersionMismatchError of a CAS on another version. The runner checks
+// every outcome so; writers committing concurrently on keys and cells of
+// their own can too.
+func (m *ReferenceModel) Predict(writes []Write) ([]Write, error) {
+	ws, p := m.predict(writes)
+	if p.mismatch != nil {
+		return ws, p.mismatch
+	}
+	return ws, p.failure
+}
+
+// prediction is what the model expects of a write operation.
+type prediction struct {
+	failure  error                       // ErrNotFound, ErrRunExists or ErrVersionMismatch; nil: success
+	mismatch *inmem.VersionMismatchError // the details of a failing CAS
+	seqs     []uint64
+}
+
+// sameFailure reports whether err is the failure p predicts.
+func (p prediction) sameFailure(err error) bool {
+	var vm *inmem.VersionMismatchError
+	if p.mismatch != nil {
+		return errors.As(err, &vm) && *vm == *p.mismatch
+	}
+	return p.failure != nil && errors.Is(err, p.failure)
+}
+
+// predictor follows an operation's writes, in order, through the
+// acknowledged state.
+type predictor struct {
+	m        *ReferenceModel
+	next     inmem.Version // the version the operation commits as
+	cells    map[[2]string]inmem.Version
+	live     map[[2]string]bool
+	runs     map[string]bool
+	appended map[string]uint64
+	prediction
+}
+
+// predict resolves ExpectCurrent CAS writes and works out the outcome the
+// model expects, applying the operation's writes in order.
+func (m *ReferenceModel) predict(writes []Write) ([]Write, prediction) {
+	ws := slices.Clone(writes)
+	p := &predictor{m: m, next: m.Latest() + 1, cells: map[[2]string]inmem.Version{},
+		live: map[[2]string]bool{}, runs: map[string]bool{}, appended: map[string]uint64{}}
+	for i := range ws {
+		if ws[i].Value == nil && ws[i].Kind != WriteKVDelete && ws[i].Kind != WriteCreateRun {
+			ws[i].Value = []byte{}
+		}
+		p.write(&ws[i])
+	}
+	return ws, p.prediction
+}
+
+func (p *predictor) fail(err error) {
+	if p.failure == nil {
+		p.failure = err
+	}
+}
+
+func (p *predictor) write(w *Write) {
+	k := [2]string{w.Run, w.Key}
+	if w.Kind == WriteCreateRun && (p.runs[w.Run] || p.m.latest.runs[w.Run] != nil) {
+		p.fail(inmem.ErrRunExists)
+	}
+	p.runs[w.Run] = true
+	switch w.Kind {
+	case WriteKVPut:
+		p.live[k] = true
+	case WriteKVDelete:
+		exists, ok := p.live[k]
+		if !ok {
+			exists = p.m.KeyExists(w.Run, w.Key)
+		}
+		if !exists {
+			p.fail(inmem.ErrNotFound)
+		}
+		p.live[k] = false
+	case WriteEventAppend:
+		p.seqs = append(p.seqs, p.m.eventCount(w.Run)+p.appended[w.Run])
+		p.appended[w.Run]++
+	case WriteStateCAS:
+		p.cas(w, k)
+	case WriteStateSet:
+		p.cells[k] = p.next
+	}
+}
+
+func (p *predictor) cas(w *Write, k [2]string) {
+	cur, ok := p.cells[k]
+	if !ok {
+		cur = p.m.CellVersion(w.Run, w.Key)
+	}
+	if w.ExpectCurrent {
+		w.Expected = cur
+	}
+	if w.Expected != cur && p.failure == nil {
+		p.failure = inmem.ErrVersionMismatch
+		p.mismatch = &inmem.VersionMismatchError{Cell: w.Key, Expected: w.Expected, Actual: cur}
+	}
+	p.cells[k] = p.next
 }

@@ -20,6 +20,9 @@ const (
 	// WriteRetention sets a run's retention policy: KeepLast(Keep), or
 	// KeepAll if Keep is 0.
 	WriteRetention
+	// WriteCreateRun creates a run, which must not exist: the only write
+	// that leaves a run empty.
+	WriteCreateRun
 )
 
 func (k WriteKind) String() string {
@@ -36,6 +39,8 @@ func (k WriteKind) String() string {
 		return "state-cas"
 	case WriteRetention:
 		return "retention"
+	case WriteCreateRun:
+		return "create-run"
 	}
 	return fmt.Sprintf("WriteKind(%d)", uint8(k))
 }
@@ -90,6 +95,10 @@ func Retain(run string, keepLast int) Write {
 	return Write{Kind: WriteRetention, Run: run, Keep: keepLast}
 }
 
+// CreateRun creates an empty run; the operation fails with
+// inmem.ErrRunExists if the run exists.
+func CreateRun(run string) Write { return Write{Kind: WriteCreateRun, Run: run} }
+
 // policy is the retention policy of a WriteRetention.
 func (w Write) policy() inmem.RetentionPolicy {
 	if w.Keep > 0 {
@@ -100,6 +109,8 @@ func (w Write) policy() inmem.RetentionPolicy {
 
 func (w Write) String() string {
 	switch w.Kind {
+	case WriteCreateRun:
+		return fmt.Sprintf("%s %s", w.Kind, w.Run)
 	case WriteRetention:
 		return fmt.Sprintf("%s %s %s", w.Kind, w.Run, w.policy())
 	case WriteKVDelete:
@@ -194,6 +205,15 @@ type Op struct {
 	issuedAt, intentAt, doneAt uint64
 	announced                  inmem.Version // the version of the intent, kept if it fails
 	err                        error         // what the operation returned, if it failed
+
+	// runIDs are the ids the commit gave the runs its writes name, when the
+	// runner saw them: a recovered run must keep its id.
+	runIDs map[string]inmem.RunID
+	// placed: a full compaction the runner saw complete when the
+	// acknowledged history ended at version after, so the model trims there
+	// exactly what it trimmed.
+	placed bool
+	after  inmem.Version
 }
 
 // Cause returns the error the operation returned, if it failed or its
@@ -233,10 +253,7 @@ func (o *Op) String() string {
 // to size bytes, so that a recovered value shows which operation wrote it.
 func UniqueValue(run, key string, op int, size int) []byte {
 	v := fmt.Sprintf("%s/%s/op%d;", run, key, op)
-	for len(v) < size {
-		v += "."
-	}
-	return []byte(v)
+	return []byte(v + strings.Repeat(".", max(size-len(v), 0)))
 }
 
 func short(b []byte) string {

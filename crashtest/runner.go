@@ -151,6 +151,7 @@ func (r *ScenarioRunner) SetOpen(open func() (*inmem.DB, error)) { r.open = open
 type outcome struct {
 	version inmem.Version
 	seqs    []uint64
+	runIDs  map[string]inmem.RunID
 	err     error
 }
 
@@ -211,6 +212,9 @@ func (r *ScenarioRunner) maintenance(op Op, fn func() error) error {
 		return o.err
 	}
 	r.model.Ack(p, 0, nil)
+	if op.Kind == OpCompact && op.Mode == inmem.CompactFull {
+		r.model.compacted(p)
+	}
 	if op.Kind != OpCompact || op.Mode == inmem.CompactFull {
 		r.model.Synced()
 	}
@@ -218,62 +222,6 @@ func (r *ScenarioRunner) maintenance(op Op, fn func() error) error {
 		r.after()
 	}
 	return nil
-}
-
-// prediction is what the model expects of a write operation.
-type prediction struct {
-	failure error // ErrNotFound or ErrVersionMismatch, or nil: success
-	seqs    []uint64
-}
-
-// predict resolves ExpectCurrent CAS writes and works out the outcome the
-// model expects, applying the operation's writes in order.
-func (r *ScenarioRunner) predict(writes []Write) ([]Write, prediction) {
-	ws := make([]Write, len(writes))
-	copy(ws, writes)
-	cells := map[[2]string]inmem.Version{}
-	live := map[[2]string]bool{}
-	appended := map[string]uint64{}
-	var p prediction
-	next := r.model.Latest() + 1
-	for i := range ws {
-		w := &ws[i]
-		if w.Value == nil && w.Kind != WriteKVDelete {
-			w.Value = []byte{}
-		}
-		k := [2]string{w.Run, w.Key}
-		cur, ok := cells[k]
-		if !ok {
-			cur = r.model.CellVersion(w.Run, w.Key)
-		}
-		exists, ok := live[k]
-		if !ok {
-			exists = r.model.KeyExists(w.Run, w.Key)
-		}
-		switch w.Kind {
-		case WriteKVPut:
-			live[k] = true
-		case WriteKVDelete:
-			if !exists && p.failure == nil {
-				p.failure = inmem.ErrNotFound
-			}
-			live[k] = false
-		case WriteEventAppend:
-			p.seqs = append(p.seqs, r.model.eventCount(w.Run)+appended[w.Run])
-			appended[w.Run]++
-		case WriteStateCAS:
-			if w.ExpectCurrent {
-				w.Expected = cur
-			}
-			if w.Expected != cur && p.failure == nil {
-				p.failure = inmem.ErrVersionMismatch
-			}
-			cells[k] = next
-		case WriteStateSet:
-			cells[k] = next
-		}
-	}
-	return ws, p
 }
 
 // Update commits writes as one transaction: all or nothing.
@@ -284,7 +232,7 @@ func (r *ScenarioRunner) Update(writes ...Write) error {
 	if err := r.start(); err != nil {
 		return err
 	}
-	ws, pred := r.predict(writes)
+	ws, pred := r.model.predict(writes)
 	op := r.model.Begin(Op{Kind: OpWrite, Writes: ws})
 	in := &intent{clock: r.model.now}
 	o, crashed := r.exec(func() outcome { return commitWrites(r.db, ws, in) })
@@ -330,6 +278,7 @@ func (i *intent) load() (inmem.Version, uint64, bool) {
 // transaction will commit as just before it commits.
 func commitWrites(db *inmem.DB, ws []Write, in *intent) outcome {
 	var seqs []uint64
+	ids := map[string]inmem.RunID{}
 	v, err := db.Commit(func(tx *inmem.Tx) error {
 		seqs = seqs[:0]
 		for _, w := range ws {
@@ -340,16 +289,23 @@ func commitWrites(db *inmem.DB, ws []Write, in *intent) outcome {
 			if w.Kind == WriteEventAppend {
 				seqs = append(seqs, seq)
 			}
+			if ids[w.Run], err = tx.ResolveRun(w.Run); err != nil {
+				return err
+			}
 		}
 		in.store(tx.Version())
 		return nil
 	})
-	return outcome{version: v, seqs: seqs, err: err}
+	return outcome{version: v, seqs: seqs, runIDs: ids, err: err}
 }
 
 // Apply makes the write in tx, creating its run if needed, and returns
 // the sequence number of an appended event.
 func (w Write) Apply(tx *inmem.Tx) (uint64, error) {
+	if w.Kind == WriteCreateRun {
+		_, err := tx.CreateRun(w.Run)
+		return 0, err
+	}
 	id, err := tx.GetOrCreateRun(w.Run)
 	if err != nil {
 		return 0, err
@@ -379,20 +335,23 @@ func (r *ScenarioRunner) check(op *Op, pred prediction, o outcome) {
 	if o.err != nil {
 		r.errs = append(r.errs, o.err)
 	}
+	predicted := o.err != nil && pred.sameFailure(o.err) && o.version == 0
 	switch {
 	case o.err != nil && r.tolerant && (pred.failure == nil || !errors.Is(o.err, pred.failure)):
 		// An injected I/O failure: the operation was not acknowledged and
 		// stays in flight.
 		op.err, op.Err = o.err, o.err.Error()
-	case o.err != nil && pred.failure != nil && errors.Is(o.err, pred.failure):
+	case predicted:
 		r.model.Fail(op, o.err)
 	case o.err != nil:
 		r.model.Fail(op, o.err)
 		exp := "success at v" + fmt.Sprint(want)
-		if pred.failure != nil {
+		if pred.mismatch != nil {
+			exp = pred.mismatch.Error()
+		} else if pred.failure != nil {
 			exp = pred.failure.Error()
 		}
-		r.mismatch(entity, exp, o.err.Error())
+		r.mismatch(entity, exp, fmt.Sprintf("v%d, %v", o.version, o.err))
 	case pred.failure != nil:
 		r.mismatch(entity, pred.failure.Error(), fmt.Sprintf("success at v%d", o.version))
 		r.model.Ack(op, o.version, o.seqs)
@@ -403,6 +362,7 @@ func (r *ScenarioRunner) check(op *Op, pred prediction, o outcome) {
 		if fmt.Sprint(o.seqs) != fmt.Sprint(pred.seqs) {
 			r.mismatch(entity, fmt.Sprintf("event sequence numbers %v", pred.seqs), fmt.Sprint(o.seqs))
 		}
+		op.runIDs = o.runIDs
 		r.model.Ack(op, o.version, o.seqs)
 	}
 }

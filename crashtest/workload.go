@@ -166,8 +166,9 @@ func RandomScenario(cfg WorkloadConfig) func(*ScenarioRunner) error {
 }
 
 // ExpectedFailure reports whether err is a failure the model predicts (a
-// CAS on a stale version, a delete of a missing key): such an operation
-// wrote nothing, and a workload goes on after it.
+// CAS on a stale version, a delete of a missing key, a CreateRun of an
+// existing run): such an operation wrote nothing, and a workload goes on
+// after it.
 func ExpectedFailure(err error) bool {
-	return errors.Is(err, inmem.ErrVersionMismatch) || errors.Is(err, inmem.ErrNotFound)
+	return errors.Is(err, inmem.ErrVersionMismatch) || errors.Is(err, inmem.ErrNotFound) || errors.Is(err, inmem.ErrRunExists)
 }
