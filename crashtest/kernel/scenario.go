@@ -357,10 +357,9 @@ func barrierWorkload(s *crashtest.Session, cell *crashtest.Cell, res *BarrierRes
 
 // barrierEntry is a crash state's finding, for the report.
 func barrierEntry(s *crashtest.Session, v BarrierViolation, opts string) crashtest.Violation {
+	// The phase stays out of the summary (it is in the detail): it comes
+	// from when the kernel wrote the blocks, which a rerun may shift.
 	summary := fmt.Sprintf("seed %d: crash state %s", v.Seed, v.State)
-	if v.Phase != "" {
-		summary += " (" + v.Phase + ")"
-	}
 	return crashtest.Violation{Summary: summary, Detail: v.String(), Reproduction: barrierRepro(s, opts, v.Seed, v.State),
 		Class: crashtest.Worst(v.Classes)}
 }
