@@ -32,6 +32,7 @@ type MemFS struct {
 var (
 	_ FS           = (*MemFS)(nil)
 	_ SharedLocker = (*MemFS)(nil)
+	_ WriterAt     = (*memFile)(nil)
 )
 
 // NewMemFS returns an empty MemFS.
@@ -429,6 +430,25 @@ func (f *memFile) Write(p []byte) (int, error) {
 	}
 	off := int64(len(f.n.data))
 	f.n.data = append(f.n.data, p...)
+	f.n.pending = append(f.n.pending, fileOp{off: off, data: slices.Clone(p)})
+	f.n.modTime = time.Now()
+	return len(p), nil
+}
+
+// WriteAt implements WriterAt.
+func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if f.closed {
+		return 0, pathErr("write", f.name, fs.ErrClosed)
+	}
+	if !f.writable || f.n.isDir {
+		return 0, pathErr("write", f.name, fs.ErrPermission)
+	}
+	if off < 0 {
+		return 0, pathErr("write", f.name, fs.ErrInvalid)
+	}
+	f.n.data = writeAt(f.n.data, off, p)
 	f.n.pending = append(f.n.pending, fileOp{off: off, data: slices.Clone(p)})
 	f.n.modTime = time.Now()
 	return len(p), nil

@@ -29,8 +29,10 @@ import (
 )
 
 // File is an open file. Files opened by Open are read-only; files opened by
-// Create or OpenAppend are write-only and every Write appends at the end.
-// Directories opened with OpenDir support only Sync and Close.
+// Create or OpenAppend are for writing, and every Write appends at the end
+// (OpenAppend positions a new handle at the end; a file has one writer).
+// Files opened for writing may also implement WriterAt, to overwrite bytes
+// in place. Directories opened with OpenDir support only Sync and Close.
 type File interface {
 	io.Writer
 	io.ReaderAt
@@ -38,6 +40,30 @@ type File interface {
 	// directory it makes the directory's entries durable.
 	Sync() error
 	io.Closer
+}
+
+// WriterAt is implemented by files opened for writing (by Create or
+// OpenAppend) that can write at an offset: bytes in place are overwritten,
+// a write past the end extends the file (with zeros in any gap). Such a
+// write is durable, like any other, once Sync returns. It is optional; use
+// the WriteAt helper. The log overwrites the blocks of a segment it wrote
+// ahead of time with zeros: on a real disk an fdatasync of overwritten
+// blocks commits no metadata.
+type WriterAt interface {
+	WriteAt(p []byte, off int64) (int, error)
+}
+
+// ErrUnsupported is returned by WriteAt for a file without WriterAt.
+var ErrUnsupported = errors.New("inmem/vfs: the file cannot be written at an offset")
+
+// WriteAt writes p at off through f's WriterAt, or fails with
+// ErrUnsupported. Wrappers forward their WriteAt through it.
+func WriteAt(f File, p []byte, off int64) (int, error) {
+	w, ok := f.(WriterAt)
+	if !ok {
+		return 0, ErrUnsupported
+	}
+	return w.WriteAt(p, off)
 }
 
 // FS is the filesystem the engine runs on. Names are slash or OS separated

@@ -27,9 +27,10 @@ const (
 	recRemove
 	recMkdir
 	recTruncate
+	recWriteAt
 )
 
-var recNames = [...]string{"create", "write", "sync", "sync-dir", "rename", "remove", "mkdir", "truncate"}
+var recNames = [...]string{"create", "write", "sync", "sync-dir", "rename", "remove", "mkdir", "truncate", "write-at"}
 
 func (k Kind) String() string { return recNames[k] }
 
@@ -39,13 +40,15 @@ type Op struct {
 	path string
 	to   string // rename target
 	data []byte // write
-	size int64  // truncate
+	size int64  // truncate; a write-at's offset
 }
 
 func (o Op) String() string {
 	switch o.kind {
 	case recWrite:
 		return fmt.Sprintf("write %d bytes to %s", len(o.data), o.path)
+	case recWriteAt:
+		return fmt.Sprintf("write %d bytes to %s at %d", len(o.data), o.path, o.size)
 	case recRename:
 		return fmt.Sprintf("rename %s to %s", o.path, o.to)
 	case recTruncate:
@@ -59,6 +62,18 @@ func (o Op) Path() string { return o.path }
 
 // Written is how many bytes a write wrote (0 for any other operation).
 func (o Op) Written() int { return len(o.data) }
+
+// Offset is where a write at an offset wrote, and -1 for a write that
+// appended (or any other operation).
+func (o Op) Offset() int64 {
+	if o.kind == recWriteAt {
+		return o.size
+	}
+	return -1
+}
+
+// Data is what a write wrote. NB: the log's own copy; do not change it.
+func (o Op) Data() []byte { return o.data }
 
 // IsSync reports whether the operation is a sync point.
 func (o Op) IsSync() bool { return o.kind == recSync || o.kind == recSyncDir }
@@ -186,6 +201,15 @@ func (f *file) Write(p []byte) (n int, err error) {
 	return n, err
 }
 
+// WriteAt implements vfs.WriterAt for a wrapped file that has it.
+func (f *file) WriteAt(p []byte, off int64) (n int, err error) {
+	err = f.fs.do(Op{kind: recWriteAt, path: f.path, data: slices.Clone(p), size: off}, func() (err error) {
+		n, err = vfs.WriteAt(f.f, p, off)
+		return err
+	})
+	return n, err
+}
+
 func (f *file) ReadAt(p []byte, off int64) (int, error) { return f.f.ReadAt(p, off) }
 
 func (f *file) Sync() error {
@@ -239,6 +263,8 @@ func (p *Replayer) apply(op Op) error {
 		return f.Close()
 	case recWrite:
 		return withAppend(m, op.path, func(f vfs.File) error { _, err := f.Write(op.data); return err })
+	case recWriteAt:
+		return withAppend(m, op.path, func(f vfs.File) error { _, err := vfs.WriteAt(f, op.data, op.size); return err })
 	case recSync:
 		return withAppend(m, op.path, func(f vfs.File) error { return f.Sync() })
 	case recSyncDir:

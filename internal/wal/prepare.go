@@ -1,0 +1,76 @@
+package wal
+
+import (
+	"fmt"
+
+	"github.com/in-mem/inmem/crashpoint"
+	"github.com/in-mem/inmem/vfs"
+)
+
+// MaxPrepareChunk bounds how far ahead of the log a segment is written with
+// zeros at a time.
+const MaxPrepareChunk = 4 << 20
+
+// zeroBlock is what the preparer writes, a piece at a time.
+var zeroBlock [64 << 10]byte
+
+// prepareChunk is how much of a segment of size segSize is prepared at a
+// time.
+func prepareChunk(segSize int64) int64 { return min(segSize, MaxPrepareChunk) }
+
+// maybePrepareLocked starts writing zeros ahead of the log, off the commit
+// path, once the log (queued records included) comes within half a chunk
+// of the prepared end of the active segment: records then overwrite blocks
+// that exist, and a commit's fdatasync has no size or extent change to
+// journal. Called with mu held.
+func (w *Writer) maybePrepareLocked() {
+	s, size := &w.seg, w.opts.SegmentSize
+	if !w.opts.PrepareAhead || w.preparing || !s.at || w.err != nil || w.closed || s.prepared >= size {
+		return
+	}
+	chunk := prepareChunk(size)
+	if s.reserved+chunk/2 < s.prepared {
+		return
+	}
+	from := max(s.prepared, s.reserved)
+	to := min(size, from+chunk)
+	if from >= to {
+		return
+	}
+	w.preparing, w.prepFrom = true, from
+	go w.prepare(*s, from, to)
+}
+
+// prepare writes zeros over [from, to) of seg's file and syncs it. Leaders
+// write nothing past from meanwhile. An error stops the log: a failed sync
+// leaves the file's durable content unknown, records before from included.
+func (w *Writer) prepare(seg segment, from, to int64) {
+	err := writeZeros(seg.f, from, to)
+	w.opts.CrashPoints.Hit(crashpoint.DuringSegmentPrepare)
+	if err == nil {
+		err = seg.f.Sync()
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.preparing = false
+	w.cond.Broadcast()
+	if err != nil {
+		w.fail(fmt.Errorf("inmem/wal: prepare %s: %w", SegmentName(seg.num), err))
+		return
+	}
+	if w.seg.num == seg.num {
+		w.seg.prepared = max(w.seg.prepared, to)
+	}
+}
+
+// writeZeros writes zeros over [from, to) of f.
+func writeZeros(f vfs.File, from, to int64) error {
+	for off := from; off < to; {
+		n := min(to-off, int64(len(zeroBlock)))
+		if _, err := vfs.WriteAt(f, zeroBlock[:n], off); err != nil {
+			return err
+		}
+		off += n
+	}
+	return nil
+}
