@@ -57,8 +57,8 @@ type SegmentInfo struct {
 	// Rest says the bytes after ValidEnd, if any, are no damage: the rest
 	// of a segment written ahead with zeros, or stale records of the life
 	// a recycled file had before (format 2 only).
-	Rest    bool
-	Records int
+	Rest     bool
+	Records  int
 	FirstTxn uint64 // 0 if the segment holds no record
 	LastTxn  uint64
 }
