@@ -210,6 +210,9 @@ func (sc *segScan) records() {
 	res, info, off := sc.res, &sc.info, int64(HeaderSize)
 	for off < int64(len(sc.data)) {
 		if reason := sc.atDurableEnd(off); reason != "" {
+			if sc.previousEndedEarly(off, "the MANIFEST records txn "+fmt.Sprint(sc.o.DurableEnd.Txn)+" before offset "+fmt.Sprint(off)+" of segment "+fmt.Sprint(sc.info.Num)) {
+				return
+			}
 			sc.damage(off, reason)
 			res.Damage.Torn = false
 			return
@@ -219,7 +222,7 @@ func (sc *segScan) records() {
 			err = sc.belongs(r)
 		}
 		if err == nil && res.LastTxn != 0 && r.Txn != res.LastTxn+1 {
-			if sc.previousEndedEarly(off, r.Txn) {
+			if sc.previousEndedEarly(off, fmt.Sprintf("segment %d starts with txn %d", sc.info.Num, r.Txn)) {
 				return
 			}
 			err = fmt.Errorf("txn id %d where %d was expected", r.Txn, res.LastTxn+1)
@@ -246,18 +249,19 @@ func (sc *segScan) records() {
 	sc.endsBeforeDurableEnd()
 }
 
-// previousEndedEarly blames the segment before for a txn gap at the start
-// of this one, if that segment's log ended in a zeroed or stale rest: its
-// last records were lost there (zeroed, say), not here.
-func (sc *segScan) previousEndedEarly(off int64, txn uint64) bool {
+// previousEndedEarly blames the segment before for records missing at the
+// start of this one (what says so: a txn gap, or the durable end), if that
+// segment's log ended in a zeroed or stale rest: its last records were lost
+// there (zeroed, or overwritten), not here.
+func (sc *segScan) previousEndedEarly(off int64, says string) bool {
 	res := sc.res
 	if off != HeaderSize || len(res.Segments) == 0 || !res.Segments[len(res.Segments)-1].Rest {
 		return false
 	}
 	prev := res.Segments[len(res.Segments)-1]
 	res.Damage = &Damage{Segment: prev.Num, Path: prev.Path, Offset: prev.ValidEnd,
-		Reason: fmt.Sprintf("records are missing: the log of this segment ends at offset %d with txn %d, and segment %d starts with txn %d",
-			prev.ValidEnd, res.LastTxn, sc.info.Num, txn)}
+		Reason: fmt.Sprintf("records are missing: the log of this segment ends at offset %d with txn %d, but %s",
+			prev.ValidEnd, res.LastTxn, says)}
 	return true
 }
 
@@ -309,6 +313,9 @@ func (sc *segScan) endsBeforeDurableEnd() {
 		return
 	}
 	if reason := sc.atDurableEnd(valid); reason != "" {
+		if sc.previousEndedEarly(valid, fmt.Sprintf("the MANIFEST records txn %d at offset %d of segment %d", end.Txn, valid, sc.info.Num)) {
+			return
+		}
 		sc.damage(valid, reason)
 		sc.res.Damage.Torn = false
 	}
