@@ -69,3 +69,39 @@ func TestView_NoAllocs(t *testing.T) {
 		t.Fatalf("View + KVGet allocated %.1f times per read", a)
 	}
 }
+
+// TestView_KVGet_AfterReopen: what View reads after recovery (a snapshot
+// and the log) is what was written: an empty value stays a value, a
+// deleted key stays deleted, a key written again reads its newest value.
+func TestView_KVGet_AfterReopen(t *testing.T) {
+	mem := vfs.NewMemFS()
+	db := openMem(t, mem, nil)
+	run, _ := db.CreateRun("r")
+	db.KVPut(run, "empty", []byte{})
+	db.KVPut(run, "del", []byte("x"))
+	db.KVDelete(run, "del")
+	db.KVPut(run, "twice", []byte("1"))
+	if _, err := db.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	db.KVPut(run, "twice", []byte("2"))
+	db.KVPut(run, "empty2", nil)
+	db.KVPut(run, "del2", []byte("y"))
+	db.KVDelete(run, "del2")
+	db.Close()
+	db = openMem(t, mem, nil)
+	defer db.Close()
+	db.View(func(v *inmem.View) error {
+		for k, want := range map[string]string{"empty": "", "twice": "2", "empty2": ""} {
+			if val, _, err := v.KVGet(run, k); err != nil || string(val) != want {
+				t.Errorf("KVGet(%s) = %q, %v; want %q", k, val, err, want)
+			}
+		}
+		for _, k := range []string{"del", "del2"} {
+			if _, _, err := v.KVGet(run, k); err != inmem.ErrNotFound {
+				t.Errorf("KVGet(%s) error %v, want ErrNotFound", k, err)
+			}
+		}
+		return nil
+	})
+}
