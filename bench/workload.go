@@ -1,13 +1,13 @@
 package main
 
 import (
-	"runtime"
 	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 )
