@@ -663,3 +663,64 @@ func TestWriter_Errorf(t *testing.T) {
 		t.Fatalf("error %v does not name %s", err, SegmentName(1))
 	}
 }
+
+// TestWriter_PipelinedWrite: while a sync is in flight, the next commit's
+// record is written (it does not wait for the sync to end), and it is
+// acknowledged only after a sync that started after its write: the one in
+// flight does not cover it.
+func TestWriter_PipelinedWrite(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	var held atomic.Bool
+	var writesDuringSync atomic.Int32
+	gate := errorfs.InjectorFunc(func(op errorfs.Op) error {
+		switch {
+		case op.Kind == errorfs.OpSync && held.CompareAndSwap(false, true):
+			close(entered)
+			<-release
+		case op.Kind == errorfs.OpWrite && held.Load():
+			select {
+			case <-release:
+			default:
+				writesDuringSync.Add(1)
+			}
+		}
+		return nil
+	})
+	e := newWriterEnv(t, gate, 1<<20, true, nil)
+	if err := e.w.Append(1, 1000, testPayload(1)); err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan error, 1)
+	go func() { first <- e.w.Wait(1) }()
+	<-entered // txn 1's sync is in flight
+	if err := e.w.Append(2, 2000, testPayload(2)); err != nil {
+		t.Fatal(err)
+	}
+	second := make(chan error, 1)
+	go func() { second <- e.w.Wait(2) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for writesDuringSync.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if writesDuringSync.Load() == 0 {
+		t.Fatalf("txn 2 was not written while txn 1's sync was in flight")
+	}
+	select {
+	case err := <-second:
+		t.Fatalf("txn 2 acknowledged (%v) while the only sync started before its write", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	if got := e.lastPublished(); got >= 2 {
+		t.Fatalf("published %d before a sync covered it", got)
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+	if got := len(records(t, e.mem.Crash(vfs.CrashPolicy{Mode: vfs.DropUnsynced}))); got != 2 {
+		t.Fatalf("%d records durable after both acknowledgements, want 2", got)
+	}
+}
