@@ -39,16 +39,11 @@ type WriterOptions struct {
 	PrepareAhead bool
 }
 
-// Writer appends records to the active segment with pipelined group
-// commit: Append queues an encoded record in memory; a committer in Wait
-// whose record is not written takes the write role, if free, and writes
-// everything queued in one system call; one in Strict mode whose record is
-// not synced takes the sync role, if free, and syncs what is written, again
-// and again while more was written meanwhile. The two roles run at once, so
-// the next batch is written while the previous sync is in flight and the
-// next sync starts the moment it ends; a commit is acknowledged only once a
-// sync that started after its write has returned. Any write or sync error
-// is sticky: the log stops, and every later call returns it.
+// Writer appends records to the active segment with group commit: Append
+// queues an encoded record in memory, and the first committer to Wait
+// becomes the leader that writes (and, in Strict mode, syncs) everything
+// queued in one system call, while the others wait for it. Any write or sync
+// error is sticky: the log stops, and every later call returns it.
 type Writer struct {
 	opts WriterOptions
 
@@ -61,10 +56,9 @@ type Writer struct {
 	appended   uint64 // highest txn appended
 	written    uint64 // highest txn written to the OS
 	synced     uint64 // highest txn synced
-	flushing   bool   // a committer is writing the queue outside mu
-	syncing    bool   // a committer is syncing outside mu
+	flushing   bool   // a leader is writing or syncing outside mu
 	// preparing says zeros are being written ahead of the log, from
-	// prepFrom on: no writer writes past prepFrom until they are.
+	// prepFrom on: no leader writes past prepFrom until they are.
 	preparing bool
 	prepFrom  int64
 	err       error
@@ -196,26 +190,23 @@ func (w *Writer) waitFor(txn uint64, durable bool) error {
 		if durable {
 			done = w.synced >= txn
 		}
-		switch {
-		case done:
+		if done {
 			return nil
-		case w.err != nil:
-			return w.err
-		case w.written < txn && !w.flushing:
-			w.writeLocked()
-		case durable && !w.syncing && (w.synced < w.written || w.seg.syncedOff < w.seg.written):
-			w.syncLocked() // NB: even before txn is written: keep the disk busy
-		default:
-			w.cond.Wait()
 		}
+		if w.err != nil {
+			return w.err
+		}
+		if w.flushing {
+			w.cond.Wait()
+			continue
+		}
+		w.lead(durable)
 	}
 }
 
-// writeLocked writes the queue, with mu released around the I/O: the
-// write role of group commit. It may run while a sync is in flight (the
-// sync role), so that the next sync can start the moment that one ends.
-// Called with mu held and no writer active.
-func (w *Writer) writeLocked() {
+// lead writes the queue and, if durable, syncs, with mu released around the
+// I/O. Called with mu held and no leader active.
+func (w *Writer) lead(durable bool) {
 	w.flushing = true
 	batch, lastTxn := w.buf, w.bufLastTxn
 	w.buf = w.spare[:0]
@@ -223,9 +214,10 @@ func (w *Writer) writeLocked() {
 		w.cond.Wait() // NB: never write where zeros are being written
 	}
 	seg := w.seg
+	wantSync := durable || w.opts.SyncEachCommit
 	w.mu.Unlock()
 
-	err := w.writeAndSync(seg, batch, false)
+	err := w.writeAndSync(seg, batch, wantSync)
 
 	w.mu.Lock()
 	w.spare = batch[:0]
@@ -240,57 +232,18 @@ func (w *Writer) writeLocked() {
 		w.seg.written += int64(len(batch))
 		w.seg.prepared = max(w.seg.prepared, w.seg.written)
 	}
-	if !w.opts.SyncEachCommit && w.opts.Publish != nil {
-		w.opts.Publish(w.written)
+	if wantSync {
+		w.synced = w.written
+		w.seg.syncedOff = w.seg.written
 	}
 	w.maybePrepareLocked()
-}
-
-// syncLocked syncs what is written, and again as long as more was written
-// meanwhile, with mu released around each sync: the sync role of group
-// commit, which keeps the disk busy while committers write. A sync covers
-// (and so acknowledges) only what was written before it started. Called
-// with mu held and no sync active.
-func (w *Writer) syncLocked() {
-	w.syncing = true
-	defer func() {
-		w.syncing = false
-		w.cond.Broadcast()
-	}()
-	for w.err == nil && (w.synced < w.written || w.seg.syncedOff < w.seg.written) {
-		txn, off, seg := w.written, w.seg.written, w.seg
-		w.mu.Unlock()
-		err := w.writeAndSync(seg, nil, true)
-		w.mu.Lock()
-		if err != nil {
-			w.fail(err)
-			return
-		}
-		w.synced = txn
-		if w.seg.num == seg.num {
-			w.seg.syncedOff = off
-		}
-		if w.opts.SyncEachCommit && w.opts.Publish != nil {
-			w.opts.Publish(w.synced)
-		}
-		w.cond.Broadcast()
+	publish := w.written
+	if w.opts.SyncEachCommit {
+		publish = w.synced
 	}
-}
-
-// flushLocked writes everything queued and syncs it, waiting for the write
-// and sync roles to be free. Called with mu held.
-func (w *Writer) flushLocked() error {
-	for w.err == nil && (w.written < w.appended || w.synced < w.appended || w.seg.syncedOff < w.seg.written) {
-		switch {
-		case w.flushing || w.syncing:
-			w.cond.Wait()
-		case w.written < w.appended:
-			w.writeLocked()
-		default:
-			w.syncLocked()
-		}
+	if w.opts.Publish != nil {
+		w.opts.Publish(publish)
 	}
-	return w.err
 }
 
 // writeAndSync writes batch at the end of the log of seg (in place, where
@@ -329,14 +282,17 @@ func (w *Writer) fail(err error) {
 // rotateLocked makes everything queued durable in the current segment, then
 // starts the next one. Called with mu held by the single appender.
 func (w *Writer) rotateLocked() error {
+	for w.flushing || w.preparing {
+		w.cond.Wait()
+	}
 	if err := w.usable(); err != nil {
 		return err
 	}
-	if err := w.flushLocked(); err != nil {
-		return err
-	}
-	for w.flushing || w.syncing || w.preparing {
-		w.cond.Wait()
+	if w.synced < w.appended || w.seg.syncedOff < w.seg.written {
+		w.lead(true)
+		if w.err != nil {
+			return w.err
+		}
 	}
 	// The old segment is now fully durable; records in the new one may be
 	// acknowledged only after it and its directory entry are durable too.
@@ -385,7 +341,7 @@ func (w *Writer) Close() error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for w.flushing || w.syncing || w.preparing {
+	for w.flushing || w.preparing {
 		w.cond.Wait()
 	}
 	if w.closed {
