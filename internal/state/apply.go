@@ -120,13 +120,13 @@ func (s *Store) applyOne(txn uint64, ts int64, m writeset.Mutation, floor uint64
 	defer r.mu.Unlock()
 	switch m.Kind {
 	case writeset.KVPut, writeset.KVDelete:
-		sl, ok := r.kv[m.Key]
-		if !ok {
-			sl.c = newChain()
-			r.added = append(r.added, kvRef{m.Key, sl.c})
+		c := r.kv[m.Key]
+		if c == nil {
+			c = newChain()
+			r.kv[m.Key] = c
+			r.added = append(r.added, kvRef{m.Key, c})
 		}
-		sl.c.Entries = appendVersion(sl.c.Entries, Entry{Version: txn, TS: ts, Value: m.Value, Deleted: m.Kind == writeset.KVDelete})
-		r.kv[m.Key] = slotOf(sl.c)
+		c.Entries = appendVersion(c.Entries, Entry{Version: txn, TS: ts, Value: m.Value, Deleted: m.Kind == writeset.KVDelete})
 	case writeset.EventAppend:
 		r.events = append(r.events, Event{Seq: m.Seq, Version: txn, TS: ts, Payload: m.Value})
 	case writeset.StateSet:

@@ -66,8 +66,8 @@ func (s *Store) Trim(id [16]byte, p Policy, at uint64, now int64) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	removed := 0
-	for _, sl := range r.kv { // NB: the newest entry always stays: slots hold
-		removed += trimChain(sl.c, p, at, now)
+	for _, c := range r.kv {
+		removed += trimChain(c, p, at, now)
 	}
 	return removed
 }

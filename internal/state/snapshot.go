@@ -279,10 +279,10 @@ func (d *decoder) flushKV() {
 	}
 	r := d.kvRun
 	if len(r.kv) == 0 {
-		r.kv = make(map[string]kvSlot, len(d.kv))
+		r.kv = make(map[string]*Chain, len(d.kv))
 	}
 	for _, p := range d.kv {
-		r.kv[p.key] = slotOf(p.c)
+		r.kv[p.key] = p.c
 	}
 	if len(r.sorted) == 0 {
 		r.sorted = d.kv
