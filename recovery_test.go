@@ -44,17 +44,6 @@ func walRecords(t testing.TB, data []byte) []walRecord {
 
 func allZero(b []byte) bool { return len(bytes.Trim(b, "\x00")) == 0 }
 
-// logEnd returns the end of the records of a segment file's content: where
-// the zeros written ahead of the log start.
-func logEnd(t testing.TB, data []byte) int64 {
-	t.Helper()
-	rs := walRecords(t, data)
-	if len(rs) == 0 {
-		return wal.HeaderSize
-	}
-	return rs[len(rs)-1].off + rs[len(rs)-1].size
-}
-
 // segments returns the numbers of the log's segment files.
 func segments(t testing.TB, fsys vfs.FS) []uint64 {
 	t.Helper()
