@@ -40,7 +40,7 @@ func (osFS) Create(name string) (File, error) {
 // handle is positioned at the end instead, so Write appends as long as it is
 // the file's only writer, and WriteAt writes where it is told.
 func (osFS) OpenAppend(name string) (File, error) {
-	f, err := os.OpenFile(name, os.O_WRONLY, 0)
+	f, err := os.OpenFile(name, os.O_RDWR, 0) // NB: read too, for Map
 	if err != nil {
 		return nil, err
 	}

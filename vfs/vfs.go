@@ -66,6 +66,26 @@ func WriteAt(f File, p []byte, off int64) (int, error) {
 	return w.WriteAt(p, off)
 }
 
+// Mapper is implemented by files opened for writing whose bytes can be
+// written through shared memory (mmap MAP_SHARED on Linux): a store into
+// the mapping is in the kernel's page cache at once, as a write(2) is, so it
+// survives the process, and File.Sync makes it durable like any write. Map
+// maps size bytes from off, which must be a multiple of the OS page size,
+// and the file must extend over them: a store past the file's end, or into
+// a part of it another handle cut off, faults. It is optional and only the
+// real filesystem (OS, on Linux) has it; the engine falls back to WriterAt.
+type Mapper interface {
+	Map(off, size int64) (Mapping, error)
+}
+
+// Mapping is a range of a file mapped by Mapper.
+type Mapping interface {
+	// Bytes is the mapped range: changing it changes the file.
+	Bytes() []byte
+	// Close unmaps it; Bytes must not be used after.
+	Close() error
+}
+
 // FS is the filesystem the engine runs on. Names are slash or OS separated
 // paths; implementations clean them.
 type FS interface {

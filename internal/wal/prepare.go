@@ -2,6 +2,7 @@ package wal
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/in-mem/inmem/crashpoint"
 	"github.com/in-mem/inmem/vfs"
@@ -50,17 +51,80 @@ func (w *Writer) prepare(seg segment, from, to int64) {
 	if err == nil {
 		err = seg.f.Sync()
 	}
+	var m segMap
+	if err == nil && !w.opts.SyncEachCommit {
+		m = mapPrepared(seg.f, from, to)
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.preparing = false
 	w.cond.Broadcast()
 	if err != nil {
+		m.close()
 		w.fail(fmt.Errorf("inmem/wal: prepare %s: %w", SegmentName(seg.num), err))
 		return
 	}
-	if w.seg.num == seg.num {
-		w.seg.prepared = max(w.seg.prepared, to)
+	if w.seg.num != seg.num || w.closed {
+		m.close()
+		return
 	}
+	w.seg.prepared = max(w.seg.prepared, to)
+	if m.m != nil {
+		w.seg.maps = append(w.seg.maps, m)
+	}
+}
+
+// segMap is a range of a segment mapped into memory, from off.
+type segMap struct {
+	off int64
+	m   vfs.Mapping
+}
+
+func (m segMap) close() {
+	if m.m != nil {
+		m.m.Close()
+	}
+}
+
+// mapPrepared maps the prepared range [from, to) of f, from the page it
+// starts in, if f is a vfs.Mapper (else, or on failure, nothing: the
+// writer writes with a system call). Buffered mode only: a commit is then
+// a copy into the page cache, which survives the process as a write(2)
+// does; a Strict commit's fdatasync would also have to write-protect the
+// pages again, and gains nothing from it.
+func mapPrepared(f vfs.File, from, to int64) segMap {
+	mp, ok := f.(vfs.Mapper)
+	if !ok {
+		return segMap{}
+	}
+	page := int64(os.Getpagesize())
+	start := from / page * page
+	m, err := mp.Map(start, to-start)
+	if err != nil {
+		return segMap{}
+	}
+	return segMap{off: start, m: m}
+}
+
+// copyMapped copies batch to the end of the log of s through a mapping
+// that holds all of it, and reports whether one did.
+func (s segment) copyMapped(batch []byte) bool {
+	for _, m := range s.maps {
+		b := m.m.Bytes()
+		if s.written >= m.off && s.written+int64(len(batch)) <= m.off+int64(len(b)) {
+			copy(b[s.written-m.off:], batch)
+			return true
+		}
+	}
+	return false
+}
+
+// unmap unmaps every mapping of s. Called with no batch being written.
+func (s *segment) unmap() {
+	for _, m := range s.maps {
+		m.close()
+	}
+	s.maps = nil
 }
 
 // writeZeros writes zeros over [from, to) of f.

@@ -1,6 +1,9 @@
 package wal
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -124,5 +127,57 @@ func TestWriter_PrepareCrashPoint(t *testing.T) {
 	}
 	if n := cps.Hits(crashpoint.DuringSegmentPrepare); n < 2 {
 		t.Fatalf("DuringSegmentPrepare hit %d times over several segments", n)
+	}
+}
+
+// TestWriter_MappedBuffered: on the real filesystem, a Buffered writer
+// copies records into the prepared, memory-mapped part of the segment (no
+// system call per commit), and they are in the file at once, before any
+// sync, as a write(2) would leave them: what a killed process leaves.
+func TestWriter_MappedBuffered(t *testing.T) {
+	dir := t.TempDir()
+	f, err := CreateSegment(vfs.OS, dir, 1, testUUID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	af, err := vfs.OS.OpenAppend(filepath.Join(dir, SegmentName(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := NewWriter(WriterOptions{FS: vfs.OS, Dir: dir, UUID: testUUID, SegmentSize: 1 << 20, PrepareAhead: true}, 1, af, HeaderSize, 0)
+	defer w.Close()
+	waitPrepared(w)
+	for txn := uint64(1); txn <= 100; txn++ {
+		if err := w.Append(txn, int64(txn), testPayload(txn)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Wait(txn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.mu.Lock()
+	mapped := len(w.seg.maps)
+	w.mu.Unlock()
+	if _, ok := af.(vfs.Mapper); ok && mapped == 0 {
+		t.Fatalf("the prepared segment was not mapped")
+	}
+	data, err := os.ReadFile(filepath.Join(dir, SegmentName(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, n := int64(HeaderSize), 0
+	for ; ; n++ {
+		r, size, err := DecodeRecord(data[off:], off, testMaxLen)
+		if err != nil {
+			break
+		}
+		if r.Txn != uint64(n+1) || !bytes.Equal(r.Payload, testPayload(r.Txn)) {
+			t.Fatalf("record %d is txn %d", n, r.Txn)
+		}
+		off += int64(size)
+	}
+	if n != 100 {
+		t.Fatalf("%d records in the file before any sync, want 100", n)
 	}
 }

@@ -79,6 +79,9 @@ type segment struct {
 	// at says the file takes writes at an offset (vfs.WriterAt); without
 	// that the log appends and nothing is prepared.
 	at bool
+	// maps are prepared ranges mapped into memory (Buffered, where the file
+	// is a vfs.Mapper): a batch inside one is copied there, no system call.
+	maps []segMap
 }
 
 // NewWriter makes a Writer appending to segment num, already open as f for
@@ -253,9 +256,11 @@ func (w *Writer) writeAndSync(seg segment, batch []byte, sync bool) error {
 	if len(batch) > 0 {
 		cp.Hit(crashpoint.BeforeWALWrite)
 		var err error
-		if seg.at {
+		switch {
+		case seg.copyMapped(batch):
+		case seg.at:
 			_, err = vfs.WriteAt(seg.f, batch, seg.written)
-		} else {
+		default:
 			_, err = seg.f.Write(batch)
 		}
 		if err != nil {
@@ -307,6 +312,7 @@ func (w *Writer) rotateLocked() error {
 		w.fail(fmt.Errorf("inmem/wal: rotate to %s: %w", SegmentName(next), err))
 		return w.err
 	}
+	w.seg.unmap()
 	w.seg = newSegment(next, f, HeaderSize, HeaderSize)
 	w.maybePrepareLocked()
 	return nil
@@ -348,6 +354,7 @@ func (w *Writer) Close() error {
 		return ErrClosed
 	}
 	w.closed = true
+	w.seg.unmap()
 	if cerr := w.seg.f.Close(); err == nil {
 		err = cerr
 	}
