@@ -48,7 +48,9 @@
 // preparer, off the commit path, writes the next chunk of the active
 // segment (up to MaxPrepareChunk, never past the segment size) with zeros
 // and syncs it once the log comes within half a chunk of the prepared end.
-// No record is written where zeros are being written. A segment file is
+// A preparation starts a little past the log's end (prepareSlack), so that
+// commits never wait for it: the log grows into those bytes meanwhile. No
+// record is written where zeros are being written. A segment file is
 // therefore its header, its records, then its rest: zeros (or, in a
 // recycled file, stale records). Recovery tells the rest apart: the log of
 // a version 2 segment ends cleanly at the first offset that does not hold

@@ -19,6 +19,13 @@ var zeroBlock [64 << 10]byte
 // time.
 func prepareChunk(segSize int64) int64 { return min(segSize, MaxPrepareChunk) }
 
+// prepareSlack is how far past the end of the log (queued records
+// included) a preparation starts: the log keeps growing into those bytes
+// (appending, as without preparation) while the zeros are written, instead
+// of waiting for them. NB: without it the first commits of a new segment
+// waited for a whole chunk's write and sync.
+func prepareSlack(chunk int64) int64 { return min(chunk/8, 256<<10) }
+
 // maybePrepareLocked starts writing zeros ahead of the log, off the commit
 // path, once the log (queued records included) comes within half a chunk
 // of the prepared end of the active segment: records then overwrite blocks
@@ -33,7 +40,7 @@ func (w *Writer) maybePrepareLocked() {
 	if s.reserved+chunk/2 < s.prepared {
 		return
 	}
-	from := max(s.prepared, s.reserved)
+	from := max(s.prepared, s.reserved+prepareSlack(chunk))
 	to := min(size, from+chunk)
 	if from >= to {
 		return

@@ -6,9 +6,11 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/in-mem/inmem/crashpoint"
 	"github.com/in-mem/inmem/vfs"
+	"github.com/in-mem/inmem/vfs/errorfs"
 )
 
 // newPreparingEnv is newWriterEnv with PrepareAhead.
@@ -180,4 +182,44 @@ func TestWriter_MappedBuffered(t *testing.T) {
 	if n != 100 {
 		t.Fatalf("%d records in the file before any sync, want 100", n)
 	}
+}
+
+// TestWriter_PrepareDoesNotBlockCommits: while the first chunk of a new
+// segment is being prepared (its zeros held up here), commits go on: the
+// preparation starts past the log's end (prepareSlack), not at it.
+func TestWriter_PrepareDoesNotBlockCommits(t *testing.T) {
+	const segSize = 1 << 20
+	release := make(chan struct{})
+	var once sync.Once
+	hold := errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if op.Kind == errorfs.OpWrite && op.Offset >= HeaderSize+prepareSlack(prepareChunk(segSize)) {
+			<-release // the zeros of the first chunk
+		}
+		return nil
+	})
+	e := newWriterEnv(t, hold, segSize, true, nil)
+	e.w.Close()
+	af, err := e.fs.OpenAppend(segPath(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.w = NewWriter(WriterOptions{FS: e.fs, Dir: testDir, UUID: testUUID, SegmentSize: segSize,
+		Publish: e.publish, SyncEachCommit: true, PrepareAhead: true}, 1, af, HeaderSize, 0)
+	defer func() {
+		once.Do(func() { close(release) })
+		e.w.Close()
+	}()
+	done := make(chan struct{})
+	go func() {
+		for txn := uint64(1); txn <= 5; txn++ {
+			e.commit(t, txn)
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("commits waited for the preparation of the segment's first chunk")
+	}
+	once.Do(func() { close(release) })
 }
