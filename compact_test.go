@@ -68,6 +68,7 @@ func TestDB_Compact_NoCheckpoint(t *testing.T) {
 	g := newGen(1, "w")
 	g.valueSize = 200
 	runGen(t, g, db, 100)
+	settled(t, mem, testDir)
 	before := files(t, mem, testDir)
 	info, err := db.Compact(inmem.CompactWALOnly)
 	if err != nil || info.SegmentsRemoved != 0 || info.ReclaimedBytes != 0 {

@@ -35,6 +35,7 @@ func TestDB_TooLarge_RefusedBeforeCopy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			settled(t, mem, "/")
 			before := files(t, mem, "/")
 			writes := map[string]func() error{
 				"KVPut":       func() error { return second(db.KVPut(run, "k", huge)) },
