@@ -33,7 +33,7 @@ func prepareSlack(chunk int64) int64 { return min(chunk/8, 256<<10) }
 // journal. Called with mu held.
 func (w *Writer) maybePrepareLocked() {
 	s, size := &w.seg, w.opts.SegmentSize
-	if !w.opts.PrepareAhead || w.preparing || !s.at || w.err != nil || w.closed || s.prepared >= size {
+	if !w.opts.PrepareAhead || w.preparing || !s.at || w.err != nil || w.closing || w.closed || s.prepared >= size {
 		return
 	}
 	chunk := prepareChunk(size)

@@ -62,6 +62,7 @@ type Writer struct {
 	preparing bool
 	prepFrom  int64
 	err       error
+	closing   bool // Close has begun: nothing more is prepared
 	closed    bool
 	seg       segment
 }
@@ -341,6 +342,9 @@ func (w *Writer) startSegment(start Position) (vfs.File, error) {
 // Close syncs everything queued and closes the active segment. After Close
 // every call returns ErrClosed.
 func (w *Writer) Close() error {
+	w.mu.Lock()
+	w.closing = true // no new preparation
+	w.mu.Unlock()
 	var err error
 	if !closeSkipsSync {
 		err = w.Sync()
@@ -352,6 +356,9 @@ func (w *Writer) Close() error {
 	}
 	if w.closed {
 		return ErrClosed
+	}
+	if err == nil {
+		err = w.err // NB: a preparation that failed after the Sync above
 	}
 	w.closed = true
 	w.seg.unmap()
