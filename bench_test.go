@@ -82,7 +82,7 @@ func rawLoop(b *testing.B, sync bool) {
 		b.Fatal(err)
 	}
 	defer f.Close()
-	rec := wal.AppendRecord(nil, 1, 1, 0, make([]byte, benchKeySize+benchValueSize+24))
+	rec := wal.AppendRecord(nil, 1, 1, 1, 0, make([]byte, benchKeySize+benchValueSize+24))
 	b.SetBytes(int64(len(rec)))
 	for b.Loop() {
 		if _, err := f.Write(rec); err != nil {

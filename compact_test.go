@@ -64,6 +64,7 @@ func TestDB_Compact_NoCheckpoint(t *testing.T) {
 	w := newWorkload(1)
 	w.valueSize = 200
 	w.run(t, db, 100)
+	settled(t, mem, testDir)
 	before := files(t, mem, testDir)
 	info, err := db.Compact(inmem.CompactWALOnly)
 	if err != nil || info.SegmentsRemoved != 0 || info.ReclaimedBytes != 0 {

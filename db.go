@@ -92,6 +92,8 @@ type DB struct {
 
 	stopSync chan struct{}
 	syncDone chan struct{}
+
+	view View // what View hands out: it holds nothing but db
 }
 
 // Dir returns the directory the database lives in ("" when InMemory).
@@ -111,6 +113,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		return nil, err
 	}
 	db := &DB{dir: dir, opts: o, store: state.New()}
+	db.view.db = db
 	if o.Durability == InMemory {
 		db.dir = ""
 		return db, nil

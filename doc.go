@@ -16,6 +16,10 @@
 //   - an append-only event log numbered 0, 1, 2, ... with no gaps;
 //   - state cells with compare-and-swap on the cell's version.
 //
+// Reads return copies, except inside View: there a read returns the value
+// borrowed, the database's own bytes, valid until the function given to
+// View returns and never to be changed; it costs no allocation.
+//
 // A transaction (Update, Commit) groups writes across primitives and runs
 // into one WAL record: after any crash all of it is present or none. A
 // single-operation call is a transaction of one operation. Versions are a

@@ -78,6 +78,25 @@ func ExampleDB_Update() {
 	// bob's account is closed 100
 }
 
+// View reads without copying: the value is the database's own bytes,
+// borrowed until the function returns. Copy what you keep.
+func ExampleDB_View() {
+	db, _ := inmem.Open("", &inmem.Options{Durability: inmem.InMemory})
+	defer db.Close()
+	run, _ := db.GetOrCreateRun("prices")
+	db.KVPut(run, "apple", []byte("3"))
+
+	var kept []byte
+	db.View(func(v *inmem.View) error {
+		price, _, err := v.KVGet(run, "apple")
+		kept = append(kept, price...) // a copy outlives the View
+		return err
+	})
+	fmt.Println(string(kept))
+	// Output:
+	// 3
+}
+
 // StateCAS sets a cell only if it is still at the version the caller read:
 // two writers cannot both win.
 func ExampleDB_StateCAS() {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/in-mem/inmem"
@@ -322,29 +323,35 @@ func TestDB_Export_CrashAtEveryStep(t *testing.T) {
 		t.Run(mode.String(), func(t *testing.T) {
 			mem := vfs.NewMemFS()
 			var clones []*vfs.MemFS
-			var recording bool
+			var mu sync.Mutex // NB: the log prepares segments on a goroutine of its own
+			var recording atomic.Bool
 			inj := errorfs.InjectorFunc(func(op errorfs.Op) error {
-				if recording && op.Kind.IsMutation() {
+				if recording.Load() && op.Kind.IsMutation() {
+					mu.Lock()
 					clones = append(clones, mem.Crash(vfs.CrashPolicy{Mode: vfs.DropUnsynced}), mem.Crash(vfs.CrashPolicy{Mode: vfs.KeepUnsynced}))
+					mu.Unlock()
 				}
 				return nil
 			})
 			db := openMem(t, errorfs.Wrap(mem, inj), &inmem.Options{Durability: mode})
 			w := newWorkload(seed)
 			w.run(t, db, 80)
-			recording = true
+			recording.Store(true)
 			info, err := db.Export("e")
-			recording = false
+			recording.Store(false)
+			mu.Lock()
+			states := slices.Clone(clones) // the preparer may still record one
+			mu.Unlock()
 			if err != nil {
 				t.Fatal(err)
 			}
-			clones = append(clones, mem.Crash(vfs.CrashPolicy{Mode: vfs.DropUnsynced}))
+			states = append(states, mem.Crash(vfs.CrashPolicy{Mode: vfs.DropUnsynced}))
 			db.Close()
 			var imported int
-			for i, c := range clones {
+			for i, c := range states {
 				idb, err := inmem.Import("e", &inmem.Options{FS: c})
 				if errors.Is(err, inmem.ErrIncompleteExport) {
-					if i == len(clones)-1 {
+					if i == len(states)-1 {
 						t.Fatalf("the export is incomplete after Export returned: %v", err)
 					}
 					continue
@@ -356,9 +363,9 @@ func TestDB_Export_CrashAtEveryStep(t *testing.T) {
 				checkModel(t, idb, w.m, fmt.Sprintf("clone %d (watermark %d)", i, info.Watermark))
 				idb.Close()
 			}
-			t.Logf("%d crash states, %d imported, the rest refused as incomplete", len(clones), imported)
-			if imported == 0 || len(clones) < 10 {
-				t.Fatalf("%d of %d crash states imported", imported, len(clones))
+			t.Logf("%d crash states, %d imported, the rest refused as incomplete", len(states), imported)
+			if imported == 0 || len(states) < 10 {
+				t.Fatalf("%d of %d crash states imported", imported, len(states))
 			}
 		})
 	}

@@ -502,17 +502,23 @@ func (in *inspector) readSegment(n uint64, uuid [16]byte) (SegmentFileInfo, erro
 	if info.Damage != "" {
 		return info, nil
 	}
-	decodeRecords(&info, data, in.o.MaxRecordSize-4)
+	decodeRecords(&info, data, in.o.MaxRecordSize-4, h)
 	return info, nil
 }
 
-func decodeRecords(info *SegmentFileInfo, data []byte, maxLen int) {
+func decodeRecords(info *SegmentFileInfo, data []byte, maxLen int, h wal.SegmentHeader) {
 	off := int64(wal.HeaderSize)
 	info.ValidEnd = off
 	for off < int64(len(data)) {
 		r, n, err := wal.DecodeRecord(data[off:], off, maxLen)
+		if err == nil {
+			err = wal.Belongs(h.Num, h.Version, r)
+		}
 		if err == nil && info.LastTxn != 0 && r.Txn != uint64(info.LastTxn)+1 {
 			err = fmt.Errorf("txn id %d where %d was expected", r.Txn, info.LastTxn+1)
+		}
+		if err != nil && wal.IsRest(data, off, maxLen, h.Num, h.Version, err) {
+			return
 		}
 		if err != nil {
 			info.Damage = fmt.Sprintf("offset %d: %v", off, err)

@@ -13,6 +13,7 @@ import (
 	"github.com/in-mem/inmem/crashpoint"
 	"github.com/in-mem/inmem/crashtest"
 	"github.com/in-mem/inmem/internal/manifest"
+	"github.com/in-mem/inmem/internal/wal"
 	"github.com/in-mem/inmem/vfs"
 )
 
@@ -366,4 +367,69 @@ func manifestV1(m manifest.Manifest) []byte {
 	b = binary.LittleEndian.AppendUint16(b, uint16(len(m.CodecID)))
 	b = append(b, m.CodecID...)
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
+}
+
+// TestDB_Open_WALFormatV1: a log written in segment format version 1 (by
+// earlier builds) opens with everything, read-only as it is; a writable
+// open continues the log in a new segment of the current format, and the
+// whole log, old and new, reads back after another reopen.
+func TestDB_Open_WALFormatV1(t *testing.T) {
+	mem := vfs.NewMemFS()
+	opts := &inmem.Options{SegmentSize: 8 << 10}
+	db := openMem(t, mem, opts)
+	w := newWorkload(5)
+	w.run(t, db, 150)
+	db.Close()
+	m, err := manifest.Read(mem, testDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nums := segments(t, mem)
+	for _, n := range nums {
+		end := rewriteAsV1(t, mem, n)
+		if n == m.LogEnd.Segment {
+			m.LogEnd.Offset = end
+		}
+	}
+	if _, err := manifest.Write(mem, testDir, m, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := inmem.Open(testDir, &inmem.Options{FS: mem, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkModel(t, ro, w.m, "read-only open of a version 1 log")
+	ro.Close()
+	db = openMem(t, mem, opts)
+	checkModel(t, db, w.m, "open of a version 1 log")
+	if got := segments(t, mem); got[len(got)-1] != nums[len(nums)-1]+1 {
+		t.Fatalf("segments %v after the open, want a new one after %v", got, nums)
+	}
+	w.run(t, db, 50)
+	db.Close()
+	db = openMem(t, mem, opts)
+	defer db.Close()
+	checkModel(t, db, w.m, "reopen after writes on a version 1 log")
+}
+
+// rewriteAsV1 rewrites segment n in format version 1 (each record claiming
+// only its header synced) and returns the end of its records.
+func rewriteAsV1(t *testing.T, mem *vfs.MemFS, n uint64) int64 {
+	t.Helper()
+	data, err := vfs.ReadFile(mem, segPath(n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uuid [16]byte
+	copy(uuid[:], data[16:32])
+	out := wal.AppendHeaderV1(nil, n, uuid)
+	for _, r := range walRecords(t, data) {
+		rec, _, err := wal.DecodeRecord(data[r.off:], r.off, 1<<30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = wal.AppendRecordV1(out, rec.Txn, rec.TS, wal.HeaderSize, rec.Payload)
+	}
+	writeFile(t, mem, segPath(n), out)
+	return int64(len(out))
 }

@@ -38,9 +38,8 @@ func (db *DB) setAside(res *wal.ScanResult) (uint64, int64, error) {
 		fmt.Fprintf(&note, "moved %s here whole: it comes after the damage\n", name)
 	}
 	active, size := uint64(0), int64(0)
-	if len(res.Segments) > 0 {
-		info := res.Segments[len(res.Segments)-1]
-		active, size = info.Num, info.Size
+	if info, ok := keptSegment(res, d); ok {
+		active, size = info.Num, info.ValidEnd
 		if info.Num == d.Segment {
 			var err error
 			if active, size, err = db.cutDamaged(res, info, lost, stamp, rep, &note); err != nil {
@@ -59,6 +58,20 @@ func (db *DB) setAside(res *wal.ScanResult) (uint64, int64, error) {
 	return active, size, nil
 }
 
+// keptSegment returns the last segment a point-in-time recovery keeps (in
+// part): the damaged one if the scan read it, else the last it read.
+func keptSegment(res *wal.ScanResult, d *wal.Damage) (wal.SegmentInfo, bool) {
+	for _, s := range res.Segments {
+		if s.Num == d.Segment {
+			return s, true
+		}
+	}
+	if len(res.Segments) == 0 {
+		return wal.SegmentInfo{}, false
+	}
+	return res.Segments[len(res.Segments)-1], true
+}
+
 // cutDamaged copies the damaged segment into lost+found, then truncates it
 // at its last valid record, or moves it whole if its header is bad. It
 // returns the segment to append to.
@@ -75,11 +88,12 @@ func (db *DB) cutDamaged(res *wal.ScanResult, info wal.SegmentInfo, lost, stamp 
 			return 0, 0, nil
 		}
 		prev := res.Segments[len(res.Segments)-2]
-		return prev.Num, prev.Size, nil
+		return prev.Num, prev.ValidEnd, nil
 	}
-	if info.ValidEnd == info.Size {
+	if info.ValidEnd == info.Size || info.Rest {
 		// The log ends early (before its durable end), with nothing after
-		// its last valid record: there is nothing to cut or keep.
+		// its last valid record (or only the zeroed or stale rest of the
+		// segment): there is nothing to cut or keep.
 		fmt.Fprintf(note, "%s ends at offset %d, before the end the MANIFEST recorded: the records after it are lost, nothing was cut\n", name, info.Size)
 		return info.Num, info.ValidEnd, nil
 	}

@@ -134,7 +134,7 @@ func TestDB_NotDatabase(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.Write(wal.AppendRecord(nil, 1, 1, wal.HeaderSize, []byte("x")))
+		vfs.WriteAt(f, wal.AppendRecord(nil, 1, 1, 1, wal.HeaderSize, []byte("x")), wal.HeaderSize)
 		f.Close()
 	}
 	tcs := []struct {

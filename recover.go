@@ -157,7 +157,7 @@ func (db *DB) writerOptions() wal.WriterOptions {
 	return wal.WriterOptions{
 		FS: db.opts.FS, Dir: db.walDir(), UUID: db.uuid, SegmentSize: db.opts.SegmentSize,
 		CrashPoints: db.opts.CrashPoints, Publish: db.publish,
-		SyncEachCommit: db.opts.Durability == Strict, Rotated: db.logRotated,
+		SyncEachCommit: db.opts.Durability == Strict, Rotated: db.logRotated, PrepareAhead: true,
 	}
 }
 
@@ -302,7 +302,7 @@ func (db *DB) settleDamage(res *wal.ScanResult) (uint64, int64, error) {
 	d := res.Damage
 	if d == nil {
 		last := res.Segments[len(res.Segments)-1]
-		return last.Num, last.Size, nil
+		return last.Num, last.ValidEnd, nil
 	}
 	if d.Torn {
 		return db.truncateTorn(res)
@@ -327,7 +327,7 @@ func (db *DB) truncateTorn(res *wal.ScanResult) (uint64, int64, error) {
 		}
 		db.opts.Logger.Warn("removed a log segment whose creation a crash cut short", "segment", d.Path)
 		prev := res.Segments[len(res.Segments)-2]
-		return prev.Num, prev.Size, nil
+		return prev.Num, prev.ValidEnd, nil
 	}
 	if db.opts.Recovery == RecoverPointInTime {
 		// A repair keeps every byte it cuts.
@@ -377,6 +377,11 @@ func (db *DB) openLog(res *wal.ScanResult, active uint64, size int64) error {
 	if err != nil {
 		return err
 	}
+	if segmentVersion(res, active) == wal.FormatV1 {
+		if f, active, size, err = db.continueInNewFormat(f, active); err != nil {
+			return err
+		}
+	}
 	if err := db.recordRecoveredEnd(res, active, size); err != nil {
 		f.Close()
 		return err
@@ -414,6 +419,32 @@ func (db *DB) openActive(active uint64, size int64) (vfs.File, uint64, int64, er
 		return nil, 0, 0, err
 	}
 	return f, active, size, nil
+}
+
+// segmentVersion returns the format version of segment num as the scan
+// read it (the current one for a segment it did not read: a new one).
+func segmentVersion(res *wal.ScanResult, num uint64) uint32 {
+	for _, s := range res.Segments {
+		if s.Num == num && s.Version != 0 {
+			return s.Version
+		}
+	}
+	return wal.FormatVersion
+}
+
+// continueInNewFormat closes f, the active segment of an older format
+// (whose records the writer does not write), and starts the next segment
+// in the current format, as a rotation does: the recovered end of the log
+// then names it.
+func (db *DB) continueInNewFormat(f vfs.File, active uint64) (vfs.File, uint64, int64, error) {
+	if err := f.Close(); err != nil {
+		return nil, 0, 0, err
+	}
+	next, err := wal.CreateSegment(db.opts.FS, db.walDir(), active+1, db.uuid, db.opts.CrashPoints)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return next, active + 1, wal.HeaderSize, nil
 }
 
 // recordRecoveredEnd makes the end of the recovered log, now durable, the

@@ -74,7 +74,7 @@ func (e *Engine) supports(w string) bool {
 }
 
 // engines lists every engine in report order.
-var engines = []*Engine{inmemEngine, bboltEngine, pebbleEngine, badgerEngine, sqliteEngine, rawEngine, rawGroupEngine}
+var engines = []*Engine{inmemEngine, bboltEngine, pebbleEngine, badgerEngine, sqliteEngine, rawEngine, rawGroupEngine, rawOverwriteEngine}
 
 func engineNames() []string {
 	var ns []string

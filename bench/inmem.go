@@ -41,14 +41,17 @@ func (s *inmemStore) Put(k, v []byte) error {
 	return err
 }
 
-// Get passes the key without copying it (KVGet does not keep it), as a
-// caller holding []byte keys would.
+// Get passes the key without copying it (no read keeps it), as a caller
+// holding []byte keys would, and reads the value borrowed (DB.View), copying
+// it once, into dst, as every engine's Get does.
 func (s *inmemStore) Get(k, dst []byte) ([]byte, error) {
-	e, err := s.db.KVGet(s.run, unsafe.String(unsafe.SliceData(k), len(k)))
-	if err != nil {
-		return dst, err
-	}
-	return append(dst, e.Value...), nil
+	key := unsafe.String(unsafe.SliceData(k), len(k))
+	err := s.db.View(func(v *inmem.View) error {
+		val, _, err := v.KVGet(s.run, key)
+		dst = append(dst, val...)
+		return err
+	})
+	return dst, err
 }
 
 func (s *inmemStore) Close() error { return s.db.Close() }

@@ -29,7 +29,21 @@ var (
 		Only:        []string{wDurable16},
 		Open:        func(dir string, o OpenOptions) (Store, error) { return openRaw(dir, o, true) },
 	}
+	// rawOverwriteEngine is the physical limit of durable-1 on this disk: a
+	// file written with zeros and synced at open, then each put overwrites
+	// the next bytes in place + fdatasync, with no size or extent change
+	// for the fdatasync to journal.
+	rawOverwriteEngine = &Engine{
+		Name:        "raw-ow",
+		DurableMode: "pwrite over a file written ahead with zeros + fdatasync per put, one at a time",
+		Only:        []string{wDurable1},
+		Open:        openRawOverwrite,
+	}
 )
+
+// rawPrealloc is how much of its file raw-ow writes with zeros at open;
+// puts past it append.
+const rawPrealloc = 64 << 20
 
 const rawRecordSize = 4 + keySize + valueSize
 
@@ -39,6 +53,9 @@ type rawStore struct {
 	f     *os.File
 	sync  bool
 	group bool
+	// ow: puts overwrite the file at off (raw-ow) instead of appending.
+	ow  bool
+	off int64
 
 	mu  sync.Mutex // serializes the loop's write + sync
 	buf []byte
@@ -74,6 +91,35 @@ func openRaw(dir string, o OpenOptions, group bool) (Store, error) {
 		return nil, err
 	}
 	s := &rawStore{f: f, sync: o.Mode == Durable, group: group, idx: idx}
+	s.cond.L = &s.gmu
+	return s, nil
+}
+
+// openRawOverwrite opens raw-ow: a new file, written with zeros and synced
+// (file and directory) before the first put.
+func openRawOverwrite(dir string, o OpenOptions) (Store, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "raw-ow.log"), os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	zeros := make([]byte, 1<<20)
+	for off := int64(0); off < rawPrealloc && err == nil; off += int64(len(zeros)) {
+		_, err = f.WriteAt(zeros, off)
+	}
+	if err == nil {
+		err = fdatasync(f)
+	}
+	if err == nil {
+		err = syncPath(dir)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	s := &rawStore{f: f, sync: o.Mode == Durable, ow: true, idx: map[string][]byte{}}
 	s.cond.L = &s.gmu
 	return s, nil
 }
@@ -130,7 +176,14 @@ func (s *rawStore) loopPut(k, v []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.buf = appendRawRecord(s.buf[:0], k, v)
-	if _, err := s.f.Write(s.buf); err != nil {
+	var err error
+	if s.ow {
+		_, err = s.f.WriteAt(s.buf, s.off)
+		s.off += int64(len(s.buf))
+	} else {
+		_, err = s.f.Write(s.buf)
+	}
+	if err != nil {
 		return err
 	}
 	if s.sync {

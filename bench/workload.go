@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -18,10 +19,11 @@ const (
 	wBuffered   = "buffered"
 	wRecovery   = "recovery"
 	wReads      = "reads"
+	wReadsPar   = "reads-par"
 	wCheckpoint = "checkpoint"
 )
 
-var workloads = []string{wDurable1, wDurable16, wBuffered, wRecovery, wReads, wCheckpoint}
+var workloads = []string{wDurable1, wDurable16, wBuffered, wRecovery, wReads, wReadsPar, wCheckpoint}
 
 // concurrentWriters is the writer count of durable-16.
 const concurrentWriters = 16
@@ -71,7 +73,7 @@ var groups = []string{wDurable1, wDurable16, wBuffered, groupLoaded}
 
 func (e *Engine) wants(g string, want map[string]bool) bool {
 	if g == groupLoaded {
-		return (want[wRecovery] || want[wReads] || want[wCheckpoint]) && e.supports(wRecovery)
+		return (want[wRecovery] || want[wReads] || want[wReadsPar] || want[wCheckpoint]) && e.supports(wRecovery)
 	}
 	return want[g] && e.supports(g)
 }
@@ -233,6 +235,12 @@ func runLoaded(e *Engine, want map[string]bool, cfg *Config, dir string) ([]Samp
 			out = append(out, Sample{Workload: wReads, Value: rate})
 		}
 	}
+	if err == nil && want[wReadsPar] {
+		var rate float64
+		if rate, err = parallelReads(st, cfg); err == nil {
+			out = append(out, Sample{Workload: wReadsPar, Value: rate})
+		}
+	}
 	if c, ok := st.(Checkpointer); err == nil && ok && want[wCheckpoint] {
 		t0 := time.Now()
 		if err = c.Checkpoint(filepath.Join(dir, "checkpoint")); err == nil {
@@ -262,18 +270,52 @@ func load(e *Engine, cfg *Config, dir string) (float64, error) {
 // pointReads does cfg.Reads gets of uniformly random loaded keys, each
 // checked, and returns the rate.
 func pointReads(st Store, cfg *Config) (float64, error) {
-	rng := rand.New(rand.NewPCG(7, 11))
-	k, got := make([]byte, keySize), make([]byte, 0, valueSize)
 	t0 := time.Now()
-	for range cfg.Reads {
+	if err := readKeys(st, cfg, 7, cfg.Reads); err != nil {
+		return 0, err
+	}
+	return float64(cfg.Reads) / time.Since(t0).Seconds(), nil
+}
+
+// parallelReads is pointReads from GOMAXPROCS goroutines at once, each
+// doing its share of cfg.Reads: the total rate.
+func parallelReads(st Store, cfg *Config) (float64, error) {
+	g := runtime.GOMAXPROCS(0)
+	per := max(cfg.Reads/g, 1)
+	errs := make([]error, g)
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for i := range g {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = readKeys(st, cfg, uint64(100+i), per)
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(t0)
+	for _, err := range errs {
+		if err != nil {
+			return 0, err
+		}
+	}
+	return float64(g*per) / elapsed.Seconds(), nil
+}
+
+// readKeys does n gets of random loaded keys (drawn with seed), each
+// checked.
+func readKeys(st Store, cfg *Config, seed uint64, n int) error {
+	rng := rand.New(rand.NewPCG(seed, 11))
+	k, got := make([]byte, keySize), make([]byte, 0, valueSize)
+	for range n {
 		i := uint64(rng.IntN(cfg.N))
 		var err error
 		if got, err = st.Get(key(k, streamLoad, i), got[:0]); err != nil {
-			return 0, fmt.Errorf("get key %d: %w", i, err)
+			return fmt.Errorf("get key %d: %w", i, err)
 		}
 		if len(got) != valueSize || binary.LittleEndian.Uint64(got) != valueHead(streamLoad, i) {
-			return 0, fmt.Errorf("get key %d: wrong value", i)
+			return fmt.Errorf("get key %d: wrong value", i)
 		}
 	}
-	return float64(cfg.Reads) / time.Since(t0).Seconds(), nil
+	return nil
 }

@@ -59,6 +59,10 @@ const (
 	// closed). Checkpoints record the log end in their own MANIFEST update
 	// (DuringManifestUpdate).
 	DuringLogEndUpdate
+	// DuringSegmentPrepare: zeros are written ahead of the log over the next
+	// chunk of the active segment, off the commit path, not yet synced.
+	// Hit once per chunk, between the writes and the sync.
+	DuringSegmentPrepare
 	// NumPoints is the number of points.
 	NumPoints
 )
@@ -74,6 +78,7 @@ var names = [NumPoints]string{
 	"DuringCompaction",
 	"DuringRecovery",
 	"DuringLogEndUpdate",
+	"DuringSegmentPrepare",
 }
 
 func (p Point) String() string {

@@ -148,7 +148,7 @@ func rewriteValue(t *testing.T, fsys vfs.FS, path string, old, new []byte) error
 		if i := bytes.Index(r.Payload, old); i >= 0 {
 			payload := bytes.Clone(r.Payload)
 			copy(payload[i:], new)
-			rec := wal.AppendRecord(nil, r.Txn, r.TS, r.Synced, payload)
+			rec := wal.AppendRecord(nil, r.Segment, r.Txn, r.TS, r.Synced, payload)
 			copy(data[off:], rec)
 			f, err := fsys.Create(path)
 			if err != nil {

@@ -23,6 +23,8 @@ const (
 	DuringManifestUpdate       = crashpoint.DuringManifestUpdate
 	DuringCompaction           = crashpoint.DuringCompaction
 	DuringRecovery             = crashpoint.DuringRecovery
+	DuringLogEndUpdate         = crashpoint.DuringLogEndUpdate
+	DuringSegmentPrepare       = crashpoint.DuringSegmentPrepare
 )
 
 // AllCrashPoints returns every crash point, in order.

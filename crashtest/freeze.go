@@ -208,6 +208,15 @@ func (ff *freezeFile) Write(p []byte) (n int, err error) {
 	return n, err
 }
 
+// WriteAt implements vfs.WriterAt for a wrapped file that has it.
+func (ff *freezeFile) WriteAt(p []byte, off int64) (n int, err error) {
+	err = ff.fs.do(func() error {
+		n, err = vfs.WriteAt(ff.f, p, off)
+		return err
+	})
+	return n, err
+}
+
 func (ff *freezeFile) ReadAt(p []byte, off int64) (n int, err error) {
 	err = ff.fs.do(func() error {
 		n, err = ff.f.ReadAt(p, off)

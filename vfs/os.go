@@ -18,6 +18,7 @@ type osFS struct{}
 var (
 	_ FS           = osFS{}
 	_ SharedLocker = osFS{}
+	_ WriterAt     = osFile{}
 )
 
 type osFile struct {
@@ -34,9 +35,17 @@ func (osFS) Create(name string) (File, error) {
 	return osFile{f}, nil
 }
 
+// OpenAppend opens name for writing at its end. NB: not with O_APPEND, under
+// which pwrite(2) ignores its offset on Linux and Go refuses WriteAt: the
+// handle is positioned at the end instead, so Write appends as long as it is
+// the file's only writer, and WriteAt writes where it is told.
 func (osFS) OpenAppend(name string) (File, error) {
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND, 0)
+	f, err := os.OpenFile(name, os.O_RDWR, 0) // NB: read too, for Map
 	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekEnd); err != nil {
+		f.Close()
 		return nil, err
 	}
 	return osFile{f}, nil

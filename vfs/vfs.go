@@ -29,8 +29,10 @@ import (
 )
 
 // File is an open file. Files opened by Open are read-only; files opened by
-// Create or OpenAppend are write-only and every Write appends at the end.
-// Directories opened with OpenDir support only Sync and Close.
+// Create or OpenAppend are for writing, and every Write appends at the end
+// (OpenAppend positions a new handle at the end; a file has one writer).
+// Files opened for writing may also implement WriterAt, to overwrite bytes
+// in place. Directories opened with OpenDir support only Sync and Close.
 type File interface {
 	io.Writer
 	io.ReaderAt
@@ -38,6 +40,50 @@ type File interface {
 	// directory it makes the directory's entries durable.
 	Sync() error
 	io.Closer
+}
+
+// WriterAt is implemented by files opened for writing (by Create or
+// OpenAppend) that can write at an offset: bytes in place are overwritten,
+// a write past the end extends the file (with zeros in any gap). Such a
+// write is durable, like any other, once Sync returns. It is optional; use
+// the WriteAt helper. The log overwrites the blocks of a segment it wrote
+// ahead of time with zeros: on a real disk an fdatasync of overwritten
+// blocks commits no metadata.
+type WriterAt interface {
+	WriteAt(p []byte, off int64) (int, error)
+}
+
+// ErrUnsupported is returned by WriteAt for a file without WriterAt.
+var ErrUnsupported = errors.New("inmem/vfs: the file cannot be written at an offset")
+
+// WriteAt writes p at off through f's WriterAt, or fails with
+// ErrUnsupported. Wrappers forward their WriteAt through it.
+func WriteAt(f File, p []byte, off int64) (int, error) {
+	w, ok := f.(WriterAt)
+	if !ok {
+		return 0, ErrUnsupported
+	}
+	return w.WriteAt(p, off)
+}
+
+// Mapper is implemented by files opened for writing whose bytes can be
+// written through shared memory (mmap MAP_SHARED on Linux): a store into
+// the mapping is in the kernel's page cache at once, as a write(2) is, so it
+// survives the process, and File.Sync makes it durable like any write. Map
+// maps size bytes from off, which must be a multiple of the OS page size,
+// and the file must extend over them: a store past the file's end, or into
+// a part of it another handle cut off, faults. It is optional and only the
+// real filesystem (OS, on Linux) has it; the engine falls back to WriterAt.
+type Mapper interface {
+	Map(off, size int64) (Mapping, error)
+}
+
+// Mapping is a range of a file mapped by Mapper.
+type Mapping interface {
+	// Bytes is the mapped range: changing it changes the file.
+	Bytes() []byte
+	// Close unmaps it; Bytes must not be used after.
+	Close() error
 }
 
 // FS is the filesystem the engine runs on. Names are slash or OS separated

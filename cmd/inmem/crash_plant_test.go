@@ -13,6 +13,8 @@ import (
 // reproducesPlanted runs the crash command args against an engine built
 // with a planted bug (a test-only build tag): it must report a violation
 // whose printed command, parsed back and run, reports it again.
+//
+//lint:ignore U1000 used by the tests built with the inmem_plant_* tags
 func reproducesPlanted(t *testing.T, args []string) {
 	t.Helper()
 	first := runReport(t, args, exitError)
@@ -26,6 +28,8 @@ func reproducesPlanted(t *testing.T, args []string) {
 
 // runReport runs the crash command args, wants the exit status code, and
 // returns the JSON report.
+//
+//lint:ignore U1000 used by the tests built with the inmem_plant_* tags
 func runReport(t *testing.T, args []string, code int) *campaign.Report {
 	t.Helper()
 	js := filepath.Join(t.TempDir(), "report.json")

@@ -67,18 +67,31 @@ func checkUnchanged(t *testing.T, dir string, before map[string][]byte) {
 func segPath(dir string) string { return filepath.Join(dir, "WAL", "wal-000001.seg") }
 
 // recordOffsets returns the offsets of a segment's records, read from their
-// length prefixes after the 32-byte header.
+// length prefixes after the 32-byte header, up to the zeros the log wrote
+// ahead of itself (a length of 0).
 func recordOffsets(t *testing.T, path string) []int64 {
+	offs, _ := recordsOf(t, path)
+	return offs
+}
+
+// recordsOf returns the offsets of a segment's records and where they end.
+func recordsOf(t *testing.T, path string) ([]int64, int64) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var offs []int64
-	for off := int64(32); off+4 <= int64(len(data)); off += 4 + int64(binary.LittleEndian.Uint32(data[off:])) {
+	off := int64(32)
+	for off+4 <= int64(len(data)) {
+		n := int64(binary.LittleEndian.Uint32(data[off:]))
+		if n == 0 {
+			break
+		}
 		offs = append(offs, off)
+		off += 4 + n
 	}
-	return offs
+	return offs, off
 }
 
 // tearTail cuts the last record of segment 1 short, as a power loss can

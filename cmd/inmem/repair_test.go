@@ -132,7 +132,8 @@ func damageFile(t *testing.T, path, how string) {
 	}
 	switch how {
 	case "cut to half":
-		err = os.Truncate(path, int64(len(data)/2))
+		_, end := recordsOf(t, path)
+		err = os.Truncate(path, end/2)
 	case "deleted":
 		err = os.Remove(path)
 	case "zero-filled":

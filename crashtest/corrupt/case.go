@@ -108,6 +108,7 @@ func damageOne(h *history, opts inmem.Options, rng *rand.Rand) (damage, hit, out
 	if mf.LogEnd != nil {
 		end.segment, end.offset = mf.LogEnd.Segment, mf.LogEnd.Offset
 	}
+	d.end = end
 	first := rng.IntN(len(damages))
 	for i := range damages {
 		dmg := damages[(first+i)%len(damages)]

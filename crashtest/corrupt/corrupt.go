@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
 	"path/filepath"
 
@@ -18,8 +19,9 @@ const (
 	snapDirName     = "SNAPSHOTS"
 	manifestName    = "MANIFEST"
 	segmentHeader   = 32
-	recordFixedBody = 29 // version, txn id, timestamp, synced offset, CRC
-	recordPrefix    = 29 // length, version, txn id, timestamp, synced offset: before the writeset
+	recordFixedBody = 37 // version, segment, txn id, timestamp, synced offset, CRC
+	recordPrefix    = 37 // length, version, segment, txn id, timestamp, synced offset: before the writeset
+	recordVersion   = 2  // the record format the engine writes
 	// manifestCodecLen is where a version 2 MANIFEST holds its codec id's
 	// length; snapshotFixedV1 and V2 end a snapshot header's fixed part
 	// (the codec id's length last); snapshotTrailer is a snapshot's
@@ -103,37 +105,106 @@ func (t *WALCorruptionTester) rewriteLast(fn func([]byte) ([]byte, error)) error
 	return t.rewrite(path, fn)
 }
 
-// TruncateWALTail cuts n bytes off the end of the last segment (never into
-// its header): a crash during a write.
+// recordsEnd returns where the log of segment content b ends: after the last
+// of the records that follow the header back to back, each whole (its
+// length within b and its CRC-32C right). The segment's prepared rest (the
+// zeros the engine writes ahead of its log) comes after it.
+func recordsEnd(b []byte) int {
+	off := min(len(b), segmentHeader)
+	for off+4 <= len(b) {
+		n := int(binary.LittleEndian.Uint32(b[off:]))
+		if n < 4 || n > len(b)-off-4 {
+			break
+		}
+		end := off + 4 + n
+		if crc32.Checksum(b[off:end-4], castagnoli) != binary.LittleEndian.Uint32(b[end-4:]) {
+			break
+		}
+		off = end
+	}
+	return off
+}
+
+// TruncateWALTail cuts the last segment n bytes before the end of its log
+// (never into its header), and everything after: a crash during a write.
 func (t *WALCorruptionTester) TruncateWALTail(n int) error {
 	return t.rewriteLast(func(b []byte) ([]byte, error) {
-		return b[:max(len(b)-n, min(len(b), segmentHeader))], nil
+		return b[:max(recordsEnd(b)-n, min(len(b), segmentHeader))], nil
 	})
 }
 
-// AppendGarbage appends bytes to the last segment: a partial write.
+// AppendGarbage writes bytes at the end of the last segment's log (over
+// its prepared rest, extending the file as needed): a partial write.
 func (t *WALCorruptionTester) AppendGarbage(garbage []byte) error {
-	return t.rewriteLast(func(b []byte) ([]byte, error) { return append(b, garbage...), nil })
+	return t.writeAtEnd(garbage)
 }
 
-// ZeroFillTail overwrites the last n bytes of the last segment (after its
-// header) with zeros: blocks a filesystem allocated but never wrote.
+// writeAtEnd writes p at the end of the last segment's log.
+func (t *WALCorruptionTester) writeAtEnd(p []byte) error {
+	return t.rewriteLast(func(b []byte) ([]byte, error) {
+		end := recordsEnd(b)
+		if need := end + len(p); need > len(b) {
+			b = append(b, make([]byte, need-len(b))...)
+		}
+		copy(b[end:], p)
+		return b, nil
+	})
+}
+
+// ZeroFillTail overwrites the last n bytes of the last segment's log
+// (after its header) with zeros: blocks a filesystem allocated but never
+// wrote.
 func (t *WALCorruptionTester) ZeroFillTail(n int) error {
 	return t.rewriteLast(func(b []byte) ([]byte, error) {
-		for i := max(len(b)-n, segmentHeader); i < len(b); i++ {
+		end := recordsEnd(b)
+		for i := max(end-n, segmentHeader); i < end; i++ {
 			b[i] = 0
 		}
 		return b, nil
 	})
 }
 
-// CreatePartialRecord appends the start of a record whose length says more
-// follows than does: a crash in the middle of a record.
+// CreatePartialRecord writes, at the end of the last segment's log, the
+// start of a record whose length says more follows than does: a crash in
+// the middle of a record.
 func (t *WALCorruptionTester) CreatePartialRecord() error {
 	partial := binary.LittleEndian.AppendUint32(nil, recordFixedBody+64)
-	partial = append(partial, 1) // format version
+	partial = append(partial, recordVersion)
 	partial = binary.LittleEndian.AppendUint64(partial, 1<<40)
 	return t.AppendGarbage(partial)
+}
+
+// WriteStaleRecord writes, at offset off of segment num (at the end of its
+// log if off < 0), a well-formed record that names segment other: what a
+// recycled segment file holds from its earlier life. Recovery must never
+// replay it.
+func (t *WALCorruptionTester) WriteStaleRecord(num uint64, off int64, other, txn uint64) error {
+	rec := staleRecord(other, txn)
+	return t.rewrite(t.SegmentPath(num), func(b []byte) ([]byte, error) {
+		at := int(off)
+		if off < 0 {
+			at = recordsEnd(b)
+		}
+		if need := at + len(rec); need > len(b) {
+			b = append(b, make([]byte, need-len(b))...)
+		}
+		copy(b[at:], rec)
+		return b, nil
+	})
+}
+
+// staleRecord encodes a record of segment seg and txn, in the engine's
+// format, claiming only its segment's header synced, with an empty
+// writeset.
+func staleRecord(seg, txn uint64) []byte {
+	rec := binary.LittleEndian.AppendUint32(nil, recordFixedBody+1)
+	rec = append(rec, recordVersion)
+	rec = binary.LittleEndian.AppendUint64(rec, seg)
+	rec = binary.LittleEndian.AppendUint64(rec, txn)
+	rec = binary.LittleEndian.AppendUint64(rec, 1)
+	rec = binary.LittleEndian.AppendUint64(rec, segmentHeader)
+	rec = append(rec, 0) // a writeset of no mutation
+	return binary.LittleEndian.AppendUint32(rec, crc32.Checksum(rec, castagnoli))
 }
 
 // CorruptRandomBytes flips count random bytes (each XORed with a non-zero
@@ -153,11 +224,11 @@ func (t *WALCorruptionTester) corruptBytes(count int, seed uint64, nums []uint64
 	sizes := make([]int64, len(nums))
 	var total int64
 	for i, n := range nums {
-		info, err := t.fs.Stat(t.SegmentPath(n))
+		b, err := vfs.ReadFile(t.fs, t.SegmentPath(n))
 		if err != nil {
 			return nil, err
 		}
-		sizes[i] = max(info.Size()-segmentHeader, 0)
+		sizes[i] = int64(max(recordsEnd(b)-segmentHeader, 0)) // the records, not the prepared rest
 		total += sizes[i]
 	}
 	if total == 0 {

@@ -104,9 +104,9 @@ func records(t *testing.T, path string) []int64 {
 }
 
 // txnAt returns the txn id of the record at off (after its length and
-// format version).
+// format version and segment number).
 func txnAt(data []byte, off int64) inmem.Version {
-	return inmem.Version(binary.LittleEndian.Uint64(data[off+5:]))
+	return inmem.Version(binary.LittleEndian.Uint64(data[off+13:]))
 }
 
 // openAndJudge reopens dir and judges it as a prefix of the history.
@@ -265,7 +265,7 @@ func TestWALCorruptionTester_PointInTime(t *testing.T) {
 	mid := w.SegmentPath(segs[1])
 	ends := records(t, mid)
 	original, _ := os.ReadFile(mid)
-	must(t, flipAt(mid, ends[2]+9)) // the txn id of the fourth record
+	must(t, flipAt(mid, ends[2]+17)) // the txn id of the fourth record
 	data, _ := os.ReadFile(mid)
 	// The prefix ends with the third record of segment 2.
 	prefixEnd, want := ends[2], txnAt(original, ends[1])

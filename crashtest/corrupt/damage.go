@@ -29,6 +29,7 @@ type damager struct {
 	rng    *rand.Rand
 	live   []uint64 // the segments recovery reads, ascending
 	newest string
+	end    logEnd // the durable end the MANIFEST records
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -121,6 +122,38 @@ var damages = []damage{
 	}},
 	{name: "set a record's mutation count to 2^40, checksum fixed", do: func(d *damager) (hit, error) { return d.hugeCount() }},
 	{name: "flip a byte, then recover point-in-time", pointInTime: true, do: func(d *damager) (hit, error) { return d.flip() }},
+	// What a recycled segment file holds from its earlier life: records,
+	// well formed, that name another segment.
+	{name: "write a stale record after the newest segment's log", do: func(d *damager) (hit, error) {
+		num := d.live[len(d.live)-1]
+		return hit{file: d.newest, from: d.h.size[d.newest], to: -1, stale: true},
+			d.t.WriteStaleRecord(num, -1, num+1+d.rng.Uint64N(1000), d.rng.Uint64N(1<<20))
+	}},
+	{name: "replace a segment's last record with a stale record", do: func(d *damager) (hit, error) { return d.staleLast() }},
+}
+
+// staleLast overwrites the last record of the newest segment, or of a
+// segment before the one holding the durable end (the MANIFEST proves its
+// records), with a stale record naming another segment.
+func (d *damager) staleLast() (hit, error) {
+	var nums []uint64
+	for _, n := range d.live {
+		if p := d.t.SegmentPath(n); len(d.h.records[p]) > 0 && (p == d.newest || n < d.end.segment) {
+			nums = append(nums, n)
+		}
+	}
+	if len(nums) == 0 {
+		return hit{}, errSkip
+	}
+	n := nums[d.rng.IntN(len(nums))]
+	p := d.t.SegmentPath(n)
+	rs := d.h.records[p]
+	r := rs[len(rs)-1]
+	other := n + 1 + d.rng.Uint64N(1000)
+	if n > 1 && d.rng.IntN(2) == 0 {
+		other = 1 + d.rng.Uint64N(n-1) // a segment number from before: the file's earlier life
+	}
+	return hit{file: p, from: r.off, to: r.end, stale: true}, d.t.WriteStaleRecord(n, r.off, other, uint64(r.version))
 }
 
 // flip flips one byte of a live segment, after its header.

@@ -22,7 +22,7 @@ type history struct {
 	clean bool // closed cleanly; otherwise the process died (files as written)
 	// records are each segment's records by path, in order.
 	records map[string][]record
-	size    map[string]int64 // each segment's size as written
+	size    map[string]int64 // where each segment's log ends: its records' end
 }
 
 // record is one log record: its bytes, its commit version, and the synced
@@ -73,9 +73,11 @@ func build(dir string, seed uint64, opts inmem.Options, plant func(*inmem.Option
 }
 
 // layout learns where every record lies from the operations that wrote
-// the log: one write per commit (the workload has one writer), the
-// header first, and a record claims what the last sync of its segment
-// before it covered.
+// the log: the header first, then one write per commit (the workload has
+// one writer), at the end of the log; a record claims what the last sync
+// of its segment before it covered. The writes of zeros that prepare a
+// segment ahead of the log (no record is all zeros: its length is not 0)
+// hold no record and do not move the log's end.
 func (h *history) layout(log []fsrecord.Op) error {
 	h.records, h.size = map[string][]record{}, map[string]int64{}
 	synced := map[string]int64{}
@@ -89,13 +91,27 @@ func (h *history) layout(log []fsrecord.Op) error {
 			synced[path] = h.size[path]
 		case op.Written() > 0 && h.size[path] == 0 && op.Written() == segmentHeader:
 			h.size[path] = segmentHeader
+		case op.Written() > 0 && allZero(op.Data()):
+			// preparation, past the end of the log
 		case op.Written() > 0:
 			off := h.size[path]
+			if at := op.Offset(); at >= 0 && at != off {
+				return fmt.Errorf("crashtest: a record of %s written at %d, the log ends at %d", path, at, off)
+			}
 			h.size[path] += int64(op.Written())
 			h.records[path] = append(h.records[path], record{off: off, end: h.size[path], claim: synced[path]})
 		}
 	}
 	return h.versions()
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // versions gives the records, in log order, the versions of the

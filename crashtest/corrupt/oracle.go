@@ -21,6 +21,11 @@ type hit struct {
 	// reasons are words one of which a refusal's reason must hold (none:
 	// any reason).
 	reasons []string
+	// stale: the damage wrote a well-formed record that names another
+	// segment, as a recycled segment file holds from its earlier life. It
+	// is no part of the log: judged as if the bytes it covers were lost
+	// (zeros), never as a well-formed record.
+	stale bool
 }
 
 // outcome is what recovery must make of a damaged database.
@@ -61,7 +66,9 @@ func (e logEnd) prefix(v inmem.Version) outcome { return outcome{version: max(v,
 // the durable end the MANIFEST records, followed by no valid record that
 // claims it synced, is a torn tail (exactly the records before it open);
 // any other damage hit durable bytes and is refused, naming the file and
-// the record (or header) it hit.
+// the record (or header) it hit. A stale record (x.stale) ends its
+// segment's log where it lies, as lost bytes do: it is judged by the same
+// rule.
 func (h *history) expect(x hit, end logEnd, newest string) outcome {
 	segment := filepath.Dir(x.file) == filepath.Join(h.dir, walDirName) && strings.HasSuffix(x.file, ".seg")
 	if !segment {

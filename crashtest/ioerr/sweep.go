@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/in-mem/inmem/crashtest"
@@ -92,7 +93,7 @@ func Sweep(cfg Config) (*Result, error) {
 		go func() {
 			defer wg.Done()
 			for j := range ch {
-				out := sweepOne(cfg, j.index, j.op, j.name)
+				out := sweepOne(cfg, j)
 				mu.Lock()
 				res.Runs++
 				res.AckedKept += out.acked
@@ -126,23 +127,30 @@ func Sweep(cfg Config) (*Result, error) {
 	return res, nil
 }
 
-// job is one run of the sweep: the operation to fail and the error.
+// job is one run of the sweep: the operation to fail and the error. rank
+// is how many operations of the same kind on the same file came before it
+// in the recording: see onRank.
 type job struct {
 	index int
 	op    errorfs.Op
 	name  string
+	rank  int64
 }
 
 // plan lists the runs: every operation (or Only) with every error that
 // applies to it.
 func plan(cfg Config, ops []errorfs.Op) ([]job, error) {
 	var jobs []job
+	ranks := map[[2]string]int64{}
 	for i, op := range ops {
+		key := [2]string{op.Kind.String(), op.Path}
+		rank := ranks[key]
+		ranks[key]++
 		if cfg.Only != nil && *cfg.Only != i {
 			continue
 		}
 		for _, name := range sweepErrors(cfg.Errors, op.Kind) {
-			jobs = append(jobs, job{i, op, name})
+			jobs = append(jobs, job{i, op, name, rank})
 		}
 	}
 	switch {
@@ -233,10 +241,11 @@ type sweepOutcome struct {
 	violation          *Violation
 }
 
-func sweepOne(cfg Config, index int, op errorfs.Op, name string) sweepOutcome {
+func sweepOne(cfg Config, j job) sweepOutcome {
+	index, op, name := j.index, j.op, j.name
 	injected, _ := errorfs.ErrorNamed(name)
 	mem := vfs.NewMemFS()
-	fsys := errorfs.Wrap(mem, errorfs.OnIndex(int64(index), errorfs.Mutations, injected))
+	fsys := errorfs.Wrap(mem, onRank(op, j.rank, injected))
 	run := runSweepWorkload(cfg, fsys)
 	var out sweepOutcome
 	fail := func(problem string, ms []crashtest.StateMismatch) sweepOutcome {
@@ -268,6 +277,27 @@ func sweepOne(cfg Config, index int, op errorfs.Op, name string) sweepOutcome {
 		return fail("the open database did not serve exactly the acknowledged commits", run.live.Mismatches)
 	}
 	return sweepReopen(cfg, mem, run.model, out, fail)
+}
+
+// onRank fails the operation of op's kind on op's file that rank others
+// of the same kind on that file preceded: the recording's operation, found
+// by its place among its peers rather than among all operations. NB: the
+// engine writes segments ahead of the log on a goroutine of its own, whose
+// operations may fall elsewhere among the others from run to run; the
+// peers of an operation on one file keep their order, and whichever of them
+// fails (a record's write or the zeros', a commit's sync or the
+// preparation's) must be met the same way.
+func onRank(op errorfs.Op, rank int64, err error) errorfs.Injector {
+	var seen atomic.Int64
+	return errorfs.InjectorFunc(func(o errorfs.Op) error {
+		if o.Kind != op.Kind || o.Path != op.Path {
+			return nil
+		}
+		if seen.Add(1)-1 == rank {
+			return err
+		}
+		return nil
+	})
 }
 
 // checkFailStop: after a failed sync the database must be failed; once

@@ -104,6 +104,8 @@ func expectationFor(p crashtest.CrashPoint, d inmem.Durability, kind Kind) expec
 		return expectation{"every acknowledged commit is present (the old segment was synced first)", allAckedPresent}
 	case crashtest.DuringCompaction:
 		return expectation{promisedText + "; half-removed segments do no harm", promised}
+	case crashtest.DuringSegmentPrepare:
+		return expectation{promisedText + "; the zeros written ahead lie past the log's end, whether they reached the disk or not", promised}
 	case crashtest.DuringRecovery:
 		return expectation{"a crash during recovery, then a second recovery: " + promisedText, func(res *crashtest.CrashTestResult) string {
 			if res.RecoveryCrashes != 1 {
@@ -195,6 +197,8 @@ func matrixHit(p crashtest.CrashPoint) uint64 {
 		return 5
 	case crashtest.AfterFsync:
 		return 3
+	case crashtest.DuringSegmentPrepare:
+		return 3 // a segment a rotation made, with commits before it
 	}
 	return 1
 }

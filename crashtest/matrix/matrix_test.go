@@ -25,6 +25,9 @@ import (
 //	DuringManifestUpdate        data present; the old or the new MANIFEST, never neither
 //	DuringCompaction            every acknowledged commit is present
 //	DuringRecovery              crash in recovery, second recovery: every acknowledged commit present
+//	DuringLogEndUpdate          every acknowledged commit is present
+//	DuringSegmentPrepare        every acknowledged commit is present (Buffered, power loss: every
+//	                            commit acknowledged before the last sync); the zeros lie past the log
 func TestCrashScenarioMatrix(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the matrix kills real processes; skipped with -short")

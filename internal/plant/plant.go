@@ -117,7 +117,11 @@ type noSync struct{ vfs.File }
 
 func (noSync) Sync() error { return nil }
 
+func (n noSync) WriteAt(p []byte, off int64) (int, error) { return vfs.WriteAt(n.File, p, off) }
+
 type swallowSync struct{ vfs.File }
+
+func (f swallowSync) WriteAt(p []byte, off int64) (int, error) { return vfs.WriteAt(f.File, p, off) }
 
 func (f swallowSync) Sync() error {
 	_ = f.File.Sync() // the bug: the error is dropped
@@ -128,25 +132,46 @@ func (f swallowSync) Sync() error {
 type buffered struct {
 	vfs.File
 	mu  sync.Mutex
-	buf []byte
+	buf []bufferedWrite
+}
+
+// bufferedWrite is a write held back: an append, or a write at off.
+type bufferedWrite struct {
+	data []byte
+	off  int64
+	at   bool
 }
 
 func (b *buffered) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
+	b.buf = append(b.buf, bufferedWrite{data: slices.Clone(p)})
+	return len(p), nil
+}
+
+func (b *buffered) WriteAt(p []byte, off int64) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, bufferedWrite{data: slices.Clone(p), off: off, at: true})
 	return len(p), nil
 }
 
 func (b *buffered) flush() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.buf) == 0 {
-		return nil
+	for _, w := range b.buf {
+		var err error
+		if w.at {
+			_, err = vfs.WriteAt(b.File, w.data, w.off)
+		} else {
+			_, err = b.File.Write(w.data)
+		}
+		if err != nil {
+			return err
+		}
 	}
-	_, err := b.File.Write(b.buf)
-	b.buf = slices.Delete(b.buf, 0, len(b.buf))
-	return err
+	b.buf = nil
+	return nil
 }
 
 func (b *buffered) Sync() error { return b.File.Sync() } // the bug: the buffer stays in the process
@@ -231,6 +256,11 @@ type unwritten struct {
 func (u *unwritten) Write(p []byte) (int, error) {
 	u.written.Store(true)
 	return u.File.Write(p)
+}
+
+func (u *unwritten) WriteAt(p []byte, off int64) (int, error) {
+	u.written.Store(true)
+	return vfs.WriteAt(u.File, p, off)
 }
 
 func (u *unwritten) Sync() error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 
 	"github.com/in-mem/inmem/internal/writeset"
@@ -139,5 +140,26 @@ func checkPointInTime(t *testing.T, s *Store, accepted [][]writeset.Mutation, at
 	dec, _, err := DecodeSnapshot(bytes.NewReader(snap), at, testMaxValue)
 	if err != nil || !bytes.Equal(encoded(t, dec, at), snap) {
 		t.Fatalf("seed %d: snapshot at %d does not round-trip: %v", seed, at, err)
+	}
+	checkLatest(t, s, at, seed)
+	checkLatest(t, dec, at, seed)
+}
+
+// checkLatest: the one-lookup read of the latest version (KVLatest) agrees
+// with the chain's (KV) for every key of every run, at version at.
+func checkLatest(t *testing.T, s *Store, at uint64, seed uint64) {
+	t.Helper()
+	var visible atomic.Uint64
+	visible.Store(at)
+	for _, r := range s.Runs(at) {
+		for k := range 5 {
+			key := fmt.Sprintf("k%d", k)
+			e, _, ok := r.KV(key, at)
+			live := ok && !e.Deleted
+			v, ver, got := r.KVLatest(key, &visible)
+			if got != live || live && (ver != e.Version || !bytes.Equal(v, e.Value)) {
+				t.Fatalf("seed %d: run %s key %s at %d: KVLatest %q v%d %v, KV %+v %v", seed, r.Name, key, at, v, ver, got, e, ok)
+			}
+		}
 	}
 }

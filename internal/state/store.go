@@ -350,3 +350,32 @@ func (s *Store) Counts(at uint64) (runs, keys, versions, events, cells int) {
 	}
 	return
 }
+
+// KVLatest returns the value and version of the newest version of key at
+// the version visible holds (loaded under the run's lock, see KVNow), and
+// false if there is none or it is a tombstone. The value is the stored
+// slice itself: stored values are never changed, and the caller must not
+// change it. NB: one map lookup and the chain's last entry (held in the
+// chain's own allocation while it has one version), no closure and no
+// Entry copy: the hot read path. The newest value is not kept in the map
+// slot itself: that saved a pointer chase per read (a few percent of a
+// get) but made every slot 40 bytes larger, and recovery, which grows the
+// maps from empty, took 1.7 times as long.
+func (r *Run) KVLatest(key string, visible *atomic.Uint64) ([]byte, uint64, bool) {
+	r.mu.RLock()
+	c := r.kv[key]
+	if c == nil {
+		r.mu.RUnlock()
+		return nil, 0, false
+	}
+	at, es := visible.Load(), c.Entries
+	for i := len(es) - 1; i >= 0; i-- {
+		if e := &es[i]; e.Version <= at {
+			v, ver, live := e.Value, e.Version, !e.Deleted
+			r.mu.RUnlock()
+			return v, ver, live
+		}
+	}
+	r.mu.RUnlock()
+	return nil, 0, false
+}

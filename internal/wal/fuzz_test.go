@@ -32,13 +32,14 @@ type recordSeed struct {
 }
 
 func recordSeeds() []recordSeed {
-	golden := goldenSegmentBytes()
+	golden := goldenSegmentBytes(FormatVersion)
 	first := golden[HeaderSize:]
-	good := AppendRecord(nil, 7, 70, 32, []byte("payload"))
+	good := AppendRecord(nil, 1, 7, 70, 32, []byte("payload"))
 	flipped := bytes.Clone(good)
 	flipped[30] ^= 1
 	badVersion := bytes.Clone(good)
-	badVersion[lengthSize] = 2
+	badVersion[lengthSize] = 3
+	v1 := AppendRecordV1(nil, 7, 70, 32, []byte("payload"))
 	seeds := []recordSeed{
 		{"golden-tail", first, HeaderSize, fuzzMaxLen, 1, 1},
 		{"golden-whole", golden, 0, fuzzMaxLen, 2, 2},
@@ -51,9 +52,11 @@ func recordSeeds() []recordSeed {
 		{"bad-version", reseal(badVersion), 32, fuzzMaxLen, 1, 1},
 		{"claim-beyond", good, 31, fuzzMaxLen, 1, 1},
 		{"negative-off", good, -1, fuzzMaxLen, ^uint64(0), -1 << 63},
+		{"v1", v1, 32, fuzzMaxLen, 4, 4},
+		{"v1-golden-tail", goldenSegmentBytes(FormatV1)[HeaderSize:], HeaderSize, fuzzMaxLen, 1, 1},
 	}
-	for i, r := range goldenRecords() {
-		seeds = append(seeds, recordSeed{fmt.Sprintf("golden-record-%d", i), AppendRecord(nil, r.Txn, r.TS, r.Synced, r.Payload), r.Synced, fuzzMaxLen, r.Txn, r.TS})
+	for i, r := range goldenRecords(FormatVersion) {
+		seeds = append(seeds, recordSeed{fmt.Sprintf("golden-record-%d", i), AppendRecord(nil, r.Segment, r.Txn, r.TS, r.Synced, r.Payload), r.Synced, fuzzMaxLen, r.Txn, r.TS})
 	}
 	return seeds
 }
@@ -79,12 +82,12 @@ func FuzzDecodeRecord(f *testing.F) {
 
 		// decode(encode(x)) == x, with b as the payload.
 		synced := max(off, 0)
-		enc := AppendRecord(nil, txn, ts, synced, b)
+		enc := AppendRecord(nil, txn^1, txn, ts, synced, b)
 		r2, n2, err := DecodeRecord(enc, synced, len(b)+fixedBody)
 		if err != nil {
 			t.Fatalf("decode of an encoded record: %v", err)
 		}
-		if n2 != len(enc) || r2.Txn != txn || r2.TS != ts || r2.Synced != synced || !bytes.Equal(r2.Payload, b) {
+		if n2 != len(enc) || r2.Segment != txn^1 || r2.Txn != txn || r2.TS != ts || r2.Synced != synced || !bytes.Equal(r2.Payload, b) {
 			t.Fatalf("round trip: got %+v size %d, want txn %d ts %d synced %d payload %q", r2, n2, txn, ts, synced, b)
 		}
 	})
@@ -92,10 +95,14 @@ func FuzzDecodeRecord(f *testing.F) {
 
 func checkDecoded(t *testing.T, b []byte, off int64, maxLen int, r Record, n int) {
 	t.Helper()
-	if n < RecordOverhead || n > len(b) || n-lengthSize > maxLen {
+	overhead := RecordOverhead
+	if r.Version == FormatV1 {
+		overhead = RecordOverheadV1
+	}
+	if n < overhead || n > len(b) || n-lengthSize > maxLen {
 		t.Fatalf("size %d out of range (input %d, maxLen %d)", n, len(b), maxLen)
 	}
-	if len(r.Payload) != n-RecordOverhead {
+	if len(r.Payload) != n-overhead {
 		t.Fatalf("payload %d bytes in a %d-byte record", len(r.Payload), n)
 	}
 	if len(r.Payload) > 0 {
@@ -107,7 +114,11 @@ func checkDecoded(t *testing.T, b []byte, off int64, maxLen int, r Record, n int
 	if r.Synced < 0 || r.Synced > off {
 		t.Fatalf("claim %d accepted at offset %d", r.Synced, off)
 	}
-	if re := AppendRecord(nil, r.Txn, r.TS, r.Synced, r.Payload); !bytes.Equal(re, b[:n]) {
+	re := AppendRecord(nil, r.Segment, r.Txn, r.TS, r.Synced, r.Payload)
+	if r.Version == FormatV1 {
+		re = AppendRecordV1(nil, r.Txn, r.TS, r.Synced, r.Payload)
+	}
+	if !bytes.Equal(re, b[:n]) {
 		t.Fatalf("re-encoding differs:\n% x\n% x", re, b[:n])
 	}
 }
@@ -121,7 +132,7 @@ type segmentSeed struct {
 // segmentSeeds: the golden segment, as segment 1 and renumbered as segment
 // 2, and the damaged segments of the corruption table.
 func segmentSeeds() []segmentSeed {
-	golden := goldenSegmentBytes()
+	golden := goldenSegmentBytes(FormatVersion)
 	as2 := bytes.Clone(golden)
 	copy(as2, AppendHeader(nil, 2, testUUID))
 	last := buildSegment(1, defaultLog()[2])
@@ -145,6 +156,10 @@ func segmentSeeds() []segmentSeed {
 		{"garbage-tail", append(bytes.Clone(last), garbage(1, 300)...), 1},
 		{"flipped-middle", flipped, 1},
 		{"lost-record-claim-above", lost, 1},
+		{"golden-v1", goldenSegmentBytes(FormatV1), 1},
+		{"zeroed-rest", append(bytes.Clone(last), make([]byte, 700)...), 1},
+		{"stale-rest", append(bytes.Clone(last), AppendRecord(nil, 7, 99, 0, HeaderSize, testPayload(99))...), 1},
+		{"zeros-then-record", append(append(bytes.Clone(last), make([]byte, 64)...), AppendRecord(nil, 1, 6, 0, HeaderSize, testPayload(6))...), 1},
 	}
 }
 
@@ -156,7 +171,7 @@ func FuzzScan(f *testing.F) {
 	for _, s := range segmentSeeds() {
 		f.Add(s.data, s.num)
 	}
-	golden := goldenSegmentBytes()
+	golden := goldenSegmentBytes(FormatVersion)
 	f.Fuzz(func(t *testing.T, data []byte, num uint8) {
 		fsys := vfs.NewMemFS()
 		if err := fsys.MkdirAll(testDir); err != nil {

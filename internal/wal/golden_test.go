@@ -2,6 +2,7 @@ package wal
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,17 +11,20 @@ import (
 	"github.com/in-mem/inmem/vfs"
 )
 
-// goldenSegment is the path of the byte-exact segment of format version 1.
-// Regenerate it only for a new format version, never to make a test pass:
-// go test ./internal/wal -run Golden -update
-var goldenSegment = filepath.Join("testdata", "golden", "v1", SegmentName(1))
+// goldenSegments are the paths of the byte-exact segments of each format
+// version. Regenerate one only for a new format version, never to make a
+// test pass: go test ./internal/wal -run Golden -update
+var goldenSegments = map[uint32]string{
+	FormatV1:      filepath.Join("testdata", "golden", "v1", SegmentName(1)),
+	FormatVersion: filepath.Join("testdata", "golden", "v2", SegmentName(1)),
+}
 
 var goldenRun = [16]byte{'r', 'u', 'n', '-', 'g', 'o', 'l', 'd', 'e', 'n', 0, 0, 0, 0, 0, 1}
 
 // goldenRecords are the records of the golden segment: writesets as the
 // engine writes them (identity codec), fixed timestamps, and the synced
 // claims a Strict writer with one committer makes.
-func goldenRecords() []Record {
+func goldenRecords(v uint32) []Record {
 	ws := [][]writeset.Mutation{
 		{{Kind: writeset.CreateRun, Run: goldenRun, Key: "orders"}},
 		{{Kind: writeset.KVPut, Run: goldenRun, Key: "k1", Value: []byte("v1")},
@@ -32,25 +36,52 @@ func goldenRecords() []Record {
 	off := int64(HeaderSize)
 	for i, w := range ws {
 		p := writeset.Append(nil, w)
-		out = append(out, Record{Txn: uint64(i + 1), TS: 1_764_000_000_000_000 + int64(i), Synced: off, Payload: p})
-		off += int64(RecordOverhead + len(p))
+		r := Record{Version: uint8(v), Txn: uint64(i + 1), TS: 1_764_000_000_000_000 + int64(i), Synced: off, Payload: p}
+		overhead := RecordOverheadV1
+		if v == FormatVersion {
+			r.Segment, overhead = 1, RecordOverhead
+		}
+		out = append(out, r)
+		off += int64(overhead + len(p))
 	}
 	return out
 }
 
-func goldenSegmentBytes() []byte {
+func goldenSegmentBytes(v uint32) []byte {
+	if v == FormatV1 {
+		b := AppendHeaderV1(nil, 1, testUUID)
+		for _, r := range goldenRecords(v) {
+			b = AppendRecordV1(b, r.Txn, r.TS, r.Synced, r.Payload)
+		}
+		return b
+	}
 	b := AppendHeader(nil, 1, testUUID)
-	for _, r := range goldenRecords() {
-		b = AppendRecord(b, r.Txn, r.TS, r.Synced, r.Payload)
+	for _, r := range goldenRecords(v) {
+		b = AppendRecord(b, 1, r.Txn, r.TS, r.Synced, r.Payload)
 	}
 	return b
 }
 
-// TestGolden_Segment: the encoder still writes version 1 byte for byte, and
-// the scanner still reads what version 1 wrote.
+// TestGolden_Segment: the encoders still write every format version byte
+// for byte, and the scanner still reads what each wrote: a version 2
+// segment also with its rest written ahead with zeros.
 func TestGolden_Segment(t *testing.T) {
-	got := goldenSegmentBytes()
-	if *update {
+	for v, path := range goldenSegments {
+		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
+			want := checkGolden(t, path, goldenSegmentBytes(v))
+			scanGolden(t, v, want)
+			if v == FormatVersion {
+				scanGolden(t, v, append(want, make([]byte, 4096)...))
+			}
+		})
+	}
+}
+
+// checkGolden compares got with the golden file at path (rewriting it
+// with -update) and returns the file's bytes.
+func checkGolden(t *testing.T, goldenSegment string, got []byte) []byte {
+	t.Helper()
+	if *update && goldenSegments[FormatVersion] == goldenSegment {
 		if err := os.MkdirAll(filepath.Dir(goldenSegment), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +97,12 @@ func TestGolden_Segment(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("encoding differs from %s at byte %d:\ngot  % x\nwant % x", goldenSegment, firstDiff(got, want), got, want)
 	}
+	return want
+}
 
+// scanGolden scans a golden segment and checks every record.
+func scanGolden(t *testing.T, v uint32, want []byte) {
+	t.Helper()
 	fsys := vfs.NewMemFS()
 	if err := fsys.MkdirAll(testDir); err != nil {
 		t.Fatal(err)
@@ -81,13 +117,13 @@ func TestGolden_Segment(t *testing.T) {
 	if err != nil || res.Damage != nil {
 		t.Fatalf("scan of the golden segment: %+v, %v", res, err)
 	}
-	wantRecs := goldenRecords()
+	wantRecs := goldenRecords(v)
 	if len(read) != len(wantRecs) {
 		t.Fatalf("read %d records, want %d", len(read), len(wantRecs))
 	}
 	for i, r := range read {
 		w := wantRecs[i]
-		if r.Txn != w.Txn || r.TS != w.TS || r.Synced != w.Synced || !bytes.Equal(r.Payload, w.Payload) {
+		if r.Version != w.Version || r.Segment != w.Segment || r.Txn != w.Txn || r.TS != w.TS || r.Synced != w.Synced || !bytes.Equal(r.Payload, w.Payload) {
 			t.Errorf("record %d: %+v, want %+v", i, r, w)
 		}
 		if _, err := writeset.Decode(r.Payload); err != nil {

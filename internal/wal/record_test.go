@@ -41,7 +41,7 @@ func TestRecord_RoundTrip(t *testing.T) {
 	for _, tc := range tcs {
 		t.Run(tc.name, func(t *testing.T) {
 			prefix := []byte("prefix")
-			b := AppendRecord(prefix, tc.txn, tc.ts, tc.synced, tc.payload)
+			b := AppendRecord(prefix, 1, tc.txn, tc.ts, tc.synced, tc.payload)
 			if !bytes.Equal(b[:len(prefix)], prefix) {
 				t.Fatalf("AppendRecord changed the bytes before it")
 			}
@@ -67,27 +67,46 @@ func TestRecord_RoundTrip(t *testing.T) {
 // TestRecord_Layout pins the field positions docs/design.md documents,
 // independently of the golden file.
 func TestRecord_Layout(t *testing.T) {
-	b := AppendRecord(nil, 0x0102030405060708, 0x1112131415161718, 0x21, []byte("ws"))
+	b := AppendRecord(nil, 0x3132333435363738, 0x0102030405060708, 0x1112131415161718, 0x21, []byte("ws"))
 	le := binary.LittleEndian
-	if got := le.Uint32(b); got != 29+2 {
-		t.Errorf("length field %d, want 31", got)
+	if got := le.Uint32(b); got != 37+2 {
+		t.Errorf("length field %d, want 39", got)
 	}
-	if b[4] != FormatVersion {
+	if b[4] != 2 {
 		t.Errorf("version byte %d", b[4])
 	}
-	if le.Uint64(b[5:]) != 0x0102030405060708 || le.Uint64(b[13:]) != 0x1112131415161718 || le.Uint64(b[21:]) != 0x21 {
-		t.Errorf("txn/ts/synced fields misplaced: % x", b[5:29])
+	if le.Uint64(b[5:]) != 0x3132333435363738 {
+		t.Errorf("segment field misplaced: % x", b[5:13])
 	}
-	if string(b[29:31]) != "ws" {
-		t.Errorf("payload misplaced: % x", b[29:31])
+	if le.Uint64(b[13:]) != 0x0102030405060708 || le.Uint64(b[21:]) != 0x1112131415161718 || le.Uint64(b[29:]) != 0x21 {
+		t.Errorf("txn/ts/synced fields misplaced: % x", b[13:37])
 	}
-	if got, want := le.Uint32(b[31:]), crc32.Checksum(b[:31], crc32.MakeTable(crc32.Castagnoli)); got != want {
+	if string(b[37:39]) != "ws" {
+		t.Errorf("payload misplaced: % x", b[37:39])
+	}
+	if got, want := le.Uint32(b[39:]), crc32.Checksum(b[:39], crc32.MakeTable(crc32.Castagnoli)); got != want {
 		t.Errorf("CRC %08x, want CRC-32C of every earlier byte %08x", got, want)
 	}
 }
 
+// TestRecordV1_Layout pins format version 1, which is still read.
+func TestRecordV1_Layout(t *testing.T) {
+	b := AppendRecordV1(nil, 0x0102030405060708, 0x1112131415161718, 0x21, []byte("ws"))
+	le := binary.LittleEndian
+	if got := le.Uint32(b); got != 29+2 || b[4] != 1 {
+		t.Errorf("length field %d, version %d; want 31, 1", got, b[4])
+	}
+	if le.Uint64(b[5:]) != 0x0102030405060708 || le.Uint64(b[13:]) != 0x1112131415161718 || le.Uint64(b[21:]) != 0x21 {
+		t.Errorf("txn/ts/synced fields misplaced: % x", b[5:29])
+	}
+	r, n, err := DecodeRecord(b, 0x21, testMaxLen)
+	if err != nil || n != len(b) || r.Version != 1 || r.Segment != 0 || r.Txn != 0x0102030405060708 || string(r.Payload) != "ws" {
+		t.Fatalf("decoded %+v, %d, %v", r, n, err)
+	}
+}
+
 func TestDecodeRecord_Rejects(t *testing.T) {
-	good := AppendRecord(nil, 7, 70, 32, []byte("payload"))
+	good := AppendRecord(nil, 1, 7, 70, 32, []byte("payload"))
 	mut := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(good)) }
 	tcs := []struct {
 		name   string
@@ -131,7 +150,7 @@ func TestDecodeRecord_Rejects(t *testing.T) {
 			return reseal(b)
 		}), off: 32, maxLen: testMaxLen, want: errVersion},
 		{name: "synced claim beyond offset", b: good, off: 31, maxLen: testMaxLen, want: errClaim},
-		{name: "negative synced claim", b: reseal(AppendRecord(nil, 7, 70, -1, nil)), off: 32, maxLen: testMaxLen, want: errClaim},
+		{name: "negative synced claim", b: reseal(AppendRecord(nil, 1, 7, 70, -1, nil)), off: 32, maxLen: testMaxLen, want: errClaim},
 	}
 	for _, tc := range tcs {
 		t.Run(tc.name, func(t *testing.T) {
@@ -149,7 +168,7 @@ func TestDecodeRecord_Rejects(t *testing.T) {
 // TestDecodeRecord_NoAllocs: decoding aliases the input; it allocates
 // nothing, whatever the length field claims.
 func TestDecodeRecord_NoAllocs(t *testing.T) {
-	b := AppendRecord(nil, 1, 2, 32, bytes.Repeat([]byte("v"), 500))
+	b := AppendRecord(nil, 1, 1, 2, 32, bytes.Repeat([]byte("v"), 500))
 	allocs := testing.AllocsPerRun(100, func() {
 		if _, _, err := DecodeRecord(b, 32, testMaxLen); err != nil {
 			t.Fatal(err)
@@ -159,13 +178,13 @@ func TestDecodeRecord_NoAllocs(t *testing.T) {
 		t.Fatalf("DecodeRecord allocated %.1f times per call", allocs)
 	}
 	r, _, _ := DecodeRecord(b, 32, testMaxLen)
-	if &r.Payload[0] != &b[29] {
+	if &r.Payload[0] != &b[37] {
 		t.Fatalf("payload does not alias the input")
 	}
 }
 
 func TestPlausible(t *testing.T) {
-	good := AppendRecord(nil, 1, 1, 0, []byte("abc"))
+	good := AppendRecord(nil, 1, 1, 1, 0, []byte("abc"))
 	tcs := []struct {
 		name string
 		b    []byte
@@ -179,7 +198,7 @@ func TestPlausible(t *testing.T) {
 	}
 	for _, tc := range tcs {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := plausible(tc.b, testMaxLen); got != tc.want {
+			if got := plausible(tc.b, testMaxLen, FormatVersion); got != tc.want {
 				t.Fatalf("plausible = %v, want %v", got, tc.want)
 			}
 		})
@@ -188,7 +207,7 @@ func TestPlausible(t *testing.T) {
 
 // TestDecodeRecord_LengthAtMax: maxLen is inclusive.
 func TestDecodeRecord_LengthAtMax(t *testing.T) {
-	b := AppendRecord(nil, 1, 1, 0, []byte("abc"))
+	b := AppendRecord(nil, 1, 1, 1, 0, []byte("abc"))
 	if _, _, err := DecodeRecord(b, 0, len(b)-lengthSize); err != nil {
 		t.Fatalf("record whose length equals maxLen rejected: %v", err)
 	}

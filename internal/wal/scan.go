@@ -1,6 +1,8 @@
 package wal
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -49,8 +51,13 @@ func (p Position) before(num uint64, off int64) bool {
 type SegmentInfo struct {
 	Num      uint64
 	Path     string
-	Size     int64 // file size
-	ValidEnd int64 // end of the last valid record (or of the header)
+	Version  uint32 // the header's format version (0 if it is damaged)
+	Size     int64  // file size
+	ValidEnd int64  // end of the last valid record (or of the header)
+	// Rest says the bytes after ValidEnd, if any, are no damage: the rest
+	// of a segment written ahead with zeros, or stale records of the life
+	// a recycled file had before (format 2 only).
+	Rest     bool
 	Records  int
 	FirstTxn uint64 // 0 if the segment holds no record
 	LastTxn  uint64
@@ -116,6 +123,9 @@ func Scan(o ScanOptions) (*ScanResult, error) {
 		}
 		if res.Damage != nil {
 			res.Damage.Later = live[i+1:]
+			if res.Damage.Segment != n { // blamed on the segment before
+				res.Damage.Later = live[i:]
+			}
 			return res, nil
 		}
 		o.CrashPoints.Hit(crashpoint.DuringRecovery)
@@ -154,6 +164,7 @@ func scanSegment(o ScanOptions, res *ScanResult, num uint64, last bool) error {
 		sc.headerDamage(reason)
 		return nil
 	}
+	sc.info.Version = binary.LittleEndian.Uint32(data[4:])
 	sc.records()
 	return nil
 }
@@ -172,7 +183,7 @@ type segScan struct {
 // record of the segment claims was synced.
 func (sc *segScan) damage(off int64, reason string) {
 	d := &Damage{Segment: sc.info.Num, Path: sc.info.Path, Offset: off, Reason: reason}
-	d.Torn = sc.last && !sc.o.DurableEnd.before(sc.info.Num, off) && maxClaimAfter(sc.data, off, sc.o.MaxRecordSize) <= off
+	d.Torn = sc.last && !sc.o.DurableEnd.before(sc.info.Num, off) && sc.maxClaimAfter(off) <= off
 	sc.res.Damage = d
 }
 
@@ -188,7 +199,7 @@ func (sc *segScan) headerDamage(reason string) {
 	num := sc.info.Num
 	d := &Damage{Segment: num, Path: sc.info.Path, Offset: 0, Reason: reason}
 	d.HeaderTorn = sc.last && num > sc.o.FirstSegment && num > sc.o.DurableEnd.Segment &&
-		!foreignHeader(sc.data, num, sc.o.UUID) && maxClaimAfter(sc.data, -1, sc.o.MaxRecordSize) < 0
+		!foreignHeader(sc.data, num, sc.o.UUID) && maxClaim(sc.data, -1, sc.o.MaxRecordSize, 0, 0) < 0
 	d.Torn = d.HeaderTorn
 	sc.res.Damage = d
 }
@@ -199,16 +210,28 @@ func (sc *segScan) records() {
 	res, info, off := sc.res, &sc.info, int64(HeaderSize)
 	for off < int64(len(sc.data)) {
 		if reason := sc.atDurableEnd(off); reason != "" {
+			if sc.previousEndedEarly(off, "the MANIFEST records txn "+fmt.Sprint(sc.o.DurableEnd.Txn)+" before offset "+fmt.Sprint(off)+" of segment "+fmt.Sprint(sc.info.Num)) {
+				return
+			}
 			sc.damage(off, reason)
 			res.Damage.Torn = false
 			return
 		}
 		r, n, err := DecodeRecord(sc.data[off:], off, sc.o.MaxRecordSize)
+		if err == nil {
+			err = sc.belongs(r)
+		}
 		if err == nil && res.LastTxn != 0 && r.Txn != res.LastTxn+1 {
+			if sc.previousEndedEarly(off, fmt.Sprintf("segment %d starts with txn %d", sc.info.Num, r.Txn)) {
+				return
+			}
 			err = fmt.Errorf("txn id %d where %d was expected", r.Txn, res.LastTxn+1)
 		}
 		if err == nil {
 			err = sc.crossesDurableEnd(off, int64(n))
+		}
+		if err != nil && sc.restAt(off, err) {
+			break
 		}
 		if err != nil {
 			sc.damage(off, err.Error())
@@ -224,6 +247,22 @@ func (sc *segScan) records() {
 		info.ValidEnd = off
 	}
 	sc.endsBeforeDurableEnd()
+}
+
+// previousEndedEarly blames the segment before for records missing at the
+// start of this one (what says so: a txn gap, or the durable end), if that
+// segment's log ended in a zeroed or stale rest: its last records were lost
+// there (zeroed, or overwritten), not here.
+func (sc *segScan) previousEndedEarly(off int64, says string) bool {
+	res := sc.res
+	if off != HeaderSize || len(res.Segments) == 0 || !res.Segments[len(res.Segments)-1].Rest {
+		return false
+	}
+	prev := res.Segments[len(res.Segments)-1]
+	res.Damage = &Damage{Segment: prev.Num, Path: prev.Path, Offset: prev.ValidEnd,
+		Reason: fmt.Sprintf("records are missing: the log of this segment ends at offset %d with txn %d, but %s",
+			prev.ValidEnd, res.LastTxn, says)}
+	return true
 }
 
 func (sc *segScan) count(r Record) {
@@ -274,6 +313,9 @@ func (sc *segScan) endsBeforeDurableEnd() {
 		return
 	}
 	if reason := sc.atDurableEnd(valid); reason != "" {
+		if sc.previousEndedEarly(valid, fmt.Sprintf("the MANIFEST records txn %d at offset %d of segment %d", end.Txn, valid, sc.info.Num)) {
+			return
+		}
 		sc.damage(valid, reason)
 		sc.res.Damage.Torn = false
 	}
@@ -310,18 +352,92 @@ func foreignHeader(data []byte, num uint64, uuid [16]byte) bool {
 	return false
 }
 
+// ErrStale says a well-formed record of format 2 names another segment: a
+// record from the life a recycled file had before, never part of this log.
+var ErrStale = errors.New("inmem/wal: stale record of another segment")
+
+// belongs checks that a valid record is one of this segment.
+func (sc *segScan) belongs(r Record) error {
+	return Belongs(sc.info.Num, sc.info.Version, r)
+}
+
+// Belongs checks that a valid record r is one of segment num, whose header
+// has format version v: of that version and, in format 2, naming num. A
+// format 2 record naming another segment is stale (errors.Is ErrStale).
+func Belongs(num uint64, v uint32, r Record) error {
+	switch {
+	case uint32(r.Version) != v:
+		return fmt.Errorf("%w: %d in a segment of version %d", errVersion, r.Version, v)
+	case r.Version == FormatVersion && r.Segment != num:
+		return fmt.Errorf("%w: it names segment %d", ErrStale, r.Segment)
+	}
+	return nil
+}
+
+// restAt reports whether the log of the segment ends cleanly at off, where
+// decoding failed with err (see IsRest), and notes it.
+func (sc *segScan) restAt(off int64, err error) bool {
+	if !IsRest(sc.data, off, sc.o.MaxRecordSize, sc.info.Num, sc.info.Version, err) {
+		return false
+	}
+	sc.info.Rest = true
+	return true
+}
+
+// IsRest reports whether the log of segment num (format version v, whole
+// file data) ends cleanly at off, where decoding failed with err: the
+// segment is of format 2, every byte from off on is zero (written ahead of
+// the log) or off holds a stale record (from a recycled file's earlier
+// life), and no valid record of this segment lies anywhere after off. Then
+// the rest was never part of this log: no damage, nothing to cut.
+func IsRest(data []byte, off int64, maxLen int, num uint64, v uint32, err error) bool {
+	if v != FormatVersion || maxClaim(data, off, maxLen, uint8(v), num) >= 0 {
+		return false
+	}
+	rest := data[off:]
+	return errors.Is(err, ErrStale) || nonZero(rest) == len(rest)
+}
+
 // maxClaimAfter returns the largest synced offset claimed by a valid record
-// starting after offset from, or -1 if there is none. It tries every byte
-// offset: after damage the record boundaries are unknown.
-func maxClaimAfter(data []byte, from int64, maxLen int) int64 {
+// of this segment starting after offset from, or -1 if there is none.
+func (sc *segScan) maxClaimAfter(from int64) int64 {
+	return maxClaim(sc.data, from, sc.o.MaxRecordSize, uint8(sc.info.Version), sc.info.Num)
+}
+
+// maxClaim returns the largest synced offset claimed by a valid record
+// starting after offset from, of version v (any if 0) and, in format 2, of
+// segment seg, or -1 if there is none. It tries every byte offset (after
+// damage the record boundaries are unknown) but skips runs of zeros: a
+// record's length, never 0, has a non-zero byte in its first four.
+func maxClaim(data []byte, from int64, maxLen int, v uint8, seg uint64) int64 {
 	best := int64(-1)
-	for off := max(from+1, 0); off+RecordOverhead <= int64(len(data)); off++ {
-		if !plausible(data[off:], maxLen) {
+	for off := max(from+1, 0); off+RecordOverheadV1 <= int64(len(data)); off++ {
+		if z := nonZero(data[off:]); z >= lengthSize {
+			off += int64(z - lengthSize)
 			continue
 		}
-		if r, _, err := DecodeRecord(data[off:], off, maxLen); err == nil && r.Synced > best {
-			best = r.Synced
+		if !plausible(data[off:], maxLen, FormatVersion) && !plausible(data[off:], maxLen, FormatV1) {
+			continue
 		}
+		r, _, err := DecodeRecord(data[off:], off, maxLen)
+		if err != nil || (v != 0 && r.Version != v) || (r.Version == FormatVersion && v != 0 && r.Segment != seg) {
+			continue
+		}
+		best = max(best, r.Synced)
 	}
 	return best
+}
+
+// nonZero returns the index of the first non-zero byte of b, or len(b).
+func nonZero(b []byte) int {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		if binary.LittleEndian.Uint64(b[i:]) != 0 {
+			break
+		}
+	}
+	for i < len(b) && b[i] == 0 {
+		i++
+	}
+	return i
 }

@@ -37,7 +37,7 @@ func recOff(i int) int64 { return HeaderSize + int64(i)*(RecordOverhead+payloadS
 func buildSegment(num uint64, recs []testRec) []byte {
 	b := AppendHeader(nil, num, testUUID)
 	for _, r := range recs {
-		b = AppendRecord(b, r.txn, int64(r.txn)*1000, r.claim, testPayload(r.txn))
+		b = AppendRecord(b, num, r.txn, int64(r.txn)*1000, r.claim, testPayload(r.txn))
 	}
 	return b
 }
@@ -168,8 +168,17 @@ func createFile(path string, b []byte) corruptFunc {
 
 func rewriteRecord(path string, i int, txn uint64, claim int64) corruptFunc {
 	return editFile(path, func(b []byte) []byte {
-		rec := AppendRecord(nil, txn, int64(txn)*1000, claim, testPayload(txn))
+		num, _ := ParseSegmentName(filepath.Base(path))
+		rec := AppendRecord(nil, num, txn, int64(txn)*1000, claim, testPayload(txn))
 		copy(b[recOff(i):], rec)
+		return b
+	})
+}
+
+// rewriteRecordOf is rewriteRecord with a record that names segment seg.
+func rewriteRecordOf(path string, seg uint64, i int, txn uint64, claim int64) corruptFunc {
+	return editFile(path, func(b []byte) []byte {
+		copy(b[recOff(i):], AppendRecord(nil, seg, txn, int64(txn)*1000, claim, testPayload(txn)))
 		return b
 	})
 }
@@ -219,7 +228,23 @@ func TestScan_Corruption(t *testing.T) {
 			want: scanWant{damaged: true, seg: 3, off: recOff(3), torn: true, records: 9, reason: "checksum"}},
 		{name: "zero the tail sector inside the file", corrupt: []corruptFunc{zeroRange(s3, 512, end)},
 			want: scanWant{damaged: true, seg: 3, off: recOff(3), torn: true, records: 9, reason: "checksum"}},
-		{name: "zeros appended", corrupt: []corruptFunc{zeroRange(s3, end, 1024)},
+		// Format 2: the rest of a segment written ahead with zeros, or a
+		// recycled file's stale records, end its log cleanly.
+		{name: "zeros appended (the prepared rest)", corrupt: []corruptFunc{zeroRange(s3, end, 1024)},
+			want: scanWant{records: 11}},
+		{name: "zeros appended to an earlier segment", corrupt: []corruptFunc{appendBytes(s2, make([]byte, 700))},
+			want: scanWant{records: 11}},
+		{name: "a stale record appended", corrupt: []corruptFunc{appendBytes(s3, AppendRecord(nil, 1, 12, 0, HeaderSize, testPayload(12)))},
+			want: scanWant{records: 11}},
+		{name: "stale records and garbage appended", corrupt: []corruptFunc{appendBytes(s3,
+			append(AppendRecord(nil, 1, 12, 0, HeaderSize, testPayload(12)), garbage(3, 200)...))},
+			want: scanWant{records: 11}},
+		{name: "a stale record in place of the last", corrupt: []corruptFunc{rewriteRecordOf(s3, 1, 4, 11, recOff(3))},
+			want: scanWant{records: 10}},
+		{name: "a stale record in place of a middle one", corrupt: []corruptFunc{rewriteRecordOf(s3, 2, 2, 9, recOff(1))},
+			want: scanWant{damaged: true, seg: 3, off: recOff(2), records: 8, reason: "stale"}},
+		{name: "zeros, then a record of the segment", corrupt: []corruptFunc{appendBytes(s3,
+			append(make([]byte, 100), AppendRecord(nil, 3, 12, 0, HeaderSize, testPayload(12))...))},
 			want: scanWant{damaged: true, seg: 3, off: end, torn: true, records: 11, reason: "length"}},
 		{name: "garbage appended", corrupt: []corruptFunc{appendBytes(s3, garbage(1, 300))},
 			want: scanWant{damaged: true, seg: 3, off: end, torn: true, records: 11}},
@@ -264,7 +289,7 @@ func TestScan_Corruption(t *testing.T) {
 		{name: "last header names another database", corrupt: []corruptFunc{createFile(segPath(4), AppendHeader(nil, 4, [16]byte{1}))},
 			want: scanWant{damaged: true, seg: 4, off: 0, records: 11, reason: "belongs to database"}},
 		{name: "last header zeroed but a record after it", corrupt: []corruptFunc{
-			createFile(segPath(4), append(make([]byte, HeaderSize), AppendRecord(nil, 12, 0, HeaderSize, testPayload(12))...))},
+			createFile(segPath(4), append(make([]byte, HeaderSize), AppendRecord(nil, 4, 12, 0, HeaderSize, testPayload(12))...))},
 			want: scanWant{damaged: true, seg: 4, off: 0, records: 11, reason: "magic"}},
 		{name: "middle segment removed", corrupt: []corruptFunc{removeFile(s2)},
 			want: scanWant{damaged: true, seg: 2, off: -1, later: []uint64{3}, records: 3, reason: "segment 2 is missing"}},
@@ -444,11 +469,12 @@ func snapshotFiles(t *testing.T, fsys vfs.FS) string {
 func TestScan_SegmentInfo(t *testing.T) {
 	fsys := vfs.NewMemFS()
 	writeLog(t, fsys, defaultLog())
+	appendBytes(segPath(3), make([]byte, 64))(t, fsys)
 	res, _ := scanLog(t, fsys, 1)
 	want := []SegmentInfo{
-		{Num: 1, Path: segPath(1), Size: recOff(3), ValidEnd: recOff(3), Records: 3, FirstTxn: 1, LastTxn: 3},
-		{Num: 2, Path: segPath(2), Size: recOff(3), ValidEnd: recOff(3), Records: 3, FirstTxn: 4, LastTxn: 6},
-		{Num: 3, Path: segPath(3), Size: recOff(5), ValidEnd: recOff(5), Records: 5, FirstTxn: 7, LastTxn: 11},
+		{Num: 1, Path: segPath(1), Version: 2, Size: recOff(3), ValidEnd: recOff(3), Records: 3, FirstTxn: 1, LastTxn: 3},
+		{Num: 2, Path: segPath(2), Version: 2, Size: recOff(3), ValidEnd: recOff(3), Records: 3, FirstTxn: 4, LastTxn: 6},
+		{Num: 3, Path: segPath(3), Version: 2, Size: recOff(5) + 64, ValidEnd: recOff(5), Rest: true, Records: 5, FirstTxn: 7, LastTxn: 11},
 	}
 	if len(res.Segments) != len(want) {
 		t.Fatalf("segments %+v", res.Segments)
@@ -537,5 +563,40 @@ func TestScan_MissingDir(t *testing.T) {
 	_, err := Scan(ScanOptions{FS: vfs.NewMemFS(), Dir: testDir, UUID: testUUID, MaxRecordSize: testMaxLen, FirstSegment: 1})
 	if err == nil {
 		t.Fatalf("Scan of a missing directory succeeded")
+	}
+}
+
+// TestScan_FormatV1: a log of format version 1 is still read, by its own
+// rules: zeros after its records are a torn tail (it was never written
+// ahead), and a record of another version in it is damage.
+func TestScan_FormatV1(t *testing.T) {
+	v1 := func(extra []byte) []byte {
+		b := AppendHeaderV1(nil, 1, testUUID)
+		for txn := uint64(1); txn <= 3; txn++ {
+			b = AppendRecordV1(b, txn, int64(txn), HeaderSize, testPayload(txn))
+		}
+		return append(b, extra...)
+	}
+	end := int64(len(v1(nil)))
+	tcs := []struct {
+		name string
+		data []byte
+		want scanWant
+	}{
+		{"intact", v1(nil), scanWant{records: 3}},
+		{"zeros appended", v1(make([]byte, 100)), scanWant{damaged: true, seg: 1, off: end, torn: true, records: 3, reason: "length"}},
+		{"a version 2 record appended", v1(AppendRecord(nil, 1, 4, 0, HeaderSize, testPayload(4))),
+			scanWant{damaged: true, seg: 1, off: end, torn: true, records: 3, reason: "version"}},
+	}
+	for _, tc := range tcs {
+		t.Run(tc.name, func(t *testing.T) {
+			fsys := vfs.NewMemFS()
+			if err := fsys.MkdirAll(testDir); err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, fsys, segPath(1), tc.data)
+			res, txns := scanLog(t, fsys, 1)
+			checkScan(t, res, txns, tc.want)
+		})
 	}
 }

@@ -46,7 +46,7 @@ func TestDecodeHeader_Rejects(t *testing.T) {
 		{"bad magic", mut(func(b []byte) { b[0] = 'X' }), "magic"},
 		{"zeros", make([]byte, HeaderSize), "magic"},
 		{"version 0", mut(func(b []byte) { binary.LittleEndian.PutUint32(b[4:], 0) }), "version 0"},
-		{"version 2", mut(func(b []byte) { binary.LittleEndian.PutUint32(b[4:], 2) }), "version 2"},
+		{"version 3", mut(func(b []byte) { binary.LittleEndian.PutUint32(b[4:], 3) }), "version 3"},
 	}
 	for _, tc := range tcs {
 		t.Run(tc.name, func(t *testing.T) {

@@ -33,6 +33,10 @@ type WriterOptions struct {
 	// the log, so that losing the segment is noticed. An error fails the
 	// log. It must not call the Writer.
 	Rotated func(start Position) error
+	// PrepareAhead makes the writer write each segment ahead of the log
+	// with zeros, a chunk at a time, off the commit path (see
+	// maybePrepareLocked), where the file takes writes at an offset.
+	PrepareAhead bool
 }
 
 // Writer appends records to the active segment with group commit: Append
@@ -53,28 +57,62 @@ type Writer struct {
 	written    uint64 // highest txn written to the OS
 	synced     uint64 // highest txn synced
 	flushing   bool   // a leader is writing or syncing outside mu
-	err        error
-	closed     bool
-	seg        segment
+	// preparing says zeros are being written ahead of the log, from
+	// prepFrom on: no leader writes past prepFrom until they are.
+	preparing bool
+	prepFrom  int64
+	err       error
+	closing   bool // Close has begun: nothing more is prepared
+	closed    bool
+	seg       segment
 }
 
 type segment struct {
 	num       uint64
 	f         vfs.File
-	reserved  int64 // file size plus queued bytes
-	written   int64 // bytes written to the file
+	reserved  int64 // end of the log plus queued bytes
+	written   int64 // end of the log: bytes of records written
 	syncedOff int64 // bytes known durable
+	// prepared is how far the file is known to extend (written ahead with
+	// zeros, or with an earlier life's bytes): records written below it
+	// overwrite blocks in place, and a sync of them commits no metadata.
+	prepared int64
+	// at says the file takes writes at an offset (vfs.WriterAt); without
+	// that the log appends and nothing is prepared.
+	at bool
+	// maps are prepared ranges mapped into memory (Buffered, where the file
+	// is a vfs.Mapper): a batch inside one is copied there, no system call.
+	maps []segMap
 }
 
 // NewWriter makes a Writer appending to segment num, already open as f for
-// appending, whose file is size bytes long and synced up to there. lastTxn
-// is the txn id of the last record in the log.
-func NewWriter(opts WriterOptions, num uint64, f vfs.File, size int64, lastTxn uint64) *Writer {
+// writing, whose log ends at offset end, synced up to there. The file may
+// extend past end (its rest written ahead, see the package doc): records
+// overwrite it. lastTxn is the txn id of the last record in the log.
+func NewWriter(opts WriterOptions, num uint64, f vfs.File, end int64, lastTxn uint64) *Writer {
 	w := &Writer{opts: opts}
 	w.cond.L = &w.mu
-	w.seg = segment{num: num, f: f, reserved: size, written: size, syncedOff: size}
+	w.seg = newSegment(num, f, end, sizeOr(opts.FS, w.Path(num), end))
 	w.appended, w.written, w.synced = lastTxn, lastTxn, lastTxn
+	w.mu.Lock()
+	w.maybePrepareLocked()
+	w.mu.Unlock()
 	return w
+}
+
+func newSegment(num uint64, f vfs.File, end, size int64) segment {
+	_, at := f.(vfs.WriterAt)
+	return segment{num: num, f: f, reserved: end, written: end, syncedOff: end, prepared: max(size, end), at: at}
+}
+
+// sizeOr returns the size of the file at path, or def if it cannot be
+// told: zeros written from there on only replace bytes past the log.
+func sizeOr(fsys vfs.FS, path string, def int64) int64 {
+	fi, err := fsys.Stat(path)
+	if err != nil {
+		return def
+	}
+	return fi.Size()
 }
 
 // Segment returns the active segment's number.
@@ -113,7 +151,7 @@ func (w *Writer) Append(txn uint64, ts int64, payload []byte) error {
 			return err
 		}
 	}
-	w.buf = AppendRecord(w.buf, txn, ts, w.seg.syncedOff, payload)
+	w.buf = AppendRecord(w.buf, w.seg.num, txn, ts, w.seg.syncedOff, payload)
 	w.bufLastTxn, w.appended = txn, txn
 	w.seg.reserved += size
 	return nil
@@ -176,11 +214,14 @@ func (w *Writer) lead(durable bool) {
 	w.flushing = true
 	batch, lastTxn := w.buf, w.bufLastTxn
 	w.buf = w.spare[:0]
-	f, num := w.seg.f, w.seg.num
+	for w.preparing && w.seg.written+int64(len(batch)) > w.prepFrom {
+		w.cond.Wait() // NB: never write where zeros are being written
+	}
+	seg := w.seg
 	wantSync := durable || w.opts.SyncEachCommit
 	w.mu.Unlock()
 
-	err := w.writeAndSync(f, num, batch, wantSync)
+	err := w.writeAndSync(seg, batch, wantSync)
 
 	w.mu.Lock()
 	w.spare = batch[:0]
@@ -193,11 +234,13 @@ func (w *Writer) lead(durable bool) {
 	if len(batch) > 0 {
 		w.written = lastTxn
 		w.seg.written += int64(len(batch))
+		w.seg.prepared = max(w.seg.prepared, w.seg.written)
 	}
 	if wantSync {
 		w.synced = w.written
 		w.seg.syncedOff = w.seg.written
 	}
+	w.maybePrepareLocked()
 	publish := w.written
 	if w.opts.SyncEachCommit {
 		publish = w.synced
@@ -207,18 +250,28 @@ func (w *Writer) lead(durable bool) {
 	}
 }
 
-func (w *Writer) writeAndSync(f vfs.File, num uint64, batch []byte, sync bool) error {
+// writeAndSync writes batch at the end of the log of seg (in place, where
+// the file takes writes at an offset) and syncs if asked.
+func (w *Writer) writeAndSync(seg segment, batch []byte, sync bool) error {
 	cp := w.opts.CrashPoints
 	if len(batch) > 0 {
 		cp.Hit(crashpoint.BeforeWALWrite)
-		if _, err := f.Write(batch); err != nil {
-			return fmt.Errorf("inmem/wal: write %s: %w", SegmentName(num), err)
+		var err error
+		switch {
+		case seg.copyMapped(batch):
+		case seg.at:
+			_, err = vfs.WriteAt(seg.f, batch, seg.written)
+		default:
+			_, err = seg.f.Write(batch)
+		}
+		if err != nil {
+			return fmt.Errorf("inmem/wal: write %s: %w", SegmentName(seg.num), err)
 		}
 		cp.Hit(crashpoint.AfterWALWriteBeforeFsync)
 	}
 	if sync {
-		if err := f.Sync(); err != nil {
-			return fmt.Errorf("inmem/wal: sync %s: %w", SegmentName(num), err)
+		if err := seg.f.Sync(); err != nil {
+			return fmt.Errorf("inmem/wal: sync %s: %w", SegmentName(seg.num), err)
 		}
 		cp.Hit(crashpoint.AfterFsync)
 	}
@@ -235,7 +288,7 @@ func (w *Writer) fail(err error) {
 // rotateLocked makes everything queued durable in the current segment, then
 // starts the next one. Called with mu held by the single appender.
 func (w *Writer) rotateLocked() error {
-	for w.flushing {
+	for w.flushing || w.preparing {
 		w.cond.Wait()
 	}
 	if err := w.usable(); err != nil {
@@ -260,7 +313,9 @@ func (w *Writer) rotateLocked() error {
 		w.fail(fmt.Errorf("inmem/wal: rotate to %s: %w", SegmentName(next), err))
 		return w.err
 	}
-	w.seg = segment{num: next, f: f, reserved: HeaderSize, written: HeaderSize, syncedOff: HeaderSize}
+	w.seg.unmap()
+	w.seg = newSegment(next, f, HeaderSize, HeaderSize)
+	w.maybePrepareLocked()
 	return nil
 }
 
@@ -287,19 +342,26 @@ func (w *Writer) startSegment(start Position) (vfs.File, error) {
 // Close syncs everything queued and closes the active segment. After Close
 // every call returns ErrClosed.
 func (w *Writer) Close() error {
+	w.mu.Lock()
+	w.closing = true // no new preparation
+	w.mu.Unlock()
 	var err error
 	if !closeSkipsSync {
 		err = w.Sync()
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for w.flushing {
+	for w.flushing || w.preparing {
 		w.cond.Wait()
 	}
 	if w.closed {
 		return ErrClosed
 	}
+	if err == nil {
+		err = w.err // NB: a preparation that failed after the Sync above
+	}
 	w.closed = true
+	w.seg.unmap()
 	if cerr := w.seg.f.Close(); err == nil {
 		err = cerr
 	}

@@ -352,6 +352,20 @@ func (f *errFile) Write(p []byte) (int, error) {
 	return 0, &fs.PathError{Op: "write", Path: f.name, Err: err}
 }
 
+// WriteAt implements vfs.WriterAt for a wrapped file that has it: an
+// OpWrite at the offset written.
+func (f *errFile) WriteAt(p []byte, off int64) (int, error) {
+	err := f.inj.MaybeError(Op{Kind: OpWrite, Path: f.name, Offset: off, Len: len(p)})
+	if err == nil {
+		return vfs.WriteAt(f.f, p, off)
+	}
+	if errors.Is(err, io.ErrShortWrite) {
+		n, _ := vfs.WriteAt(f.f, p[:len(p)/2], off)
+		return n, &fs.PathError{Op: "write", Path: f.name, Err: err}
+	}
+	return 0, &fs.PathError{Op: "write", Path: f.name, Err: err}
+}
+
 func (f *errFile) ReadAt(p []byte, off int64) (int, error) {
 	if err := f.inj.MaybeError(Op{Kind: OpRead, Path: f.name, Offset: off, Len: len(p)}); err != nil {
 		return 0, &fs.PathError{Op: "read", Path: f.name, Err: err}

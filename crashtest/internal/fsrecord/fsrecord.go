@@ -33,9 +33,10 @@ const (
 	recOpen
 	recClose
 	recLink
+	recWriteAt
 )
 
-var recNames = [...]string{"create", "write", "sync", "sync-dir", "rename", "remove", "mkdir", "truncate", "open", "close", "link"}
+var recNames = [...]string{"create", "write", "sync", "sync-dir", "rename", "remove", "mkdir", "truncate", "open", "close", "link", "write-at"}
 
 func (k Kind) String() string { return recNames[k] }
 
@@ -45,7 +46,7 @@ type Op struct {
 	path   string
 	to     string // rename and link target
 	data   []byte // write
-	size   int64  // truncate; a write's offset with a handle
+	size   int64  // truncate; the offset of a write-at or of a write with a handle
 	handle uint64 // the open file it goes through (0: by path)
 }
 
@@ -56,6 +57,8 @@ func (o Op) String() string {
 			return fmt.Sprintf("write %d bytes at %d to %s", len(o.data), o.size, o.path)
 		}
 		return fmt.Sprintf("write %d bytes to %s", len(o.data), o.path)
+	case recWriteAt:
+		return fmt.Sprintf("write %d bytes at %d to %s", len(o.data), o.size, o.path)
 	case recRename:
 		return fmt.Sprintf("rename %s to %s", o.path, o.to)
 	case recLink:
@@ -71,6 +74,18 @@ func (o Op) Path() string { return o.path }
 
 // Written is how many bytes a write wrote (0 for any other operation).
 func (o Op) Written() int { return len(o.data) }
+
+// Offset is where a write at an offset wrote, and -1 for a write that
+// appended (or any other operation).
+func (o Op) Offset() int64 {
+	if o.kind == recWriteAt || o.kind == recWrite && o.handle != 0 {
+		return o.size
+	}
+	return -1
+}
+
+// Data is what a write wrote. NB: the log's own copy; do not change it.
+func (o Op) Data() []byte { return o.data }
 
 // IsSync reports whether the operation is a sync point.
 func (o Op) IsSync() bool { return o.kind == recSync || o.kind == recSyncDir }
@@ -272,6 +287,15 @@ func (f *file) Write(p []byte) (n int, err error) {
 	return n, err
 }
 
+// WriteAt implements vfs.WriterAt for a wrapped file that has it.
+func (f *file) WriteAt(p []byte, off int64) (n int, err error) {
+	err = f.fs.do(Op{kind: recWriteAt, path: f.path, data: slices.Clone(p), size: off}, func() (err error) {
+		n, err = vfs.WriteAt(f.f, p, off)
+		return err
+	})
+	return n, err
+}
+
 func (f *file) ReadAt(p []byte, off int64) (int, error) { return f.f.ReadAt(p, off) }
 
 func (f *file) Sync() error {
@@ -331,6 +355,8 @@ func (p *Replayer) apply(op Op) error {
 		return m.Link(op.path, op.to)
 	case recWrite:
 		return withAppend(m, op.path, func(f vfs.File) error { _, err := f.Write(op.data); return err })
+	case recWriteAt:
+		return withAppend(m, op.path, func(f vfs.File) error { _, err := vfs.WriteAt(f, op.data, op.size); return err })
 	case recSync:
 		return withAppend(m, op.path, func(f vfs.File) error { return f.Sync() })
 	case recSyncDir:
