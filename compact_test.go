@@ -60,11 +60,10 @@ func TestDB_Compact_WALOnly(t *testing.T) {
 // TestDB_Compact_NoCheckpoint checks that without a snapshot compaction
 // keeps every segment: recovery still needs them all.
 func TestDB_Compact_NoCheckpoint(t *testing.T) {
-	db, mem := newTestDB(t, &inmem.Options{SegmentSize: 4096})
+	db, mem := newTestDB(t, &inmem.Options{SegmentSize: 4096, Preparation: inmem.PrepareInline})
 	w := newWorkload(1)
 	w.valueSize = 200
 	w.run(t, db, 100)
-	settled(t, mem, testDir)
 	before := files(t, mem, testDir)
 	info, err := db.Compact(inmem.CompactWALOnly)
 	if err != nil || info.SegmentsRemoved != 0 || info.ReclaimedBytes != 0 {

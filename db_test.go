@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/in-mem/inmem"
+	"github.com/in-mem/inmem/internal/wal"
 	"github.com/in-mem/inmem/vfs"
 )
 
@@ -99,7 +100,8 @@ func mustGet(t testing.TB, db *inmem.DB, run inmem.RunID, key string) inmem.Vers
 // TestDB_Update_ErrorWritesNothing checks that a transaction whose function
 // fails leaves no trace: not in memory, not in the log, not after reopen.
 func TestDB_Update_ErrorWritesNothing(t *testing.T) {
-	db, mem := newTestDB(t, nil)
+	// Inline preparation: no zeros written ahead after a commit returns.
+	db, mem := newTestDB(t, &inmem.Options{Preparation: inmem.PrepareInline})
 	run, err := db.CreateRun("r")
 	if err != nil {
 		t.Fatal(err)
@@ -567,6 +569,7 @@ func TestOptions_Validate(t *testing.T) {
 	}{
 		{"durability", inmem.Options{Durability: 9}},
 		{"recovery mode", inmem.Options{Recovery: 9}},
+		{"preparation", inmem.Options{Preparation: 9}},
 		{"segment too small", inmem.Options{SegmentSize: 4095}},
 		{"negative segment", inmem.Options{SegmentSize: -1}},
 		{"negative sync interval", inmem.Options{SyncInterval: -time.Second}},
@@ -688,4 +691,40 @@ func TestDB_Update_PanicReleasesLock(t *testing.T) {
 		t.Fatalf("the panicking transaction's write is visible: %v", err)
 	}
 	db.Close()
+}
+
+// TestOptions_Preparation: with PrepareInline the active segment is written
+// ahead as soon as Open returns and never grows under a commit; with
+// PrepareNone it holds the records and nothing more; the same workload
+// reads back the same after a reopen and after a power loss with Close.
+func TestOptions_Preparation(t *testing.T) {
+	for _, p := range []inmem.Preparation{inmem.PrepareInline, inmem.PrepareNone} {
+		t.Run(p.String(), func(t *testing.T) {
+			opts := &inmem.Options{SegmentSize: 64 << 10, Preparation: p}
+			db, mem := newTestDB(t, opts)
+			size := func() int64 { return int64(len(files(t, mem, testDir)[segPath(1)])) }
+			start := size()
+			w := newWorkload(3)
+			w.run(t, db, 40)
+			if p == inmem.PrepareInline && (start != 64<<10 || size() != start) {
+				t.Fatalf("segment 1 is %d bytes after Open and %d after the workload, want %d both times", start, size(), 64<<10)
+			}
+			if p == inmem.PrepareNone && start != wal.HeaderSize {
+				t.Fatalf("segment 1 is %d bytes after Open, want only its %d-byte header", start, wal.HeaderSize)
+			}
+			db.Close()
+			rep, err := inmem.Inspect(testDir, &inmem.Options{FS: mem})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, seg := range rep.Segments {
+				if p == inmem.PrepareNone && seg.Size != seg.ValidEnd {
+					t.Fatalf("segment %d is %d bytes, its records end at %d: something was written past them", seg.Num, seg.Size, seg.ValidEnd)
+				}
+			}
+			re := openMem(t, mem.Crash(vfs.CrashPolicy{Mode: vfs.DropUnsynced}), opts)
+			defer re.Close()
+			checkModel(t, re, w.m, "a power loss after Close")
+		})
+	}
 }

@@ -106,25 +106,6 @@ func checkReopen(t testing.TB, db *inmem.DB, fsys vfs.FS, opts *inmem.Options) {
 }
 
 // files returns every file under root on fsys with its content.
-// settled waits until the files under root stop changing: the log
-// prepares segments ahead of itself on a goroutine of its own, and a test
-// that compares the disk before and after (or measures allocations)
-// starts once that is done.
-func settled(t tb, fsys vfs.FS, root string) {
-	t.Helper()
-	prev, same := files(t, fsys, root), 0
-	for deadline := time.Now().Add(10 * time.Second); same < 3 && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond)
-		cur := files(t, fsys, root)
-		if sameFiles(prev, cur) == nil {
-			same++
-		} else {
-			same = 0
-		}
-		prev = cur
-	}
-}
-
 func files(t tb, fsys vfs.FS, root string) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}

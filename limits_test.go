@@ -30,12 +30,12 @@ func TestDB_TooLarge_RefusedBeforeCopy(t *testing.T) {
 	huge := make([]byte, 64<<20)
 	for _, d := range []inmem.Durability{inmem.Strict, inmem.Buffered, inmem.InMemory} {
 		t.Run(d.String(), func(t *testing.T) {
-			db, mem := newTestDB(t, &inmem.Options{Durability: d})
+			// Inline preparation: no zeros written ahead after a commit returns.
+			db, mem := newTestDB(t, &inmem.Options{Durability: d, Preparation: inmem.PrepareInline})
 			run, err := db.CreateRun("r")
 			if err != nil {
 				t.Fatal(err)
 			}
-			settled(t, mem, "/")
 			before := files(t, mem, "/")
 			writes := map[string]func() error{
 				"KVPut":       func() error { return second(db.KVPut(run, "k", huge)) },

@@ -64,6 +64,47 @@ const (
 	RecoverPointInTime
 )
 
+// Preparation says how the log writes a segment ahead of its records, so
+// that a commit overwrites blocks the file already has and its sync has no
+// size change to journal.
+type Preparation uint8
+
+const (
+	// PrepareBackground writes each segment ahead with zeros on a goroutine
+	// of its own, a chunk at a time, off the commit path. The default.
+	PrepareBackground Preparation = iota
+	// PrepareInline writes the same zeros on the committer that comes near
+	// the prepared end: that commit waits for them, and the file operations
+	// come in an order the workload alone decides. Crash tests that rebuild
+	// a crash state from its operation number use it.
+	PrepareInline
+	// PrepareNone writes nothing ahead: records are appended to a growing
+	// file.
+	PrepareNone
+)
+
+func (p Preparation) String() string {
+	switch p {
+	case PrepareBackground:
+		return "background"
+	case PrepareInline:
+		return "inline"
+	case PrepareNone:
+		return "none"
+	}
+	return fmt.Sprintf("Preparation(%d)", uint8(p))
+}
+
+// ParsePreparation parses the names String returns.
+func ParsePreparation(s string) (Preparation, error) {
+	for _, p := range []Preparation{PrepareBackground, PrepareInline, PrepareNone} {
+		if s == p.String() {
+			return p, nil
+		}
+	}
+	return 0, invalidf("unknown preparation %q (want background, inline or none)", s)
+}
+
 // Defaults.
 const (
 	DefaultSegmentSize   = 64 << 20
@@ -81,6 +122,8 @@ type Options struct {
 	SegmentSize int64
 	// SyncInterval is how often Buffered mode syncs the log. Default 100 ms.
 	SyncInterval time.Duration
+	// Preparation defaults to PrepareBackground.
+	Preparation Preparation
 	// MaxRecordSize is the largest WAL record, in bytes, framing included:
 	// it bounds the size of one commit, and any length field above it on
 	// disk is corruption. Default 16 MiB, or less if the segment is smaller.
@@ -151,6 +194,8 @@ func (o *Options) validate() error {
 		return invalidf("unknown durability %d", o.Durability)
 	case o.Recovery > RecoverPointInTime:
 		return invalidf("unknown recovery mode %d", o.Recovery)
+	case o.Preparation > PrepareNone:
+		return invalidf("unknown preparation %d", o.Preparation)
 	case o.ReadOnly && o.Durability == InMemory:
 		return invalidf("ReadOnly needs a database directory, not InMemory")
 	case o.ReadOnly && o.Recovery == RecoverPointInTime:

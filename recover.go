@@ -157,7 +157,8 @@ func (db *DB) writerOptions() wal.WriterOptions {
 	return wal.WriterOptions{
 		FS: db.opts.FS, Dir: db.walDir(), UUID: db.uuid, SegmentSize: db.opts.SegmentSize,
 		CrashPoints: db.opts.CrashPoints, Publish: db.publish,
-		SyncEachCommit: db.opts.Durability == Strict, Rotated: db.logRotated, PrepareAhead: true,
+		SyncEachCommit: db.opts.Durability == Strict, Rotated: db.logRotated,
+		PrepareAhead: db.opts.Preparation != PrepareNone, PrepareInline: db.opts.Preparation == PrepareInline,
 	}
 }
 

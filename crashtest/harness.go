@@ -267,7 +267,7 @@ func (h *CrashHarness) baseFS(typ CrashType) (vfs.FS, error) {
 }
 
 func (h *CrashHarness) options(fsys vfs.FS, cp *crashpoint.Set) *inmem.Options {
-	o := h.cfg.Options
+	o := Replayable(h.cfg.Options)
 	o.Durability, o.FS, o.CrashPoints = h.cfg.Durability, fsys, cp
 	return Planted(o, h.cfg.Plant)
 }

@@ -153,6 +153,18 @@ func Planted(o inmem.Options, plant func(*inmem.Options)) *inmem.Options {
 	return &o
 }
 
+// Replayable returns o with the log's segments prepared inline
+// (inmem.PrepareInline) where it left them to the background: the file
+// operations and crash point hits of a workload then come in an order the
+// workload alone decides, so that a crash state rebuilt from its operation
+// or hit number is the one first judged. Another explicit choice stays.
+func Replayable(o inmem.Options) inmem.Options {
+	if o.Preparation == inmem.PrepareBackground {
+		o.Preparation = inmem.PrepareInline
+	}
+	return o
+}
+
 // Violation records a broken promise.
 func (s *Session) Violation(v Violation) { s.Found.Violations = append(s.Found.Violations, v) }
 

@@ -218,7 +218,7 @@ type sweepRun struct {
 const sweepDir = "/db"
 
 func runSweepWorkload(cfg Config, fsys vfs.FS) sweepRun {
-	o := cfg.Options
+	o := crashtest.Replayable(cfg.Options)
 	o.FS, o.Durability = fsys, cfg.Durability
 	db, err := inmem.Open(sweepDir, crashtest.Planted(o, cfg.Plant))
 	if err != nil {
@@ -330,7 +330,7 @@ func sweepReopen(cfg Config, mem *vfs.MemFS, model *crashtest.ReferenceModel, ou
 		if mode == vfs.DropUnsynced {
 			typ = crashtest.PowerLoss
 		}
-		o := cfg.Options
+		o := crashtest.Replayable(cfg.Options)
 		o.FS, o.Durability = mem.Crash(vfs.CrashPolicy{Mode: mode}), cfg.Durability
 		db, err := inmem.Open(sweepDir, crashtest.Planted(o, cfg.Plant))
 		if err != nil {

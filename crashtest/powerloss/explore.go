@@ -144,7 +144,7 @@ func Explore(cfg Config) (*Result, error) {
 // runRecorded runs the workload to the end on the recording filesystem.
 func runRecorded(cfg Config, rec *fsrecord.FS, model *crashtest.ReferenceModel) error {
 	var fsys vfs.FS = rec
-	o := cfg.Options
+	o := crashtest.Replayable(cfg.Options)
 	o.FS, o.Durability, o.CrashPoints = fsys, cfg.Durability, nil
 	db, err := inmem.Open(exploreDir, crashtest.Planted(o, cfg.Plant))
 	if err != nil {
@@ -310,7 +310,7 @@ func judgeState(cfg Config, j stateJob) stateVerdict {
 		crashType = crashtest.ProcessKill
 	}
 	promise := crashtest.Promise{Durability: cfg.Durability, Crash: crashType}
-	o := cfg.Options
+	o := crashtest.Replayable(cfg.Options)
 	o.FS, o.Durability, o.CrashPoints = j.fs, cfg.Durability, nil
 	start := time.Now()
 	db, err := inmem.Open(exploreDir, crashtest.Planted(o, cfg.Plant))

@@ -34,6 +34,9 @@ type ChildConfig struct {
 	// again after every n operations (all writers together), reporting
 	// "L closing", "L close <version>" and "L open <version>" (see Lifecycle).
 	ReopenEvery int
+	// Preparation is how the child's log prepares its segments
+	// (inmem.PrepareInline makes its file operations replayable).
+	Preparation inmem.Preparation
 }
 
 // args returns the command line flags ChildMain parses back.
@@ -46,6 +49,9 @@ func (c ChildConfig) args() []string {
 	}
 	if c.ReopenEvery > 0 {
 		a = append(a, "--reopen-every", fmt.Sprint(c.ReopenEvery))
+	}
+	if c.Preparation != inmem.PrepareBackground {
+		a = append(a, "--prepare", c.Preparation.String())
 	}
 	return a
 }
@@ -62,7 +68,7 @@ type ChildOption func(*inmem.Options)
 func ChildMain(args []string, opts ...ChildOption) int {
 	fs := flag.NewFlagSet("inmem crash child", flag.ContinueOnError)
 	var c ChildConfig
-	var durability string
+	var durability, prepare string
 	fs.StringVar(&c.Dir, "dir", "", "database directory")
 	fs.Uint64Var(&c.Seed, "seed", 1, "workload seed")
 	fs.IntVar(&c.Iteration, "iteration", 0, "iteration number (mixed into the seed)")
@@ -73,6 +79,7 @@ func ChildMain(args []string, opts ...ChildOption) int {
 	fs.StringVar(&c.CrashPoint, "crash-point", "", "SIGKILL self at this crash point")
 	fs.Uint64Var(&c.CrashHit, "crash-hit", 1, "at this hit of the crash point")
 	fs.IntVar(&c.ReopenEvery, "reopen-every", 0, "close cleanly and reopen after every n operations (0: never)")
+	fs.StringVar(&prepare, "prepare", "background", "segment preparation: background, inline or none")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -81,7 +88,12 @@ func ChildMain(args []string, opts ...ChildOption) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	c.Durability = d
+	p, err := inmem.ParsePreparation(prepare)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	c.Durability, c.Preparation = d, p
 	acks := os.NewFile(3, "acks")
 	if acks == nil {
 		fmt.Fprintln(os.Stderr, "inmem crash child: file descriptor 3 (the acknowledgement pipe) is not open")
@@ -121,7 +133,7 @@ func RunChild(c ChildConfig, acks io.Writer, opts ...ChildOption) error {
 			time.Sleep(time.Hour) // SIGKILL is on its way; nothing else may run
 		})
 	}
-	o := &inmem.Options{Durability: c.Durability, SegmentSize: c.SegmentSize, CrashPoints: cp}
+	o := &inmem.Options{Durability: c.Durability, SegmentSize: c.SegmentSize, CrashPoints: cp, Preparation: c.Preparation}
 	for _, opt := range opts {
 		opt(o)
 	}

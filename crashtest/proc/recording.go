@@ -106,6 +106,8 @@ func (r *Recording) Required(clock uint64) string { return r.required(clock) }
 func (r *Recording) Judge(dir string, clock uint64) StateVerdict { return r.judge(dir, clock) }
 
 // Record runs the workload child to its end and returns its recording.
+// in-mem's own child prepares its log's segments inline
+// (inmem.PrepareInline), so that a rerun makes the same file operations.
 func Record(cfg RecordConfig) (*Recording, error) {
 	cfg.Writers = max(cfg.Writers, 1)
 	if cfg.Limit <= 0 {
@@ -118,7 +120,7 @@ func Record(cfg RecordConfig) (*Recording, error) {
 		Writers: cfg.Writers, SegmentSize: cfg.SegmentSize, Args: cfg.Child.Args, Env: cfg.Child.Env})
 	pt.env.clock, pt.env.ackPipe = cfg.Clock, cfg.AckPipe
 	cc := ChildConfig{Dir: cfg.Dir, Seed: cfg.Seed, Writers: cfg.Writers, Ops: cfg.Ops, Durability: cfg.Durability,
-		SegmentSize: pt.cfg.SegmentSize, ReopenEvery: cfg.ReopenEvery}
+		SegmentSize: pt.cfg.SegmentSize, ReopenEvery: cfg.ReopenEvery, Preparation: inmem.PrepareInline}
 	run, err := pt.runChild(cc.args(), syscall.SIGKILL, cfg.Limit, 0)
 	if err != nil {
 		return nil, err

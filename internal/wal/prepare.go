@@ -30,7 +30,8 @@ func prepareSlack(chunk int64) int64 { return min(chunk/8, 256<<10) }
 // path, once the log (queued records included) comes within half a chunk
 // of the prepared end of the active segment: records then overwrite blocks
 // that exist, and a commit's fdatasync has no size or extent change to
-// journal. Called with mu held.
+// journal. With PrepareInline the caller writes them, mu released around
+// the I/O. Called with mu held.
 func (w *Writer) maybePrepareLocked() {
 	s, size := &w.seg, w.opts.SegmentSize
 	if !w.opts.PrepareAhead || w.preparing || !s.at || w.err != nil || w.closing || w.closed || s.prepared >= size {
@@ -46,7 +47,14 @@ func (w *Writer) maybePrepareLocked() {
 		return
 	}
 	w.preparing, w.prepFrom = true, from
-	go w.prepare(*s, from, to)
+	if !w.opts.PrepareInline {
+		go w.prepare(*s, from, to)
+		return
+	}
+	seg := *s
+	w.mu.Unlock()
+	w.prepare(seg, from, to)
+	w.mu.Lock()
 }
 
 // prepare writes zeros over [from, to) of seg's file and syncs it. Leaders

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,16 +18,22 @@ import (
 // newPreparingEnv is newWriterEnv with PrepareAhead.
 func newPreparingEnv(t *testing.T, segSize int64, syncEach bool, cps *crashpoint.Set) *writerEnv {
 	t.Helper()
-	e := newWriterEnv(t, nil, segSize, syncEach, nil)
+	return newPreparingEnvWith(t, nil, WriterOptions{SegmentSize: segSize, SyncEachCommit: syncEach, CrashPoints: cps})
+}
+
+// newPreparingEnvWith is newPreparingEnv on a filesystem wrapped with inj
+// (if not nil), with o's segment size, sync, crash points and inline
+// preparation.
+func newPreparingEnvWith(t *testing.T, inj errorfs.Injector, o WriterOptions) *writerEnv {
+	t.Helper()
+	e := newWriterEnv(t, inj, o.SegmentSize, o.SyncEachCommit, nil)
 	e.w.Close()
 	af, err := e.fs.OpenAppend(segPath(1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.w = NewWriter(WriterOptions{
-		FS: e.fs, Dir: testDir, UUID: testUUID, SegmentSize: segSize,
-		CrashPoints: cps, Publish: e.publish, SyncEachCommit: syncEach, PrepareAhead: true,
-	}, 1, af, HeaderSize, 0)
+	o.FS, o.Dir, o.UUID, o.Publish, o.PrepareAhead = e.fs, testDir, testUUID, e.publish, true
+	e.w = NewWriter(o, 1, af, HeaderSize, 0)
 	return e
 }
 
@@ -110,6 +118,47 @@ func TestWriter_PrepareAheadConcurrent(t *testing.T) {
 		if s.Size != segSize {
 			t.Errorf("segment %d is %d bytes, want %d", s.Num, s.Size, segSize)
 		}
+	}
+}
+
+// TestWriter_PrepareInline: with PrepareInline no preparation is under way
+// once a commit returns, and the file operations of a workload come in the
+// same order every time (what a crash test that rebuilds a crash state from
+// its operation number needs), across chunks and rotations.
+func TestWriter_PrepareInline(t *testing.T) {
+	run := func() []string {
+		var mu sync.Mutex
+		var ops []string
+		inj := errorfs.InjectorFunc(func(op errorfs.Op) error {
+			mu.Lock()
+			ops = append(ops, op.String())
+			mu.Unlock()
+			return nil
+		})
+		e := newPreparingEnvWith(t, inj, WriterOptions{SegmentSize: 8 << 10, PrepareInline: true})
+		for txn := uint64(1); txn <= 300; txn++ {
+			e.commit(t, txn)
+			if e.w.mu.Lock(); e.w.preparing {
+				t.Fatalf("a preparation is under way after commit %d returned", txn)
+			}
+			e.w.mu.Unlock()
+		}
+		if err := e.w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := len(records(t, e.mem)); got != 300 {
+			t.Fatalf("%d records scanned back, want 300", got)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return ops
+	}
+	first, second := run(), run()
+	if !slices.Equal(first, second) {
+		t.Fatalf("the file operations differ between two runs: %d and %d operations", len(first), len(second))
+	}
+	if n := strings.Count(strings.Join(first, "\n"), "create"); n < 3 {
+		t.Fatalf("%d creates in %d operations: the workload did not rotate", n, len(first))
 	}
 }
 

@@ -37,6 +37,11 @@ type WriterOptions struct {
 	// with zeros, a chunk at a time, off the commit path (see
 	// maybePrepareLocked), where the file takes writes at an offset.
 	PrepareAhead bool
+	// PrepareInline makes the committer that crosses the threshold write
+	// the zeros itself instead of a goroutine, so that the file operations
+	// come in an order the workload alone decides: crash tests that rebuild
+	// a crash state from its operation number rely on it.
+	PrepareInline bool
 }
 
 // Writer appends records to the active segment with group commit: Append
@@ -240,7 +245,6 @@ func (w *Writer) lead(durable bool) {
 		w.synced = w.written
 		w.seg.syncedOff = w.seg.written
 	}
-	w.maybePrepareLocked()
 	publish := w.written
 	if w.opts.SyncEachCommit {
 		publish = w.synced
@@ -248,6 +252,7 @@ func (w *Writer) lead(durable bool) {
 	if w.opts.Publish != nil {
 		w.opts.Publish(publish)
 	}
+	w.maybePrepareLocked() // NB: after Publish, which an inline preparation would let another leader overtake
 }
 
 // writeAndSync writes batch at the end of the log of seg (in place, where
