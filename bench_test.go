@@ -316,53 +316,17 @@ func BenchmarkRuns(b *testing.B) {
 // only the keys added since (none in "again"), so both are measured.
 func BenchmarkSnapshot(b *testing.B) {
 	const keys = 1_000_000
-	filled := func(b *testing.B) (*inmem.DB, string) {
-		dir := filepath.Join(b.TempDir(), "db")
-		db, run := benchOpen(b, dir, inmem.Options{Durability: inmem.Buffered})
-		fill(b, db, run, keys)
-		return db, dir
-	}
-	var logical int64
 	b.Run(fmt.Sprintf("checkpoint-first/keys=%d", keys), func(b *testing.B) {
-		cpu := time.Duration(0)
-		for b.Loop() {
-			b.StopTimer()
-			db, _ := filled(b)
-			b.StartTimer()
-			start := cpuTime()
-			ck, err := db.Checkpoint()
-			if err != nil {
-				b.Fatal(err)
-			}
-			cpu += cpuTime() - start
-			b.StopTimer()
-			logical = int64(ck.Logical)
-			db.Close()
-			b.StartTimer()
-		}
-		b.SetBytes(logical)
-		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+		benchCheckpointFirst(b, keys)
 	})
-	db, dir := filled(b)
+	db, dir := snapshotFilled(b, keys)
 	ck, err := db.Checkpoint()
 	if err != nil {
 		b.Fatal(err)
 	}
-	logical = int64(ck.Logical)
+	logical := int64(ck.Logical)
 	b.Run(fmt.Sprintf("checkpoint-again/keys=%d", keys), func(b *testing.B) {
-		b.SetBytes(logical)
-		cpu := meterCPU(b)
-		defer cpu.report()
-		for b.Loop() {
-			if _, err := db.Checkpoint(); err != nil {
-				b.Fatal(err)
-			}
-			b.StopTimer()
-			if _, err := db.Compact(inmem.CompactWALOnly); err != nil {
-				b.Fatal(err)
-			}
-			b.StartTimer()
-		}
+		benchCheckpointAgain(b, db, logical)
 	})
 	if _, err := db.Compact(inmem.CompactWALOnly); err != nil {
 		b.Fatal(err)
@@ -371,20 +335,76 @@ func BenchmarkSnapshot(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run(fmt.Sprintf("open/keys=%d", keys), func(b *testing.B) {
-		b.SetBytes(logical)
-		cpu := meterCPU(b)
-		defer cpu.report()
-		for b.Loop() {
-			db, err := inmem.Open(dir, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if db.Recovery().SnapshotID == 0 {
-				b.Fatal("opened without a snapshot")
-			}
-			db.Close()
-		}
+		benchOpenSnapshot(b, dir, logical)
 	})
+}
+
+// snapshotFilled is a Buffered database on disk holding keys KV entries,
+// and its directory.
+func snapshotFilled(b *testing.B, keys int) (*inmem.DB, string) {
+	dir := filepath.Join(b.TempDir(), "db")
+	db, run := benchOpen(b, dir, inmem.Options{Durability: inmem.Buffered})
+	fill(b, db, run, keys)
+	return db, dir
+}
+
+// benchCheckpointFirst times the first checkpoint of a fresh database of
+// keys entries, which sorts every key; filling and closing are untimed.
+func benchCheckpointFirst(b *testing.B, keys int) {
+	var logical int64
+	cpu := time.Duration(0)
+	for b.Loop() {
+		b.StopTimer()
+		db, _ := snapshotFilled(b, keys)
+		b.StartTimer()
+		start := cpuTime()
+		ck, err := db.Checkpoint()
+		if err != nil {
+			b.Fatal(err)
+		}
+		cpu += cpuTime() - start
+		b.StopTimer()
+		logical = int64(ck.Logical)
+		db.Close()
+		b.StartTimer()
+	}
+	b.SetBytes(logical)
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+}
+
+// benchCheckpointAgain times a checkpoint of db with no key added since
+// the last; the WAL-only compaction after each is untimed.
+func benchCheckpointAgain(b *testing.B, db *inmem.DB, logical int64) {
+	b.SetBytes(logical)
+	cpu := meterCPU(b)
+	defer cpu.report()
+	for b.Loop() {
+		if _, err := db.Checkpoint(); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if _, err := db.Compact(inmem.CompactWALOnly); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+}
+
+// benchOpenSnapshot times opening dir from its snapshot.
+func benchOpenSnapshot(b *testing.B, dir string, logical int64) {
+	b.SetBytes(logical)
+	cpu := meterCPU(b)
+	defer cpu.report()
+	for b.Loop() {
+		db, err := inmem.Open(dir, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if db.Recovery().SnapshotID == 0 {
+			b.Fatal("opened without a snapshot")
+		}
+		db.Close()
+	}
 }
 
 // BenchmarkCompact times compaction on disk: WAL-only after a checkpoint

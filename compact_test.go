@@ -96,22 +96,7 @@ func TestDB_CompactFull_KeepLast(t *testing.T) {
 			mem := vfs.NewMemFS()
 			opts := &inmem.Options{Durability: mode}
 			db := openMem(t, mem, opts)
-			run, _ := db.CreateRun("trimmed")
-			other, _ := db.CreateRun("kept")
-			var vs []inmem.Version
-			for i := range 5 {
-				v, err := db.KVPut(run, "k", []byte{byte('a' + i)})
-				if err != nil {
-					t.Fatal(err)
-				}
-				vs = append(vs, v)
-				db.KVPut(other, "k", []byte{byte('a' + i)})
-				db.EventAppend(run, []byte{byte(i)})
-				db.StateSet(run, "c", []byte{byte(i)})
-			}
-			if _, err := db.SetRetentionPolicy(run, inmem.KeepLast(1)); err != nil {
-				t.Fatal(err)
-			}
+			k := fillKeepLast(t, db)
 			info, err := db.Compact(inmem.CompactFull)
 			if err != nil {
 				t.Fatal(err)
@@ -122,53 +107,111 @@ func TestDB_CompactFull_KeepLast(t *testing.T) {
 			if (mode == inmem.InMemory) != (info.Checkpoint == nil) {
 				t.Fatalf("CompactFull checkpoint %+v in mode %s", info.Checkpoint, mode)
 			}
-			latest := vs[len(vs)-1]
-			check := func(what string) {
-				t.Helper()
-				for _, v := range vs[:len(vs)-1] {
-					_, err := db.KVGetAt(run, "k", v)
-					var he *inmem.HistoryTrimmedError
-					if !errors.As(err, &he) || !errors.Is(err, inmem.ErrHistoryTrimmed) || he.Requested != v || he.Earliest != latest || he.Key != "k" {
-						t.Fatalf("%s: KVGetAt(%d) = %v, want a *HistoryTrimmedError (requested %d, earliest %d)", what, v, err, v, latest)
-					}
-				}
-				for _, at := range []inmem.Version{latest, latest + 1000} {
-					got, err := db.KVGetAt(run, "k", at)
-					if err != nil || got.Version != latest || string(got.Value) != "e" {
-						t.Fatalf("%s: KVGetAt(%d) = %+v, %v; want e at %d", what, at, got, err, latest)
-					}
-				}
-				if h, err := db.KVHistory(run, "k"); err != nil || len(h) != 1 || h[0].Version != latest {
-					t.Fatalf("%s: KVHistory = %+v, %v; want only version %d", what, h, err, latest)
-				}
-				if h, _ := db.KVHistory(other, "k"); len(h) != 5 {
-					t.Fatalf("%s: the run without a policy lost history: %d versions", what, len(h))
-				}
-				if got, err := db.KVGetAt(other, "k", vs[0]+1); err != nil || string(got.Value) != "a" {
-					t.Fatalf("%s: KVGetAt on the kept run = %+v, %v", what, got, err)
-				}
-				if n, _ := db.EventCount(run); n != 5 {
-					t.Fatalf("%s: events trimmed: %d", what, n)
-				}
-			}
-			check("after compaction")
+			checkKeepLast(t, db, k, "after compaction")
 			if mode == inmem.InMemory {
 				return
 			}
 			db.Close()
 			db = openMem(t, mem, opts)
-			check("after reopen")
-			v6, _ := db.KVPut(run, "k", []byte("f"))
-			db.Close()
-			db = openMem(t, mem, opts)
-			defer db.Close()
-			if h, _ := db.KVHistory(run, "k"); len(h) != 2 || h[0].Version != latest || h[1].Version != v6 {
-				t.Fatalf("after a new version and reopen: history %+v", h)
-			}
-			if _, err := db.KVGetAt(run, "k", vs[0]); !errors.Is(err, inmem.ErrHistoryTrimmed) {
-				t.Fatalf("trimmed version readable again after reopen: %v", err)
-			}
+			checkKeepLast(t, db, k, "after reopen")
+			checkKeepLastNewVersion(t, db, mem, opts, k)
 		})
+	}
+}
+
+// keepLastDB is what fillKeepLast wrote: run "trimmed" under KeepLast(1)
+// and run "kept" without a policy, each with five versions of key k.
+type keepLastDB struct {
+	run, other inmem.RunID
+	vs         []inmem.Version // the versions of k in run, "a" to "e"
+}
+
+func (k keepLastDB) latest() inmem.Version { return k.vs[len(k.vs)-1] }
+
+// fillKeepLast writes five versions of k to both runs, and five events and
+// cell versions to the trimmed one, then sets its KeepLast(1) policy.
+func fillKeepLast(t *testing.T, db *inmem.DB) keepLastDB {
+	t.Helper()
+	run, _ := db.CreateRun("trimmed")
+	other, _ := db.CreateRun("kept")
+	k := keepLastDB{run: run, other: other}
+	for i := range 5 {
+		v, err := db.KVPut(run, "k", []byte{byte('a' + i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		k.vs = append(k.vs, v)
+		db.KVPut(other, "k", []byte{byte('a' + i)})
+		db.EventAppend(run, []byte{byte(i)})
+		db.StateSet(run, "c", []byte{byte(i)})
+	}
+	if _, err := db.SetRetentionPolicy(run, inmem.KeepLast(1)); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// checkKeepLast checks the compacted database: the trimmed run reads only
+// its latest version, and what no policy covers kept everything.
+func checkKeepLast(t *testing.T, db *inmem.DB, k keepLastDB, what string) {
+	t.Helper()
+	checkKeepLastTrimmed(t, db, k, what)
+	checkKeepLastUntouched(t, db, k, what)
+}
+
+// checkKeepLastTrimmed: every older version of the trimmed run is a
+// *HistoryTrimmedError, the latest reads at and after its version, and the
+// history holds only it.
+func checkKeepLastTrimmed(t *testing.T, db *inmem.DB, k keepLastDB, what string) {
+	t.Helper()
+	latest := k.latest()
+	for _, v := range k.vs[:len(k.vs)-1] {
+		_, err := db.KVGetAt(k.run, "k", v)
+		var he *inmem.HistoryTrimmedError
+		if !errors.As(err, &he) || !errors.Is(err, inmem.ErrHistoryTrimmed) || he.Requested != v || he.Earliest != latest || he.Key != "k" {
+			t.Fatalf("%s: KVGetAt(%d) = %v, want a *HistoryTrimmedError (requested %d, earliest %d)", what, v, err, v, latest)
+		}
+	}
+	for _, at := range []inmem.Version{latest, latest + 1000} {
+		got, err := db.KVGetAt(k.run, "k", at)
+		if err != nil || got.Version != latest || string(got.Value) != "e" {
+			t.Fatalf("%s: KVGetAt(%d) = %+v, %v; want e at %d", what, at, got, err, latest)
+		}
+	}
+	if h, err := db.KVHistory(k.run, "k"); err != nil || len(h) != 1 || h[0].Version != latest {
+		t.Fatalf("%s: KVHistory = %+v, %v; want only version %d", what, h, err, latest)
+	}
+}
+
+// checkKeepLastUntouched: the run without a policy keeps its whole
+// history, and the trimmed run keeps its events.
+func checkKeepLastUntouched(t *testing.T, db *inmem.DB, k keepLastDB, what string) {
+	t.Helper()
+	if h, _ := db.KVHistory(k.other, "k"); len(h) != 5 {
+		t.Fatalf("%s: the run without a policy lost history: %d versions", what, len(h))
+	}
+	if got, err := db.KVGetAt(k.other, "k", k.vs[0]+1); err != nil || string(got.Value) != "a" {
+		t.Fatalf("%s: KVGetAt on the kept run = %+v, %v", what, got, err)
+	}
+	if n, _ := db.EventCount(k.run); n != 5 {
+		t.Fatalf("%s: events trimmed: %d", what, n)
+	}
+}
+
+// checkKeepLastNewVersion writes a version on top of the trimmed history
+// and reopens (it closes db): the history is the latest and the new one,
+// and the trimmed versions stay trimmed.
+func checkKeepLastNewVersion(t *testing.T, db *inmem.DB, mem *vfs.MemFS, opts *inmem.Options, k keepLastDB) {
+	t.Helper()
+	v6, _ := db.KVPut(k.run, "k", []byte("f"))
+	db.Close()
+	db = openMem(t, mem, opts)
+	defer db.Close()
+	if h, _ := db.KVHistory(k.run, "k"); len(h) != 2 || h[0].Version != k.latest() || h[1].Version != v6 {
+		t.Fatalf("after a new version and reopen: history %+v", h)
+	}
+	if _, err := db.KVGetAt(k.run, "k", k.vs[0]); !errors.Is(err, inmem.ErrHistoryTrimmed) {
+		t.Fatalf("trimmed version readable again after reopen: %v", err)
 	}
 }
 

@@ -346,13 +346,22 @@ func TestDB_InMemory_WritesNothing(t *testing.T) {
 	}
 }
 
-// TestDB_Errors_Sentinels checks the refusals of the single-op API.
-func TestDB_Errors_Sentinels(t *testing.T) {
+// newRunDB is a test database holding one run, "r".
+func newRunDB(t *testing.T) (*inmem.DB, inmem.RunID) {
+	t.Helper()
 	db, _ := newTestDB(t, nil)
 	run, err := db.CreateRun("r")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return db, run
+}
+
+// TestDB_Errors_Runs checks the refusals about runs: a name created twice
+// is ErrRunExists (GetOrCreateRun returns the existing run), an empty name
+// is ErrInvalid, and every op on a missing run is ErrRunNotFound.
+func TestDB_Errors_Runs(t *testing.T) {
+	db, run := newRunDB(t)
 	if _, err := db.CreateRun("r"); !errors.Is(err, inmem.ErrRunExists) {
 		t.Errorf("CreateRun twice = %v, want ErrRunExists", err)
 	}
@@ -362,6 +371,25 @@ func TestDB_Errors_Sentinels(t *testing.T) {
 	if _, err := db.CreateRun(""); !errors.Is(err, inmem.ErrInvalid) {
 		t.Errorf("CreateRun(\"\") = %v, want ErrInvalid", err)
 	}
+	var missing inmem.RunID
+	missing[0] = 1
+	for name, err := range map[string]error{
+		"KVPut":       second(db.KVPut(missing, "k", nil)),
+		"KVGet":       second(db.KVGet(missing, "k")),
+		"EventAppend": second(db.EventAppend(missing, nil)),
+		"StateSet":    second(db.StateSet(missing, "c", nil)),
+		"EventCount":  second(db.EventCount(missing)),
+	} {
+		if !errors.Is(err, inmem.ErrRunNotFound) {
+			t.Errorf("%s on a missing run = %v, want ErrRunNotFound", name, err)
+		}
+	}
+}
+
+// TestDB_Errors_EmptyNames checks that an empty cell name is ErrInvalid and
+// commits nothing, while an empty key is fine.
+func TestDB_Errors_EmptyNames(t *testing.T) {
+	db, run := newRunDB(t)
 	last := db.LastVersion()
 	for name, err := range map[string]error{
 		"StateSet": second(db.StateSet(run, "", []byte("v"))),
@@ -377,25 +405,24 @@ func TestDB_Errors_Sentinels(t *testing.T) {
 	if db.LastVersion() != last+1 {
 		t.Errorf("the refused cell writes committed: last version %d, want %d", db.LastVersion(), last+1)
 	}
-	var missing inmem.RunID
-	missing[0] = 1
-	for name, err := range map[string]error{
-		"KVPut":       second(db.KVPut(missing, "k", nil)),
-		"KVGet":       second(db.KVGet(missing, "k")),
-		"EventAppend": second(db.EventAppend(missing, nil)),
-		"StateSet":    second(db.StateSet(missing, "c", nil)),
-		"EventCount":  second(db.EventCount(missing)),
-	} {
-		if !errors.Is(err, inmem.ErrRunNotFound) {
-			t.Errorf("%s on a missing run = %v, want ErrRunNotFound", name, err)
-		}
-	}
+}
+
+// TestDB_Errors_NotFound checks that deleting a missing key and reading its
+// history are ErrNotFound.
+func TestDB_Errors_NotFound(t *testing.T) {
+	db, run := newRunDB(t)
 	if err := db.KVDelete(run, "nope"); !errors.Is(err, inmem.ErrNotFound) {
 		t.Errorf("KVDelete missing = %v, want ErrNotFound", err)
 	}
 	if _, err := db.KVHistory(run, "nope"); !errors.Is(err, inmem.ErrNotFound) {
 		t.Errorf("KVHistory missing = %v, want ErrNotFound", err)
 	}
+}
+
+// TestDB_Errors_Limits checks that a key over MaxKeySize is ErrInvalid and
+// a record over the maximum record size is ErrTooLarge, writing nothing.
+func TestDB_Errors_Limits(t *testing.T) {
+	db, run := newRunDB(t)
 	if _, err := db.KVPut(run, strings.Repeat("k", inmem.MaxKeySize+1), nil); !errors.Is(err, inmem.ErrInvalid) {
 		t.Errorf("KVPut with an oversized key = %v, want ErrInvalid", err)
 	}
@@ -406,6 +433,13 @@ func TestDB_Errors_Sentinels(t *testing.T) {
 	if _, err := db.KVGet(run, "big"); !errors.Is(err, inmem.ErrNotFound) {
 		t.Errorf("the too-large put left %v", err)
 	}
+}
+
+// TestDB_Errors_CAS checks that a compare-and-set on a stale version is a
+// *VersionMismatchError naming both versions, and on the current one
+// succeeds.
+func TestDB_Errors_CAS(t *testing.T) {
+	db, run := newRunDB(t)
 	v1, err := db.StateCAS(run, "c", 0, []byte("1"))
 	if err != nil {
 		t.Fatal(err)

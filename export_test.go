@@ -181,34 +181,18 @@ func TestDB_Export_Encrypted(t *testing.T) {
 	}
 }
 
-// TestImport_Refusals damages an export the ways an interrupted copy or a
-// bad disk would: incomplete exports fail with ErrIncompleteExport, damaged
-// ones with a *CorruptionError, and neither is opened.
-func TestImport_Refusals(t *testing.T) {
-	tcs := []struct {
-		name    string
-		damage  func(t *testing.T, fsys *vfs.MemFS)
-		corrupt bool // else incomplete
-	}{
-		{"no marker", func(t *testing.T, m *vfs.MemFS) { m.Remove("e/EXPORT") }, false},
-		{"missing snapshot", func(t *testing.T, m *vfs.MemFS) { m.Remove("e/SNAPSHOTS/snap-000001.chk") }, false},
-		{"missing manifest", func(t *testing.T, m *vfs.MemFS) { m.Remove("e/MANIFEST") }, false},
-		{"short snapshot", func(t *testing.T, m *vfs.MemFS) { m.Truncate("e/SNAPSHOTS/snap-000001.chk", 100) }, false},
-		{"extra segment", func(t *testing.T, m *vfs.MemFS) {
-			writeFile(t, m, "e/WAL/wal-000002.seg", []byte("IMWL"))
-		}, false},
-		{"flipped snapshot byte", func(t *testing.T, m *vfs.MemFS) { flip(t, m, "e/SNAPSHOTS/snap-000001.chk", 200) }, true},
-		{"flipped marker byte", func(t *testing.T, m *vfs.MemFS) { flip(t, m, "e/EXPORT", 20) }, true},
-		{"longer segment", func(t *testing.T, m *vfs.MemFS) {
-			data, _ := vfs.ReadFile(m, "e/WAL/wal-000001.seg")
-			writeFile(t, m, "e/WAL/wal-000001.seg", append(data, 0))
-		}, true},
-		{"marker only", func(t *testing.T, m *vfs.MemFS) {
-			for _, p := range []string{"e/MANIFEST", "e/SNAPSHOTS/snap-000001.chk", "e/WAL/wal-000001.seg"} {
-				m.Remove(p)
-			}
-		}, false},
-	}
+// importDamage is one way to damage export "e", as an interrupted copy or
+// a bad disk would.
+type importDamage struct {
+	name   string
+	damage func(t *testing.T, fsys *vfs.MemFS)
+}
+
+// runImportRefusals exports a database to "e" for each case, damages it,
+// and checks that Import refuses it, with a *CorruptionError if corrupt
+// and ErrIncompleteExport if not, changing nothing in the directory.
+func runImportRefusals(t *testing.T, corrupt bool, tcs []importDamage) {
+	t.Helper()
 	for _, tc := range tcs {
 		t.Run(tc.name, func(t *testing.T) {
 			mem := vfs.NewMemFS()
@@ -222,10 +206,10 @@ func TestImport_Refusals(t *testing.T) {
 			before := files(t, mem, "e")
 			_, err := inmem.Import("e", &inmem.Options{FS: mem})
 			var ce *inmem.CorruptionError
-			if tc.corrupt && !errors.As(err, &ce) {
+			if corrupt && !errors.As(err, &ce) {
 				t.Fatalf("Import = %v, want a *CorruptionError", err)
 			}
-			if !tc.corrupt && !errors.Is(err, inmem.ErrIncompleteExport) {
+			if !corrupt && !errors.Is(err, inmem.ErrIncompleteExport) {
 				t.Fatalf("Import = %v, want ErrIncompleteExport", err)
 			}
 			if err := sameFiles(before, files(t, mem, "e")); err != nil {
@@ -233,6 +217,46 @@ func TestImport_Refusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestImport_RefusesIncomplete: an export missing its marker, its MANIFEST
+// or its snapshot, or holding a short snapshot or a segment too many, fails
+// with ErrIncompleteExport and is not opened.
+func TestImport_RefusesIncomplete(t *testing.T) {
+	runImportRefusals(t, false, []importDamage{
+		{"no marker", func(t *testing.T, m *vfs.MemFS) { m.Remove("e/EXPORT") }},
+		{"missing snapshot", func(t *testing.T, m *vfs.MemFS) { m.Remove("e/SNAPSHOTS/snap-000001.chk") }},
+		{"missing manifest", func(t *testing.T, m *vfs.MemFS) { m.Remove("e/MANIFEST") }},
+		{"short snapshot", func(t *testing.T, m *vfs.MemFS) { m.Truncate("e/SNAPSHOTS/snap-000001.chk", 100) }},
+		{"extra segment", func(t *testing.T, m *vfs.MemFS) {
+			writeFile(t, m, "e/WAL/wal-000002.seg", []byte("IMWL"))
+		}},
+		{"marker only", func(t *testing.T, m *vfs.MemFS) {
+			for _, p := range []string{"e/MANIFEST", "e/SNAPSHOTS/snap-000001.chk", "e/WAL/wal-000001.seg"} {
+				m.Remove(p)
+			}
+		}},
+	})
+}
+
+// TestImport_RefusesCorrupt: an export with a flipped byte in its snapshot
+// or marker, or a segment longer than recorded, fails with a
+// *CorruptionError and is not opened.
+func TestImport_RefusesCorrupt(t *testing.T) {
+	runImportRefusals(t, true, []importDamage{
+		{"flipped snapshot byte", func(t *testing.T, m *vfs.MemFS) { flip(t, m, "e/SNAPSHOTS/snap-000001.chk", 200) }},
+		{"flipped marker byte", func(t *testing.T, m *vfs.MemFS) { flip(t, m, "e/EXPORT", 20) }},
+		{"longer segment", func(t *testing.T, m *vfs.MemFS) {
+			data, _ := vfs.ReadFile(m, "e/WAL/wal-000001.seg")
+			writeFile(t, m, "e/WAL/wal-000001.seg", append(data, 0))
+		}},
+	})
+}
+
+// TestImport_RefusesNonExports: a database directory, and an export already
+// imported (its marker gone: it is a database, opened with Open), fail
+// with ErrIncompleteExport.
+func TestImport_RefusesNonExports(t *testing.T) {
 	t.Run("a database is not an export", func(t *testing.T) {
 		mem := vfs.NewMemFS()
 		openMem(t, mem, nil).Close()

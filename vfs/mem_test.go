@@ -156,73 +156,24 @@ func durableBase(t *testing.T) *vfs.MemFS {
 var drop = vfs.CrashPolicy{Mode: vfs.DropUnsynced}
 var keep = vfs.CrashPolicy{Mode: vfs.KeepUnsynced}
 
-// TestCrash_Drop: only synced content and synced directory entries survive.
-func TestCrash_Drop(t *testing.T) {
-	tcs := []struct {
-		name string
-		do   func(t *testing.T, m *vfs.MemFS)
-		want string // the dump after a DropUnsynced crash
-	}{
-		{"nothing unsynced", func(*testing.T, *vfs.MemFS) {}, "/db/\n/db/f \"synced\""},
-		{"unsynced append dropped", func(t *testing.T, m *vfs.MemFS) {
-			f, _ := m.OpenAppend("db/f")
-			f.Write([]byte("+more"))
-			f.Close()
-		}, "/db/\n/db/f \"synced\""},
-		{"synced append kept", func(t *testing.T, m *vfs.MemFS) {
-			f, _ := m.OpenAppend("db/f")
-			f.Write([]byte("+more"))
-			must(t, f.Sync())
-			f.Close()
-		}, "/db/\n/db/f \"synced+more\""},
-		{"unsynced truncate undone", func(t *testing.T, m *vfs.MemFS) {
-			must(t, m.Truncate("db/f", 2))
-		}, "/db/\n/db/f \"synced\""},
-		{"created and synced file, directory not synced", func(t *testing.T, m *vfs.MemFS) {
-			writeAll(t, m, "db/g", []byte("new"))
-		}, "/db/\n/db/f \"synced\""},
-		{"created file, directory synced, file not", func(t *testing.T, m *vfs.MemFS) {
-			f, _ := m.Create("db/g")
-			f.Write([]byte("new"))
-			f.Close()
-			must(t, vfs.SyncDir(m, "db"))
-		}, "/db/\n/db/f \"synced\"\n/db/g \"\""},
-		{"created file, both synced", func(t *testing.T, m *vfs.MemFS) {
-			writeAll(t, m, "db/g", []byte("new"))
-			must(t, vfs.SyncDir(m, "db"))
-		}, "/db/\n/db/f \"synced\"\n/db/g \"new\""},
-		{"rename without directory sync undone", func(t *testing.T, m *vfs.MemFS) {
-			writeAll(t, m, "db/tmp", []byte("next"))
-			must(t, vfs.SyncDir(m, "db"))
-			must(t, m.Rename("db/tmp", "db/f"))
-		}, "/db/\n/db/f \"synced\"\n/db/tmp \"next\""},
-		{"rename with directory sync", func(t *testing.T, m *vfs.MemFS) {
-			writeAll(t, m, "db/tmp", []byte("next"))
-			must(t, m.Rename("db/tmp", "db/f"))
-			must(t, vfs.SyncDir(m, "db"))
-		}, "/db/\n/db/f \"next\""},
-		{"remove without directory sync undone", func(t *testing.T, m *vfs.MemFS) {
-			must(t, m.Remove("db/f"))
-		}, "/db/\n/db/f \"synced\""},
-		{"remove with directory sync", func(t *testing.T, m *vfs.MemFS) {
-			must(t, m.Remove("db/f"))
-			must(t, vfs.SyncDir(m, "db"))
-		}, "/db/"},
-		{"new directory whose parent was not synced", func(t *testing.T, m *vfs.MemFS) {
-			must(t, m.MkdirAll("db/sub/deeper"))
-			must(t, vfs.SyncDir(m, "db/sub"))
-		}, "/db/\n/db/f \"synced\""},
-		{"new directories synced top down", func(t *testing.T, m *vfs.MemFS) {
-			must(t, m.MkdirAll("db/sub/deeper"))
-			must(t, vfs.SyncDir(m, "db"))
-			must(t, vfs.SyncDir(m, "db/sub"))
-		}, "/db/\n/db/f \"synced\"\n/db/sub/\n/db/sub/deeper/"},
-		{"Create over a synced file, unsynced", func(t *testing.T, m *vfs.MemFS) {
-			f, _ := m.Create("db/f")
-			f.Write([]byte("replaced"))
-			f.Close()
-		}, "/db/\n/db/f \"synced\""},
-	}
+// baseDump is the dump of durableBase: what a DropUnsynced crash leaves
+// when nothing after it was made durable.
+const baseDump = "/db/\n/db/f \"synced\""
+
+// dropCase is a change to durableBase and the dump a DropUnsynced crash
+// leaves after it.
+type dropCase struct {
+	name string
+	do   func(t *testing.T, m *vfs.MemFS)
+	want string // the dump after a DropUnsynced crash
+}
+
+// runDropCases applies each case to a fresh durableBase and checks the
+// DropUnsynced crash: its dump, that the original is unchanged, that the
+// crashed FS is all durable (a second crash keeps it), and that
+// KeepUnsynced keeps everything.
+func runDropCases(t *testing.T, tcs []dropCase) {
+	t.Helper()
 	for _, tc := range tcs {
 		t.Run(tc.name, func(t *testing.T) {
 			m := durableBase(t)
@@ -248,6 +199,93 @@ func TestCrash_Drop(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCrash_DropFileContent: of a file's content only what was synced
+// survives: unsynced appends, truncates and a Create over it are undone.
+func TestCrash_DropFileContent(t *testing.T) {
+	runDropCases(t, []dropCase{
+		{"nothing unsynced", func(*testing.T, *vfs.MemFS) {}, baseDump},
+		{"unsynced append dropped", func(t *testing.T, m *vfs.MemFS) {
+			f, _ := m.OpenAppend("db/f")
+			f.Write([]byte("+more"))
+			f.Close()
+		}, baseDump},
+		{"synced append kept", func(t *testing.T, m *vfs.MemFS) {
+			f, _ := m.OpenAppend("db/f")
+			f.Write([]byte("+more"))
+			must(t, f.Sync())
+			f.Close()
+		}, "/db/\n/db/f \"synced+more\""},
+		{"unsynced truncate undone", func(t *testing.T, m *vfs.MemFS) {
+			must(t, m.Truncate("db/f", 2))
+		}, baseDump},
+		{"Create over a synced file, unsynced", func(t *testing.T, m *vfs.MemFS) {
+			f, _ := m.Create("db/f")
+			f.Write([]byte("replaced"))
+			f.Close()
+		}, baseDump},
+	})
+}
+
+// TestCrash_DropNewFiles: a new file survives only if its directory was
+// synced, and then with only its synced content.
+func TestCrash_DropNewFiles(t *testing.T) {
+	runDropCases(t, []dropCase{
+		{"created and synced file, directory not synced", func(t *testing.T, m *vfs.MemFS) {
+			writeAll(t, m, "db/g", []byte("new"))
+		}, baseDump},
+		{"created file, directory synced, file not", func(t *testing.T, m *vfs.MemFS) {
+			f, _ := m.Create("db/g")
+			f.Write([]byte("new"))
+			f.Close()
+			must(t, vfs.SyncDir(m, "db"))
+		}, baseDump + "\n/db/g \"\""},
+		{"created file, both synced", func(t *testing.T, m *vfs.MemFS) {
+			writeAll(t, m, "db/g", []byte("new"))
+			must(t, vfs.SyncDir(m, "db"))
+		}, baseDump + "\n/db/g \"new\""},
+	})
+}
+
+// TestCrash_DropRenameRemove: a rename or a remove survives only if the
+// directory was synced after it.
+func TestCrash_DropRenameRemove(t *testing.T) {
+	runDropCases(t, []dropCase{
+		{"rename without directory sync undone", func(t *testing.T, m *vfs.MemFS) {
+			writeAll(t, m, "db/tmp", []byte("next"))
+			must(t, vfs.SyncDir(m, "db"))
+			must(t, m.Rename("db/tmp", "db/f"))
+		}, baseDump + "\n/db/tmp \"next\""},
+		{"rename with directory sync", func(t *testing.T, m *vfs.MemFS) {
+			writeAll(t, m, "db/tmp", []byte("next"))
+			must(t, m.Rename("db/tmp", "db/f"))
+			must(t, vfs.SyncDir(m, "db"))
+		}, "/db/\n/db/f \"next\""},
+		{"remove without directory sync undone", func(t *testing.T, m *vfs.MemFS) {
+			must(t, m.Remove("db/f"))
+		}, baseDump},
+		{"remove with directory sync", func(t *testing.T, m *vfs.MemFS) {
+			must(t, m.Remove("db/f"))
+			must(t, vfs.SyncDir(m, "db"))
+		}, "/db/"},
+	})
+}
+
+// TestCrash_DropDirectories: a new directory survives only if its parent
+// was synced after it was made, so nested ones need syncs top down.
+func TestCrash_DropDirectories(t *testing.T) {
+	runDropCases(t, []dropCase{
+		{"new directory whose parent was not synced", func(t *testing.T, m *vfs.MemFS) {
+			must(t, m.MkdirAll("db/sub/deeper"))
+			must(t, vfs.SyncDir(m, "db/sub"))
+		}, baseDump},
+		{"new directories synced top down", func(t *testing.T, m *vfs.MemFS) {
+			must(t, m.MkdirAll("db/sub/deeper"))
+			must(t, vfs.SyncDir(m, "db"))
+			must(t, vfs.SyncDir(m, "db/sub"))
+		}, baseDump + "\n/db/sub/\n/db/sub/deeper/"},
+	})
 }
 
 // TestCrash_Independent: the crashed FS and the original share nothing,

@@ -52,104 +52,128 @@ func readAll(t *testing.T, fsys vfs.FS, path string) string {
 }
 
 // TestFS_Scenario: the same small life of a database directory behaves the
-// same on every FS.
+// same on every FS. Each step starts from where the previous one left off.
 func TestFS_Scenario(t *testing.T) {
 	forEachFS(t, func(t *testing.T, fsys vfs.FS, dir string) {
 		wal := filepath.Join(dir, "WAL")
-		must(t, fsys.MkdirAll(wal))
-		must(t, fsys.MkdirAll(wal)) // again: no error
-		must(t, vfs.SyncDir(fsys, dir))
-
 		seg := filepath.Join(wal, "wal-000001.seg")
-		writeAll(t, fsys, seg, []byte("header"))
-		f, err := fsys.OpenAppend(seg)
-		must(t, err)
-		_, err = f.Write([]byte("+rec1"))
-		must(t, err)
-		_, err = f.Write([]byte("+rec2"))
-		must(t, err)
-		must(t, f.Sync())
-		must(t, f.Close())
-		if got := readAll(t, fsys, seg); got != "header+rec1+rec2" {
-			t.Fatalf("content %q", got)
-		}
-
-		// ReadAt: whole, partial at the end, past the end.
-		r, err := fsys.Open(seg)
-		must(t, err)
-		buf := make([]byte, 5)
-		if n, err := r.ReadAt(buf, 6); n != 5 || err != nil || string(buf) != "+rec1" {
-			t.Fatalf("ReadAt(6) = %d %q %v", n, buf, err)
-		}
-		if n, err := r.ReadAt(buf, 14); n != 2 || err != io.EOF || string(buf[:2]) != "c2" {
-			t.Fatalf("ReadAt(14) = %d %q %v, want 2 bytes and io.EOF", n, buf[:n], err)
-		}
-		if n, err := r.ReadAt(buf, 100); n != 0 || err != io.EOF {
-			t.Fatalf("ReadAt past the end = %d, %v", n, err)
-		}
-		if _, err := r.Write([]byte("x")); err == nil {
-			t.Fatalf("Write to a file opened with Open succeeded")
-		}
-		must(t, r.Close())
-
-		info, err := fsys.Stat(seg)
-		must(t, err)
-		if info.Size() != 16 || info.IsDir() || info.Name() != "wal-000001.seg" {
-			t.Fatalf("Stat = %v %v %v", info.Size(), info.IsDir(), info.Name())
-		}
-		if info, err := fsys.Stat(wal); err != nil || !info.IsDir() {
-			t.Fatalf("Stat(dir) = %v, %v", info, err)
-		}
-
-		// Truncate shrinks and grows with zeros.
-		must(t, fsys.Truncate(seg, 11))
-		if got := readAll(t, fsys, seg); got != "header+rec1" {
-			t.Fatalf("after Truncate(11): %q", got)
-		}
-		must(t, fsys.Truncate(seg, 13))
-		if got := readAll(t, fsys, seg); got != "header+rec1\x00\x00" {
-			t.Fatalf("after Truncate(13): %q", got)
-		}
-
-		// Create truncates an existing file.
-		tmp := filepath.Join(dir, "MANIFEST.tmp")
-		writeAll(t, fsys, tmp, []byte("old old old"))
-		writeAll(t, fsys, tmp, []byte("new"))
-		if got := readAll(t, fsys, tmp); got != "new" {
-			t.Fatalf("Create did not truncate: %q", got)
-		}
-
-		// Rename replaces the target.
-		final := filepath.Join(dir, "MANIFEST")
-		writeAll(t, fsys, final, []byte("previous"))
-		must(t, fsys.Rename(tmp, final))
-		must(t, vfs.SyncDir(fsys, dir))
-		if got := readAll(t, fsys, final); got != "new" {
-			t.Fatalf("after Rename: %q", got)
-		}
-		if ok, err := vfs.Exists(fsys, tmp); ok || err != nil {
-			t.Fatalf("old name still exists: %v %v", ok, err)
-		}
-
-		names, err := fsys.List(dir)
-		must(t, err)
-		if !slices.Equal(names, []string{"MANIFEST", "WAL"}) {
-			t.Fatalf("List = %v", names)
-		}
-
-		// Remove: a non-empty directory refuses.
-		if err := fsys.Remove(wal); err == nil {
-			t.Fatalf("Remove of a non-empty directory succeeded")
-		}
-		must(t, fsys.Remove(seg))
-		must(t, fsys.Remove(wal))
-		if _, err := fsys.Stat(seg); !errors.Is(err, fs.ErrNotExist) {
-			t.Fatalf("Stat after Remove = %v", err)
-		}
-		if ok, err := vfs.Exists(fsys, wal); ok || err != nil {
-			t.Fatalf("Exists(removed dir) = %v, %v", ok, err)
-		}
+		scenarioAppend(t, fsys, dir, wal, seg)
+		scenarioReadAt(t, fsys, seg)
+		scenarioStat(t, fsys, wal, seg)
+		scenarioTruncate(t, fsys, seg)
+		scenarioReplace(t, fsys, dir)
+		scenarioRemove(t, fsys, wal, seg)
 	})
+}
+
+// scenarioAppend makes the WAL directory (twice: no error) and a segment,
+// appends two records to it and reads it back.
+func scenarioAppend(t *testing.T, fsys vfs.FS, dir, wal, seg string) {
+	must(t, fsys.MkdirAll(wal))
+	must(t, fsys.MkdirAll(wal)) // again: no error
+	must(t, vfs.SyncDir(fsys, dir))
+
+	writeAll(t, fsys, seg, []byte("header"))
+	f, err := fsys.OpenAppend(seg)
+	must(t, err)
+	_, err = f.Write([]byte("+rec1"))
+	must(t, err)
+	_, err = f.Write([]byte("+rec2"))
+	must(t, err)
+	must(t, f.Sync())
+	must(t, f.Close())
+	if got := readAll(t, fsys, seg); got != "header+rec1+rec2" {
+		t.Fatalf("content %q", got)
+	}
+}
+
+// scenarioReadAt: ReadAt whole, partial at the end, past the end; a file
+// opened with Open refuses writes.
+func scenarioReadAt(t *testing.T, fsys vfs.FS, seg string) {
+	r, err := fsys.Open(seg)
+	must(t, err)
+	buf := make([]byte, 5)
+	if n, err := r.ReadAt(buf, 6); n != 5 || err != nil || string(buf) != "+rec1" {
+		t.Fatalf("ReadAt(6) = %d %q %v", n, buf, err)
+	}
+	if n, err := r.ReadAt(buf, 14); n != 2 || err != io.EOF || string(buf[:2]) != "c2" {
+		t.Fatalf("ReadAt(14) = %d %q %v, want 2 bytes and io.EOF", n, buf[:n], err)
+	}
+	if n, err := r.ReadAt(buf, 100); n != 0 || err != io.EOF {
+		t.Fatalf("ReadAt past the end = %d, %v", n, err)
+	}
+	if _, err := r.Write([]byte("x")); err == nil {
+		t.Fatalf("Write to a file opened with Open succeeded")
+	}
+	must(t, r.Close())
+}
+
+// scenarioStat: Stat of the segment and of its directory.
+func scenarioStat(t *testing.T, fsys vfs.FS, wal, seg string) {
+	info, err := fsys.Stat(seg)
+	must(t, err)
+	if info.Size() != 16 || info.IsDir() || info.Name() != "wal-000001.seg" {
+		t.Fatalf("Stat = %v %v %v", info.Size(), info.IsDir(), info.Name())
+	}
+	if info, err := fsys.Stat(wal); err != nil || !info.IsDir() {
+		t.Fatalf("Stat(dir) = %v, %v", info, err)
+	}
+}
+
+// scenarioTruncate: Truncate shrinks and grows with zeros.
+func scenarioTruncate(t *testing.T, fsys vfs.FS, seg string) {
+	must(t, fsys.Truncate(seg, 11))
+	if got := readAll(t, fsys, seg); got != "header+rec1" {
+		t.Fatalf("after Truncate(11): %q", got)
+	}
+	must(t, fsys.Truncate(seg, 13))
+	if got := readAll(t, fsys, seg); got != "header+rec1\x00\x00" {
+		t.Fatalf("after Truncate(13): %q", got)
+	}
+}
+
+// scenarioReplace: Create truncates an existing file, Rename replaces the
+// target and drops the old name, and List shows the result.
+func scenarioReplace(t *testing.T, fsys vfs.FS, dir string) {
+	tmp := filepath.Join(dir, "MANIFEST.tmp")
+	writeAll(t, fsys, tmp, []byte("old old old"))
+	writeAll(t, fsys, tmp, []byte("new"))
+	if got := readAll(t, fsys, tmp); got != "new" {
+		t.Fatalf("Create did not truncate: %q", got)
+	}
+
+	final := filepath.Join(dir, "MANIFEST")
+	writeAll(t, fsys, final, []byte("previous"))
+	must(t, fsys.Rename(tmp, final))
+	must(t, vfs.SyncDir(fsys, dir))
+	if got := readAll(t, fsys, final); got != "new" {
+		t.Fatalf("after Rename: %q", got)
+	}
+	if ok, err := vfs.Exists(fsys, tmp); ok || err != nil {
+		t.Fatalf("old name still exists: %v %v", ok, err)
+	}
+
+	names, err := fsys.List(dir)
+	must(t, err)
+	if !slices.Equal(names, []string{"MANIFEST", "WAL"}) {
+		t.Fatalf("List = %v", names)
+	}
+}
+
+// scenarioRemove: Remove of a non-empty directory refuses; a file and then
+// its empty directory go.
+func scenarioRemove(t *testing.T, fsys vfs.FS, wal, seg string) {
+	if err := fsys.Remove(wal); err == nil {
+		t.Fatalf("Remove of a non-empty directory succeeded")
+	}
+	must(t, fsys.Remove(seg))
+	must(t, fsys.Remove(wal))
+	if _, err := fsys.Stat(seg); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Stat after Remove = %v", err)
+	}
+	if ok, err := vfs.Exists(fsys, wal); ok || err != nil {
+		t.Fatalf("Exists(removed dir) = %v, %v", ok, err)
+	}
 }
 
 // TestFS_Errors: the failures every FS reports the same way.

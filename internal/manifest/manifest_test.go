@@ -131,65 +131,37 @@ func checkCorrupt(t *testing.T, err error, path string) *base.CorruptionError {
 	return cerr
 }
 
-func TestDecode_Rejects(t *testing.T) {
-	good := Encode(Manifest{UUID: testUUID, CodecID: "identity", ActiveSegment: 3, SnapshotID: 2, Watermark: 9, LogEnd: LogEnd{4, 100, 12}})
-	mut := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(good)) }
-	tcs := []struct {
-		name   string
-		b      []byte
-		reason string
-		off    int64
-	}{
-		{"empty", nil, "cut short", 0},
-		{"fixed part only", good[:fixedSize], "cut short", fixedSize},
-		{"last byte missing", good[:len(good)-1], "does not match codec id length", 72},
-		{"extra byte", append(bytes.Clone(good), 0), "does not match codec id length", 72},
-		{"bad magic", mut(func(b []byte) []byte { b[3] = 'X'; return b }), "magic", 0},
-		{"zeros", make([]byte, len(good)), "magic", 0},
-		{"bad CRC", mut(func(b []byte) []byte { b[len(b)-1] ^= 0x80; return b }), "checksum", int64(len(good) - 4)},
-		{"flipped watermark", mut(func(b []byte) []byte { b[40] ^= 1; return b }), "checksum", int64(len(good) - 4)},
-		{"codec id length too long", mut(func(b []byte) []byte {
-			binary.LittleEndian.PutUint16(b[72:], uint16(len("identity")+1))
-			return reseal(b)
-		}), "does not match", 72},
-		{"codec id length too short", mut(func(b []byte) []byte {
-			binary.LittleEndian.PutUint16(b[72:], 0)
-			return b
-		}), "does not match", 72},
-		{"codec id length above the limit", func() []byte {
-			b := Encode(Manifest{UUID: testUUID, ActiveSegment: 1, CodecID: strings.Repeat("x", 300), LogEnd: LogEnd{1, 32, 0}})
-			return b
-		}(), "does not match", 72},
-		{"version 3", mut(func(b []byte) []byte {
-			binary.LittleEndian.PutUint32(b[4:], 3)
-			return reseal(b)
-		}), "version 3", 4},
-		{"log end before the active segment", mut(func(b []byte) []byte {
-			binary.LittleEndian.PutUint64(b[48:], 2)
-			return reseal(b)
-		}), "before the active segment", 48},
-		{"log end inside a segment header", mut(func(b []byte) []byte {
-			binary.LittleEndian.PutUint64(b[56:], 31)
-			return reseal(b)
-		}), "inside a segment header", 56},
-		{"log end offset negative", mut(func(b []byte) []byte {
-			binary.LittleEndian.PutUint64(b[56:], 1<<63)
-			return reseal(b)
-		}), "inside a segment header", 56},
-		{"log end below the watermark", mut(func(b []byte) []byte {
-			binary.LittleEndian.PutUint64(b[64:], 8)
-			return reseal(b)
-		}), "below the watermark", 64},
-		{"version 1 cut short", encodeV1(Manifest{UUID: testUUID, ActiveSegment: 1})[:40], "cut short", 40},
-		{"active segment 0", mut(func(b []byte) []byte {
-			binary.LittleEndian.PutUint64(b[24:], 0)
-			return reseal(b)
-		}), "active segment 0", 24},
-		{"watermark without snapshot", mut(func(b []byte) []byte {
-			binary.LittleEndian.PutUint64(b[32:], 0)
-			return reseal(b)
-		}), "no snapshot", 32},
-	}
+// goodManifest is the encoding the rejection tests damage; a fresh copy on
+// every call.
+func goodManifest() []byte {
+	return Encode(Manifest{UUID: testUUID, CodecID: "identity", ActiveSegment: 3, SnapshotID: 2, Watermark: 9, LogEnd: LogEnd{4, 100, 12}})
+}
+
+// mutated is goodManifest changed by f.
+func mutated(f func(b []byte) []byte) []byte { return f(goodManifest()) }
+
+// resealedU64 is goodManifest with the uint64 at off set to v and the CRC
+// recomputed, so that only the field's meaning is wrong.
+func resealedU64(off int, v uint64) []byte {
+	return mutated(func(b []byte) []byte {
+		binary.LittleEndian.PutUint64(b[off:], v)
+		return reseal(b)
+	})
+}
+
+// rejectCase is a MANIFEST Decode must refuse, with the reason and offset
+// its CorruptionError must name.
+type rejectCase struct {
+	name   string
+	b      []byte
+	reason string
+	off    int64
+}
+
+// runDecodeRejects checks that Decode refuses each case with a
+// CorruptionError naming its reason and offset, and returns no Manifest.
+func runDecodeRejects(t *testing.T, tcs []rejectCase) {
+	t.Helper()
 	for _, tc := range tcs {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := Decode("db/MANIFEST", tc.b)
@@ -202,6 +174,68 @@ func TestDecode_Rejects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDecode_RejectsSize: a MANIFEST cut short or with bytes added, of
+// either format version, is corruption.
+func TestDecode_RejectsSize(t *testing.T) {
+	good := goodManifest()
+	runDecodeRejects(t, []rejectCase{
+		{"empty", nil, "cut short", 0},
+		{"fixed part only", good[:fixedSize], "cut short", fixedSize},
+		{"last byte missing", good[:len(good)-1], "does not match codec id length", 72},
+		{"extra byte", append(bytes.Clone(good), 0), "does not match codec id length", 72},
+		{"version 1 cut short", encodeV1(Manifest{UUID: testUUID, ActiveSegment: 1})[:40], "cut short", 40},
+	})
+}
+
+// TestDecode_RejectsCodecIDLength: a codec id length that does not match
+// the bytes after it, or above the limit, is corruption at that field.
+func TestDecode_RejectsCodecIDLength(t *testing.T) {
+	runDecodeRejects(t, []rejectCase{
+		{"codec id length too long", mutated(func(b []byte) []byte {
+			binary.LittleEndian.PutUint16(b[72:], uint16(len("identity")+1))
+			return reseal(b)
+		}), "does not match", 72},
+		{"codec id length too short", mutated(func(b []byte) []byte {
+			binary.LittleEndian.PutUint16(b[72:], 0)
+			return b
+		}), "does not match", 72},
+		{"codec id length above the limit",
+			Encode(Manifest{UUID: testUUID, ActiveSegment: 1, CodecID: strings.Repeat("x", 300), LogEnd: LogEnd{1, 32, 0}}),
+			"does not match", 72},
+	})
+}
+
+// TestDecode_RejectsDamage: a bad magic, a CRC that does not match, a
+// flipped bit and an unknown format version are corruption.
+func TestDecode_RejectsDamage(t *testing.T) {
+	crcOff := int64(len(goodManifest()) - 4)
+	runDecodeRejects(t, []rejectCase{
+		{"bad magic", mutated(func(b []byte) []byte { b[3] = 'X'; return b }), "magic", 0},
+		{"zeros", make([]byte, len(goodManifest())), "magic", 0},
+		{"bad CRC", mutated(func(b []byte) []byte { b[len(b)-1] ^= 0x80; return b }), "checksum", crcOff},
+		{"flipped watermark", mutated(func(b []byte) []byte { b[40] ^= 1; return b }), "checksum", crcOff},
+		{"version 3", mutated(func(b []byte) []byte {
+			binary.LittleEndian.PutUint32(b[4:], 3)
+			return reseal(b)
+		}), "version 3", 4},
+	})
+}
+
+// TestDecode_RejectsFields: a well-sealed MANIFEST whose fields contradict
+// each other (a log end before the active segment, inside a segment header
+// or below the watermark, active segment 0, a watermark without a
+// snapshot) is corruption at the field.
+func TestDecode_RejectsFields(t *testing.T) {
+	runDecodeRejects(t, []rejectCase{
+		{"log end before the active segment", resealedU64(48, 2), "before the active segment", 48},
+		{"log end inside a segment header", resealedU64(56, 31), "inside a segment header", 56},
+		{"log end offset negative", resealedU64(56, 1<<63), "inside a segment header", 56},
+		{"log end below the watermark", resealedU64(64, 8), "below the watermark", 64},
+		{"active segment 0", resealedU64(24, 0), "active segment 0", 24},
+		{"watermark without snapshot", resealedU64(32, 0), "no snapshot", 32},
+	})
 }
 
 // TestDecode_EveryDamage: every truncation, every single-bit flip and every

@@ -98,7 +98,19 @@ func encoded(t testing.TB, s *Store, at uint64) []byte {
 	return buf.Bytes()
 }
 
-func TestStore_Reads(t *testing.T) {
+// populatedAlpha returns run A, "alpha", of the populated store.
+func populatedAlpha(t *testing.T) *Run {
+	t.Helper()
+	a, ok := populated(t).Run(runA, Latest)
+	if !ok {
+		t.Fatalf("Run(A) missing")
+	}
+	return a
+}
+
+// TestStore_Runs: the populated store's last version, and its runs by id
+// and by name, each visible from the version that created it.
+func TestStore_Runs(t *testing.T) {
 	s := populated(t)
 	if s.Last() != 6 {
 		t.Fatalf("Last = %d", s.Last())
@@ -119,18 +131,25 @@ func TestStore_Reads(t *testing.T) {
 	if names := runNames(s.Runs(Latest)); !slices.Equal(names, []string{"alpha", "beta"}) {
 		t.Fatalf("Runs = %v", names)
 	}
+}
 
-	// KV at several versions; the trimmed version is gone.
-	kv := func(key string, at uint64) string {
-		e, _, ok := a.KV(key, at)
-		switch {
-		case !ok:
-			return "absent"
-		case e.Deleted:
-			return "deleted"
-		}
-		return string(e.Value)
+// kvAt is run a's value of key at version at, or "absent" or "deleted".
+func kvAt(a *Run, key string, at uint64) string {
+	e, _, ok := a.KV(key, at)
+	switch {
+	case !ok:
+		return "absent"
+	case e.Deleted:
+		return "deleted"
 	}
+	return string(e.Value)
+}
+
+// TestStore_KV: KV reads at several versions, where the trimmed version is
+// gone and a deleted key reads as deleted; the history of a key and the
+// live keys at a version.
+func TestStore_KV(t *testing.T) {
+	a := populatedAlpha(t)
 	for _, c := range []struct {
 		key  string
 		at   uint64
@@ -139,7 +158,7 @@ func TestStore_Reads(t *testing.T) {
 		{"k1", 1, "absent"}, {"k1", 2, "absent" /* trimmed */}, {"k1", 3, "v2"}, {"k1", 4, "v2"}, {"k1", 5, "v3"},
 		{"k2", 3, "x"}, {"k2", 4, "deleted"}, {"nope", Latest, "absent"}, {"empty", Latest, ""},
 	} {
-		if got := kv(c.key, c.at); got != c.want {
+		if got := kvAt(a, c.key, c.at); got != c.want {
 			t.Errorf("KV(%s, %d) = %s, want %s", c.key, c.at, got, c.want)
 		}
 	}
@@ -153,8 +172,12 @@ func TestStore_Reads(t *testing.T) {
 	if keys := a.KVKeys("k", 3); !slices.Equal(keys, []string{"k1", "k2"}) {
 		t.Fatalf("KVKeys(k, 3) = %v", keys)
 	}
+}
 
-	// Events are a prefix by version.
+// TestStore_Events: a run's events are a prefix by version, read by a
+// range of sequence numbers; an empty range reads nothing.
+func TestStore_Events(t *testing.T) {
+	a := populatedAlpha(t)
 	if n := a.EventCount(3); n != 1 {
 		t.Fatalf("EventCount(3) = %d", n)
 	}
@@ -168,8 +191,11 @@ func TestStore_Reads(t *testing.T) {
 	if evs := a.Events(2, 1, Latest); evs != nil {
 		t.Fatalf("Events(2, 1) = %+v", evs)
 	}
+}
 
-	// Cells.
+// TestStore_Cells: a cell's value and the cell names at a version.
+func TestStore_Cells(t *testing.T) {
+	a := populatedAlpha(t)
 	if e, ok := a.Cell("cell", 4); !ok || string(e.Value) != "c1" {
 		t.Fatalf("Cell(cell, 4) = %+v, %v", e, ok)
 	}
@@ -179,8 +205,12 @@ func TestStore_Reads(t *testing.T) {
 	if names := a.CellNames(Latest); !slices.Equal(names, []string{"cell", "other"}) {
 		t.Fatalf("CellNames = %v", names)
 	}
+}
 
-	// Retention: the newest policy at a version.
+// TestStore_Retention: a run's retention is the newest policy at a
+// version; an unknown run has none.
+func TestStore_Retention(t *testing.T) {
+	s := populated(t)
 	if e, ok := s.Retention(runA, 5); !ok || e.Version != 4 {
 		t.Fatalf("Retention(A, 5) = %+v, %v", e, ok)
 	}
@@ -192,7 +222,12 @@ func TestStore_Reads(t *testing.T) {
 	if _, ok := s.Retention(runC, Latest); ok {
 		t.Fatalf("Retention of an unknown run")
 	}
+}
 
+// TestStore_Counts: the populated store's counts of runs, live keys, KV
+// versions, events and cells.
+func TestStore_Counts(t *testing.T) {
+	s := populated(t)
 	runs, keys, versions, events, cells := s.Counts(Latest)
 	if runs != 2 || keys != 4 || versions != 7 || events != 4 || cells != 2 {
 		t.Fatalf("Counts = %d runs %d keys %d versions %d events %d cells", runs, keys, versions, events, cells)

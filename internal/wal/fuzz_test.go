@@ -130,7 +130,7 @@ type segmentSeed struct {
 }
 
 // segmentSeeds: the golden segment, as segment 1 and renumbered as segment
-// 2, and the damaged segments of the corruption table.
+// 2, and the damaged segments of the corruption tables (TestScan_*).
 func segmentSeeds() []segmentSeed {
 	golden := goldenSegmentBytes(FormatVersion)
 	as2 := bytes.Clone(golden)

@@ -42,7 +42,7 @@ func buildSegment(num uint64, recs []testRec) []byte {
 	return b
 }
 
-// defaultLog is the log the corruption table damages: three segments, the
+// defaultLog is the log the corruption tables damage: three segments, the
 // last one holding five records. Claims follow what a Writer would write:
 // each record claims a synced offset at or below its own.
 func defaultLog() [][]testRec {
@@ -204,116 +204,18 @@ func garbage(seed uint64, n int) []byte {
 	return b
 }
 
-func TestScan_Corruption(t *testing.T) {
-	s1, s2, s3 := segPath(1), segPath(2), segPath(3)
-	end := recOff(5) // end of the last segment, 697
-	tcs := []struct {
-		name    string
-		log     func(l [][]testRec) // changes the claims before the log is written
-		corrupt []corruptFunc
-		want    scanWant
-	}{
-		{name: "intact", want: scanWant{records: 11}},
-		{name: "truncate mid-record", corrupt: []corruptFunc{truncateAt(s3, recOff(4)+50)},
-			want: scanWant{damaged: true, seg: 3, off: recOff(4), torn: true, records: 10, reason: "cut short"}},
-		{name: "truncate inside the length field", corrupt: []corruptFunc{truncateAt(s3, recOff(4)+2)},
-			want: scanWant{damaged: true, seg: 3, off: recOff(4), torn: true, records: 10, reason: "cut short"}},
-		{name: "truncate at a record boundary", corrupt: []corruptFunc{truncateAt(s3, recOff(4))},
-			want: scanWant{records: 10}},
-		{name: "truncate to the header", corrupt: []corruptFunc{truncateAt(s3, HeaderSize)},
-			want: scanWant{records: 6}},
-		// Bytes 512..1023 are one sector: it cuts record 10 (431..564) and
-		// holds all of record 11.
-		{name: "zero the tail sector", corrupt: []corruptFunc{zeroRange(s3, 512, 1024)},
-			want: scanWant{damaged: true, seg: 3, off: recOff(3), torn: true, records: 9, reason: "checksum"}},
-		{name: "zero the tail sector inside the file", corrupt: []corruptFunc{zeroRange(s3, 512, end)},
-			want: scanWant{damaged: true, seg: 3, off: recOff(3), torn: true, records: 9, reason: "checksum"}},
-		// Format 2: the rest of a segment written ahead with zeros, or a
-		// recycled file's stale records, end its log cleanly.
-		{name: "zeros appended (the prepared rest)", corrupt: []corruptFunc{zeroRange(s3, end, 1024)},
-			want: scanWant{records: 11}},
-		{name: "zeros appended to an earlier segment", corrupt: []corruptFunc{appendBytes(s2, make([]byte, 700))},
-			want: scanWant{records: 11}},
-		{name: "a stale record appended", corrupt: []corruptFunc{appendBytes(s3, AppendRecord(nil, 1, 12, 0, HeaderSize, testPayload(12)))},
-			want: scanWant{records: 11}},
-		{name: "stale records and garbage appended", corrupt: []corruptFunc{appendBytes(s3,
-			append(AppendRecord(nil, 1, 12, 0, HeaderSize, testPayload(12)), garbage(3, 200)...))},
-			want: scanWant{records: 11}},
-		{name: "a stale record in place of the last", corrupt: []corruptFunc{rewriteRecordOf(s3, 1, 4, 11, recOff(3))},
-			want: scanWant{records: 10}},
-		{name: "a stale record in place of a middle one", corrupt: []corruptFunc{rewriteRecordOf(s3, 2, 2, 9, recOff(1))},
-			want: scanWant{damaged: true, seg: 3, off: recOff(2), records: 8, reason: "stale"}},
-		{name: "zeros, then a record of the segment", corrupt: []corruptFunc{appendBytes(s3,
-			append(make([]byte, 100), AppendRecord(nil, 3, 12, 0, HeaderSize, testPayload(12))...))},
-			want: scanWant{damaged: true, seg: 3, off: end, torn: true, records: 11, reason: "length"}},
-		{name: "garbage appended", corrupt: []corruptFunc{appendBytes(s3, garbage(1, 300))},
-			want: scanWant{damaged: true, seg: 3, off: end, torn: true, records: 11}},
-		{name: "a few garbage bytes appended", corrupt: []corruptFunc{appendBytes(s3, []byte{1, 2, 3})},
-			want: scanWant{damaged: true, seg: 3, off: end, torn: true, records: 11, reason: "cut short"}},
-		{name: "bit flip in a middle record of the last segment", corrupt: []corruptFunc{flipBit(s3, recOff(1)+40, 3)},
-			want: scanWant{damaged: true, seg: 3, off: recOff(1), records: 7, reason: "checksum"}},
-		{name: "bit flip in a length field with valid records after", corrupt: []corruptFunc{flipBit(s3, recOff(2), 0)},
-			want: scanWant{damaged: true, seg: 3, off: recOff(2), records: 8}},
-		{name: "bit flip in the last record", corrupt: []corruptFunc{flipBit(s3, recOff(4)+60, 7)},
-			want: scanWant{damaged: true, seg: 3, off: recOff(4), torn: true, records: 10, reason: "checksum"}},
-		{name: "bit flip in an earlier segment", corrupt: []corruptFunc{flipBit(s2, recOff(2)+40, 0)},
-			want: scanWant{damaged: true, seg: 2, off: recOff(2), later: []uint64{3}, records: 5, reason: "checksum"}},
-		{name: "tail of an earlier segment cut", corrupt: []corruptFunc{truncateAt(s1, recOff(2)+10)},
-			want: scanWant{damaged: true, seg: 1, off: recOff(2), later: []uint64{2, 3}, records: 2, reason: "cut short"}},
-		{name: "txn id does not follow", corrupt: []corruptFunc{rewriteRecord(s3, 2, 99, recOff(1))},
-			want: scanWant{damaged: true, seg: 3, off: recOff(2), records: 8, reason: "txn id 99 where 9 was expected"}},
-		{name: "txn id repeats in the last record", corrupt: []corruptFunc{rewriteRecord(s3, 4, 10, recOff(3))},
-			want: scanWant{damaged: true, seg: 3, off: recOff(4), torn: true, records: 10, reason: "txn id 10"}},
-		{name: "damaged first header", corrupt: []corruptFunc{flipBit(s1, 1, 0)},
-			want: scanWant{damaged: true, seg: 1, off: 0, later: []uint64{2, 3}, reason: "magic"}},
-		{name: "damaged middle header", corrupt: []corruptFunc{flipBit(s2, 20, 0)},
-			want: scanWant{damaged: true, seg: 2, off: 0, later: []uint64{3}, records: 3, reason: "belongs to database"}},
-		{name: "damaged last header with records after it", corrupt: []corruptFunc{flipBit(s3, 9, 0)},
-			want: scanWant{damaged: true, seg: 3, off: 0, records: 6, reason: "header names segment"}},
-		{name: "segment file holding another segment", corrupt: []corruptFunc{createFile(segPath(4), buildSegment(3, nil))},
-			want: scanWant{damaged: true, seg: 4, off: 0, records: 11, reason: "header names segment 3"}},
-		{name: "last header never written (empty file)", corrupt: []corruptFunc{createFile(segPath(4), nil)},
-			want: scanWant{damaged: true, seg: 4, off: 0, torn: true, headerTorn: true, records: 11}},
-		{name: "last header cut short", corrupt: []corruptFunc{createFile(segPath(4), buildSegment(4, nil)[:12])},
-			want: scanWant{damaged: true, seg: 4, off: 0, torn: true, headerTorn: true, records: 11}},
-		{name: "last header zero-filled", corrupt: []corruptFunc{createFile(segPath(4), make([]byte, HeaderSize))},
-			want: scanWant{damaged: true, seg: 4, off: 0, torn: true, headerTorn: true, records: 11}},
-		{name: "last header with its second half lost", corrupt: []corruptFunc{
-			createFile(segPath(4), append(buildSegment(4, nil)[:16], make([]byte, 16)...))},
-			want: scanWant{damaged: true, seg: 4, off: 0, torn: true, headerTorn: true, records: 11}},
-		// A new segment's header is never durable before its first record:
-		// a power loss may leave stale bytes there (a sector written with
-		// old content), and with no record after it that is a torn tail.
-		{name: "last header is garbage", corrupt: []corruptFunc{createFile(segPath(4), garbage(2, HeaderSize))},
-			want: scanWant{damaged: true, seg: 4, off: 0, torn: true, headerTorn: true, records: 11, reason: "magic"}},
-		{name: "last header names another database", corrupt: []corruptFunc{createFile(segPath(4), AppendHeader(nil, 4, [16]byte{1}))},
-			want: scanWant{damaged: true, seg: 4, off: 0, records: 11, reason: "belongs to database"}},
-		{name: "last header zeroed but a record after it", corrupt: []corruptFunc{
-			createFile(segPath(4), append(make([]byte, HeaderSize), AppendRecord(nil, 4, 12, 0, HeaderSize, testPayload(12))...))},
-			want: scanWant{damaged: true, seg: 4, off: 0, records: 11, reason: "magic"}},
-		{name: "middle segment removed", corrupt: []corruptFunc{removeFile(s2)},
-			want: scanWant{damaged: true, seg: 2, off: -1, later: []uint64{3}, records: 3, reason: "segment 2 is missing"}},
-		{name: "first segment removed", corrupt: []corruptFunc{removeFile(s1)},
-			want: scanWant{damaged: true, seg: 1, off: -1, later: []uint64{2, 3}, reason: "where the log starts, is missing"}},
-		{name: "every segment removed", corrupt: []corruptFunc{removeFile(s1), removeFile(s2), removeFile(s3)},
-			want: scanWant{damaged: true, seg: 1, off: -1, reason: "where the log starts, is missing"}},
-		// Record 10 (431..564) is lost: a hole of zeros. Record 11 made it to
-		// disk, and its claim decides.
-		{name: "lost record, later claim below the damage",
-			log:     func(l [][]testRec) { l[2][4].claim = recOff(2) },
-			corrupt: []corruptFunc{zeroRange(s3, recOff(3), recOff(4))},
-			want:    scanWant{damaged: true, seg: 3, off: recOff(3), torn: true, records: 9}},
-		{name: "lost record, later claim at the damage",
-			corrupt: []corruptFunc{zeroRange(s3, recOff(3), recOff(4))},
-			want:    scanWant{damaged: true, seg: 3, off: recOff(3), torn: true, records: 9}},
-		{name: "lost record, later claim above the damage",
-			log:     func(l [][]testRec) { l[2][4].claim = recOff(4) },
-			corrupt: []corruptFunc{zeroRange(s3, recOff(3), recOff(4))},
-			want:    scanWant{damaged: true, seg: 3, off: recOff(3), records: 9}},
-		{name: "lost record in an earlier segment, later claim below",
-			corrupt: []corruptFunc{zeroRange(s2, recOff(1), recOff(2))},
-			want:    scanWant{damaged: true, seg: 2, off: recOff(1), later: []uint64{3}, records: 4}},
-	}
+// scanCase is one damage to the default log and what Scan must make of it.
+type scanCase struct {
+	name    string
+	log     func(l [][]testRec) // changes the claims before the log is written
+	corrupt []corruptFunc
+	want    scanWant
+}
+
+// runScanCases writes the default log for each case, damages it, scans it
+// from segment 1 and checks the outcome, and that Scan changed no file.
+func runScanCases(t *testing.T, tcs []scanCase) {
+	t.Helper()
 	for _, tc := range tcs {
 		t.Run(tc.name, func(t *testing.T) {
 			fsys := vfs.NewMemFS()
@@ -333,6 +235,157 @@ func TestScan_Corruption(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestScan_TornTail: an intact log scans whole; a last segment cut short,
+// ending in a zeroed sector or in garbage is a torn tail at the last good
+// record, and one cut at a record boundary is no damage at all.
+func TestScan_TornTail(t *testing.T) {
+	s3 := segPath(3)
+	end := recOff(5) // end of the last segment, 697
+	runScanCases(t, []scanCase{
+		{name: "intact", want: scanWant{records: 11}},
+		{name: "truncate mid-record", corrupt: []corruptFunc{truncateAt(s3, recOff(4)+50)},
+			want: scanWant{damaged: true, seg: 3, off: recOff(4), torn: true, records: 10, reason: "cut short"}},
+		{name: "truncate inside the length field", corrupt: []corruptFunc{truncateAt(s3, recOff(4)+2)},
+			want: scanWant{damaged: true, seg: 3, off: recOff(4), torn: true, records: 10, reason: "cut short"}},
+		{name: "truncate at a record boundary", corrupt: []corruptFunc{truncateAt(s3, recOff(4))},
+			want: scanWant{records: 10}},
+		{name: "truncate to the header", corrupt: []corruptFunc{truncateAt(s3, HeaderSize)},
+			want: scanWant{records: 6}},
+		// Bytes 512..1023 are one sector: it cuts record 10 (431..564) and
+		// holds all of record 11.
+		{name: "zero the tail sector", corrupt: []corruptFunc{zeroRange(s3, 512, 1024)},
+			want: scanWant{damaged: true, seg: 3, off: recOff(3), torn: true, records: 9, reason: "checksum"}},
+		{name: "zero the tail sector inside the file", corrupt: []corruptFunc{zeroRange(s3, 512, end)},
+			want: scanWant{damaged: true, seg: 3, off: recOff(3), torn: true, records: 9, reason: "checksum"}},
+		{name: "garbage appended", corrupt: []corruptFunc{appendBytes(s3, garbage(1, 300))},
+			want: scanWant{damaged: true, seg: 3, off: end, torn: true, records: 11}},
+		{name: "a few garbage bytes appended", corrupt: []corruptFunc{appendBytes(s3, []byte{1, 2, 3})},
+			want: scanWant{damaged: true, seg: 3, off: end, torn: true, records: 11, reason: "cut short"}},
+	})
+}
+
+// TestScan_PreparedRest: format 2 writes the rest of a segment ahead with
+// zeros, and a recycled file keeps stale records of an older segment; both
+// end the log cleanly, unless a record of the segment itself follows them.
+func TestScan_PreparedRest(t *testing.T) {
+	s2, s3 := segPath(2), segPath(3)
+	end := recOff(5) // end of the last segment, 697
+	runScanCases(t, []scanCase{
+		{name: "zeros appended (the prepared rest)", corrupt: []corruptFunc{zeroRange(s3, end, 1024)},
+			want: scanWant{records: 11}},
+		{name: "zeros appended to an earlier segment", corrupt: []corruptFunc{appendBytes(s2, make([]byte, 700))},
+			want: scanWant{records: 11}},
+		{name: "a stale record appended", corrupt: []corruptFunc{appendBytes(s3, AppendRecord(nil, 1, 12, 0, HeaderSize, testPayload(12)))},
+			want: scanWant{records: 11}},
+		{name: "stale records and garbage appended", corrupt: []corruptFunc{appendBytes(s3,
+			append(AppendRecord(nil, 1, 12, 0, HeaderSize, testPayload(12)), garbage(3, 200)...))},
+			want: scanWant{records: 11}},
+		{name: "a stale record in place of the last", corrupt: []corruptFunc{rewriteRecordOf(s3, 1, 4, 11, recOff(3))},
+			want: scanWant{records: 10}},
+		{name: "a stale record in place of a middle one", corrupt: []corruptFunc{rewriteRecordOf(s3, 2, 2, 9, recOff(1))},
+			want: scanWant{damaged: true, seg: 3, off: recOff(2), records: 8, reason: "stale"}},
+		{name: "zeros, then a record of the segment", corrupt: []corruptFunc{appendBytes(s3,
+			append(make([]byte, 100), AppendRecord(nil, 3, 12, 0, HeaderSize, testPayload(12))...))},
+			want: scanWant{damaged: true, seg: 3, off: end, torn: true, records: 11, reason: "length"}},
+	})
+}
+
+// TestScan_DamagedRecords: a flipped bit, a cut earlier segment or a txn id
+// out of order stops the scan at that record; it is a torn tail only in the
+// last record, and damage in an earlier segment lists the segments after it.
+func TestScan_DamagedRecords(t *testing.T) {
+	s1, s2, s3 := segPath(1), segPath(2), segPath(3)
+	runScanCases(t, []scanCase{
+		{name: "bit flip in a middle record of the last segment", corrupt: []corruptFunc{flipBit(s3, recOff(1)+40, 3)},
+			want: scanWant{damaged: true, seg: 3, off: recOff(1), records: 7, reason: "checksum"}},
+		{name: "bit flip in a length field with valid records after", corrupt: []corruptFunc{flipBit(s3, recOff(2), 0)},
+			want: scanWant{damaged: true, seg: 3, off: recOff(2), records: 8}},
+		{name: "bit flip in the last record", corrupt: []corruptFunc{flipBit(s3, recOff(4)+60, 7)},
+			want: scanWant{damaged: true, seg: 3, off: recOff(4), torn: true, records: 10, reason: "checksum"}},
+		{name: "bit flip in an earlier segment", corrupt: []corruptFunc{flipBit(s2, recOff(2)+40, 0)},
+			want: scanWant{damaged: true, seg: 2, off: recOff(2), later: []uint64{3}, records: 5, reason: "checksum"}},
+		{name: "tail of an earlier segment cut", corrupt: []corruptFunc{truncateAt(s1, recOff(2)+10)},
+			want: scanWant{damaged: true, seg: 1, off: recOff(2), later: []uint64{2, 3}, records: 2, reason: "cut short"}},
+		{name: "txn id does not follow", corrupt: []corruptFunc{rewriteRecord(s3, 2, 99, recOff(1))},
+			want: scanWant{damaged: true, seg: 3, off: recOff(2), records: 8, reason: "txn id 99 where 9 was expected"}},
+		{name: "txn id repeats in the last record", corrupt: []corruptFunc{rewriteRecord(s3, 4, 10, recOff(3))},
+			want: scanWant{damaged: true, seg: 3, off: recOff(4), torn: true, records: 10, reason: "txn id 10"}},
+	})
+}
+
+// TestScan_Headers: a damaged segment header is corruption at offset 0 of
+// its segment, except the header of a new last segment with no record after
+// it, never durable yet, which is a torn tail whatever it holds.
+func TestScan_Headers(t *testing.T) {
+	s1, s2, s3, s4 := segPath(1), segPath(2), segPath(3), segPath(4)
+	runScanCases(t, []scanCase{
+		{name: "damaged first header", corrupt: []corruptFunc{flipBit(s1, 1, 0)},
+			want: scanWant{damaged: true, seg: 1, off: 0, later: []uint64{2, 3}, reason: "magic"}},
+		{name: "damaged middle header", corrupt: []corruptFunc{flipBit(s2, 20, 0)},
+			want: scanWant{damaged: true, seg: 2, off: 0, later: []uint64{3}, records: 3, reason: "belongs to database"}},
+		{name: "damaged last header with records after it", corrupt: []corruptFunc{flipBit(s3, 9, 0)},
+			want: scanWant{damaged: true, seg: 3, off: 0, records: 6, reason: "header names segment"}},
+		{name: "segment file holding another segment", corrupt: []corruptFunc{createFile(s4, buildSegment(3, nil))},
+			want: scanWant{damaged: true, seg: 4, off: 0, records: 11, reason: "header names segment 3"}},
+		{name: "last header never written (empty file)", corrupt: []corruptFunc{createFile(s4, nil)},
+			want: scanWant{damaged: true, seg: 4, off: 0, torn: true, headerTorn: true, records: 11}},
+		{name: "last header cut short", corrupt: []corruptFunc{createFile(s4, buildSegment(4, nil)[:12])},
+			want: scanWant{damaged: true, seg: 4, off: 0, torn: true, headerTorn: true, records: 11}},
+		{name: "last header zero-filled", corrupt: []corruptFunc{createFile(s4, make([]byte, HeaderSize))},
+			want: scanWant{damaged: true, seg: 4, off: 0, torn: true, headerTorn: true, records: 11}},
+		{name: "last header with its second half lost", corrupt: []corruptFunc{
+			createFile(s4, append(buildSegment(4, nil)[:16], make([]byte, 16)...))},
+			want: scanWant{damaged: true, seg: 4, off: 0, torn: true, headerTorn: true, records: 11}},
+		// A new segment's header is never durable before its first record:
+		// a power loss may leave stale bytes there (a sector written with
+		// old content), and with no record after it that is a torn tail.
+		{name: "last header is garbage", corrupt: []corruptFunc{createFile(s4, garbage(2, HeaderSize))},
+			want: scanWant{damaged: true, seg: 4, off: 0, torn: true, headerTorn: true, records: 11, reason: "magic"}},
+		{name: "last header names another database", corrupt: []corruptFunc{createFile(s4, AppendHeader(nil, 4, [16]byte{1}))},
+			want: scanWant{damaged: true, seg: 4, off: 0, records: 11, reason: "belongs to database"}},
+		{name: "last header zeroed but a record after it", corrupt: []corruptFunc{
+			createFile(s4, append(make([]byte, HeaderSize), AppendRecord(nil, 4, 12, 0, HeaderSize, testPayload(12))...))},
+			want: scanWant{damaged: true, seg: 4, off: 0, records: 11, reason: "magic"}},
+	})
+}
+
+// TestScan_MissingSegments: a segment missing from the log, the first one
+// included, is corruption with no offset, naming the segments after it.
+func TestScan_MissingSegments(t *testing.T) {
+	s1, s2, s3 := segPath(1), segPath(2), segPath(3)
+	runScanCases(t, []scanCase{
+		{name: "middle segment removed", corrupt: []corruptFunc{removeFile(s2)},
+			want: scanWant{damaged: true, seg: 2, off: -1, later: []uint64{3}, records: 3, reason: "segment 2 is missing"}},
+		{name: "first segment removed", corrupt: []corruptFunc{removeFile(s1)},
+			want: scanWant{damaged: true, seg: 1, off: -1, later: []uint64{2, 3}, reason: "where the log starts, is missing"}},
+		{name: "every segment removed", corrupt: []corruptFunc{removeFile(s1), removeFile(s2), removeFile(s3)},
+			want: scanWant{damaged: true, seg: 1, off: -1, reason: "where the log starts, is missing"}},
+	})
+}
+
+// TestScan_LostRecord: record 10 (431..564) is lost, a hole of zeros, and
+// record 11 made it to disk: its synced claim decides whether the hole is a
+// torn tail (claim at or below the hole) or corruption (claim above it).
+func TestScan_LostRecord(t *testing.T) {
+	s2, s3 := segPath(2), segPath(3)
+	runScanCases(t, []scanCase{
+		{name: "lost record, later claim below the damage",
+			log:     func(l [][]testRec) { l[2][4].claim = recOff(2) },
+			corrupt: []corruptFunc{zeroRange(s3, recOff(3), recOff(4))},
+			want:    scanWant{damaged: true, seg: 3, off: recOff(3), torn: true, records: 9}},
+		{name: "lost record, later claim at the damage",
+			corrupt: []corruptFunc{zeroRange(s3, recOff(3), recOff(4))},
+			want:    scanWant{damaged: true, seg: 3, off: recOff(3), torn: true, records: 9}},
+		{name: "lost record, later claim above the damage",
+			log:     func(l [][]testRec) { l[2][4].claim = recOff(4) },
+			corrupt: []corruptFunc{zeroRange(s3, recOff(3), recOff(4))},
+			want:    scanWant{damaged: true, seg: 3, off: recOff(3), records: 9}},
+		{name: "lost record in an earlier segment, later claim below",
+			corrupt: []corruptFunc{zeroRange(s2, recOff(1), recOff(2))},
+			want:    scanWant{damaged: true, seg: 2, off: recOff(1), later: []uint64{3}, records: 4}},
+	})
 }
 
 func checkScan(t *testing.T, res *ScanResult, txns []uint64, want scanWant) {
