@@ -124,7 +124,7 @@ func (s *Store) applyOne(txn uint64, ts int64, m writeset.Mutation, floor uint64
 		if c == nil {
 			c = newChain()
 			r.kv[m.Key] = c
-			r.added = append(r.added, kvRef{m.Key, c})
+			r.added.add(kvRef{m.Key, c})
 		}
 		c.Entries = appendVersion(c.Entries, Entry{Version: txn, TS: ts, Value: m.Value, Deleted: m.Kind == writeset.KVDelete})
 	case writeset.EventAppend:

@@ -132,10 +132,10 @@ func (r *Run) keyOrder() []kvRef {
 	r.mu.RLock()
 	sorted, added := r.sorted, r.added
 	r.mu.RUnlock()
-	if len(added) == 0 {
+	if added.n == 0 {
 		return sorted
 	}
-	fresh := slices.Clone(added)
+	fresh := added.appendTo(make([]kvRef, 0, added.n), 0)
 	slices.SortFunc(fresh, func(a, b kvRef) int { return cmp.Compare(a.key, b.key) })
 	merged := make([]kvRef, 0, len(sorted)+len(fresh))
 	i, j := 0, 0
@@ -150,11 +150,8 @@ func (r *Run) keyOrder() []kvRef {
 	}
 	merged = append(append(merged, sorted[i:]...), fresh[j:]...)
 	r.mu.Lock()
-	if len(r.sorted) == len(sorted) && len(r.added) >= len(added) { // else another snapshot merged first
-		r.sorted, r.added = merged, slices.Clip(r.added[len(added):])
-		if len(r.added) == 0 {
-			r.added = nil
-		}
+	if len(r.sorted) == len(sorted) && r.added.n >= added.n { // else another snapshot merged first
+		r.sorted, r.added = merged, r.added.after(added.n)
 	}
 	r.mu.Unlock()
 	return merged

@@ -88,7 +88,7 @@ type Run struct {
 	// replaced, so a snapshot sorts only the keys added since the last one
 	// (see keyOrder). sorted is replaced whole, added only appended to.
 	sorted []kvRef
-	added  []kvRef
+	added  keyList
 }
 
 // kvRef is a KV key and its chain.
