@@ -44,7 +44,7 @@ func TestPythonTarget_Kill(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			report(t, res)
+			report(t, res, nil)
 			if !res.AllPassed() || res.AckedLost != 0 || res.AckedVerified == 0 {
 				t.Fatalf("%s under SIGKILL: %d kills, %d failed, %d acknowledged writes verified, %d lost",
 					name, res.Iterations, res.FailedRecoveries, res.AckedVerified, res.AckedLost)
@@ -70,7 +70,7 @@ func TestPythonTarget_KernelPowerCut(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			report(t, res)
+			report(t, res, nil)
 			verdict(t, c.name, c.safe, res.AllPassed(), res.AckedVerified, res.AckedLost, res.UnpromisedLosses())
 		})
 	}

@@ -1,6 +1,7 @@
 package crashtargets_test
 
 import (
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -33,10 +34,12 @@ var configs = []struct {
 	// lazy are the known faults the lazy filesystem finds in a safe
 	// configuration, as the engine words them (see TestTargets_Lazy).
 	lazy []string
+	// kill are the known faults a SIGKILL may find (see TestTargets_Kill).
+	kill []string
 }{
-	{"bbolt", true, true, nil}, {"bbolt-nosync", false, true, nil}, {"sqlite", true, true, nil}, {"sqlite-off", false, true, nil},
-	{"goleveldb", true, true, nil}, {"goleveldb-nosync", false, true, nil}, {"pebble", true, true, nil}, {"pebble-nosync", false, false, nil},
-	{"badger", true, true, badgerFaults}, {"badger-nosync", false, true, nil},
+	{"bbolt", true, true, nil, nil}, {"bbolt-nosync", false, true, nil, nil}, {"sqlite", true, true, nil, nil}, {"sqlite-off", false, true, nil, nil},
+	{"goleveldb", true, true, nil, nil}, {"goleveldb-nosync", false, true, nil, nil}, {"pebble", true, true, nil, nil}, {"pebble-nosync", false, false, nil, nil},
+	{"badger", true, true, badgerFaults, badgerKillFaults}, {"badger-nosync", false, true, nil, badgerKillFaults},
 }
 
 // badgerFaults are badger v4's two faults under a filesystem that keeps a
@@ -45,6 +48,12 @@ var configs = []struct {
 // emptied memtable file whose remove never did (badger then refuses to
 // open, the z.NewFile error of its issue #2207).
 var badgerFaults = []string{"file does not exist for table", "Create a new file"}
+
+// badgerKillFaults is the one a SIGKILL finds: a memtable or value log
+// file created and not yet sized when the process died, which badger then
+// refuses to open (the same z.NewFile error). Seen in about a third of the
+// runs of TestTargets_Kill.
+var badgerKillFaults = []string{"Create a new file"}
 
 // TestTargets_Declared: every configuration above is served, with the
 // power safety the table says, atomic batches and reopen.
@@ -83,12 +92,12 @@ func TestTargets_Kill(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			report(t, res)
-			if !c.process && res.AllPassed() {
+			known := report(t, res, c.kill)
+			if !c.process && res.FailedRecoveries == known {
 				t.Logf("%s promises nothing under a kill: %d acknowledged writes lost, %d unpromised losses reported", c.name, res.AckedLost, res.UnpromisedLosses())
 				return
 			}
-			if !res.AllPassed() || res.AckedLost != 0 || res.AckedVerified == 0 {
+			if res.FailedRecoveries != known || res.AckedLost != 0 || res.AckedVerified == 0 {
 				t.Fatalf("%s under SIGKILL: %d kills, %d failed, %d acknowledged puts verified, %d lost",
 					c.name, res.Iterations, res.FailedRecoveries, res.AckedVerified, res.AckedLost)
 			}
@@ -115,8 +124,8 @@ func TestTargets_KernelPowerCut(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			report(t, res)
-			verdict(t, c.name, c.safe, res.AllPassed(), res.AckedVerified, res.AckedLost, res.UnpromisedLosses())
+			known := report(t, res, c.kill) // a power cut kills the process too
+			verdict(t, c.name, c.safe, res.FailedRecoveries == known, res.AckedVerified, res.AckedLost, res.UnpromisedLosses())
 		})
 	}
 }
@@ -151,15 +160,27 @@ func TestTargets_Barriers(t *testing.T) {
 	}
 }
 
-func report(t *testing.T, res *proc.ProcessCrashResults) {
+// report logs every iteration of res and fails the test on each failed
+// recovery that is not one of the known faults, which it counts.
+func report(t *testing.T, res *proc.ProcessCrashResults, known []string) (knownFaults int) {
 	t.Helper()
 	for _, r := range res.Results {
-		if !r.RecoverySucceeded {
-			t.Errorf("%s", r)
-		} else {
+		switch {
+		case r.RecoverySucceeded:
 			t.Logf("%s", r)
+		case isKnown(known, fmt.Sprint(r.Err, r.Mismatches)):
+			t.Logf("%s\n(a known fault of the engine)", r)
+			knownFaults++
+		default:
+			t.Errorf("%s", r)
 		}
 	}
+	return knownFaults
+}
+
+// isKnown reports whether what names one of the known faults.
+func isKnown(known []string, what string) bool {
+	return slices.ContainsFunc(known, func(k string) bool { return strings.Contains(what, k) })
 }
 
 // verdict asserts the expected verdict: a safe configuration passes with
@@ -232,7 +253,7 @@ func lazyFinding(t *testing.T, known []string, vs []lazyfs.Violation) {
 		t.Fatalf("the lazy filesystem missed the known faults (%q)", known)
 	}
 	for _, v := range vs {
-		if !slices.ContainsFunc(known, func(k string) bool { return strings.Contains(v.String(), k) }) {
+		if !isKnown(known, v.String()) {
 			t.Fatalf("a violation other than the known faults (%q):\n%s", known, v)
 		}
 	}
