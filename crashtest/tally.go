@@ -1,6 +1,9 @@
 package crashtest
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // StateTally is what an exploration of crash states (barriers, lazy)
 // judged: its results embed it, and Findings.AddStates and Cell.AddStates
@@ -61,4 +64,20 @@ func (c *Cell) AddStates(t StateTally) {
 	c.Runs += t.States
 	c.Hits += t.States
 	c.AckedVerified += t.AckedChecked
+}
+
+// StatesExpectation is the expectation of a cell of crash states: that
+// every state recovers to a prefix holding what was promised by its
+// promise point (its last barrier, its crash point), then the states
+// judged, the time per state and the states of an unsafe configuration
+// that lost acknowledged writes.
+func StatesExpectation(promisePoint string, states int, stateTime time.Duration, unpromised int) string {
+	e := "every crash state recovers to a prefix holding what was promised by " + promisePoint
+	if states > 0 {
+		e += fmt.Sprintf("; %d states, %.2f ms per state", states, float64(stateTime.Microseconds())/1000/float64(states))
+	}
+	if unpromised > 0 {
+		e += fmt.Sprintf(" (unsafe configuration: %d states lost acknowledged writes, reported)", unpromised)
+	}
+	return e
 }

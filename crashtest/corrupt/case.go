@@ -69,7 +69,7 @@ type Case struct {
 func RunCase(cfg Config) Case {
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0xc0dd))
 	out := Case{Seed: cfg.Seed, Durability: cfg.Durability, Clean: rng.IntN(2) == 0}
-	opts := inmem.Options{Durability: cfg.Durability, SegmentSize: 4096, SyncInterval: time.Hour, Preparation: inmem.PrepareInline}
+	opts := crashtest.Replayable(inmem.Options{Durability: cfg.Durability, SegmentSize: 4096, SyncInterval: time.Hour})
 	h, err := build(cfg.Dir, cfg.Seed, opts, cfg.Plant, out.Clean)
 	if err != nil {
 		return out.fail("building the database: %v", err)

@@ -289,13 +289,7 @@ func barrierColumn(ctx context.Context, s *crashtest.Session, opts string, deadl
 		cell.Reproduction = barrierRepro(s, opts, seed, "")
 	}
 	cell.Duration = time.Since(start)
-	cell.Expectation = "every crash state recovers to a prefix holding what was promised by its last barrier"
-	if cell.Runs > 0 {
-		cell.Expectation += fmt.Sprintf("; %d states, %.1f ms per state", cell.Runs, float64(stateTime.Microseconds())/1000/float64(cell.Runs))
-	}
-	if unpromised > 0 {
-		cell.Expectation += fmt.Sprintf(" (unsafe configuration: %d states lost acknowledged writes, reported)", unpromised)
-	}
+	cell.Expectation = crashtest.StatesExpectation("its last barrier", cell.Runs, stateTime, unpromised)
 	s.Found.Cells = append(s.Found.Cells, cell)
 	return nil
 }

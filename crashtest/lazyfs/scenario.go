@@ -149,13 +149,7 @@ func (scenario) Run(ctx context.Context, s *crashtest.Session) error {
 		}
 	}
 	cell.Duration = time.Since(start)
-	cell.Expectation = "every crash state recovers to a prefix holding what was promised by its crash point"
-	if cell.Runs > 0 {
-		cell.Expectation += fmt.Sprintf("; %d states, %.2f ms per state", cell.Runs, float64(stateTime.Microseconds())/1000/float64(cell.Runs))
-	}
-	if unpromised > 0 {
-		cell.Expectation += fmt.Sprintf(" (unsafe configuration: %d states lost acknowledged writes, reported)", unpromised)
-	}
+	cell.Expectation = crashtest.StatesExpectation("its crash point", cell.Runs, stateTime, unpromised)
 	s.Found.Cells = append(s.Found.Cells, cell)
 	return nil
 }
