@@ -79,6 +79,7 @@ type DB struct {
 	lastTS   int64  // guarded by commitMu
 	encBuf   []byte // guarded by commitMu
 	payBuf   []byte // guarded by commitMu
+	arena    []byte // copies of the current Tx's values (see Tx.own); guarded by commitMu
 
 	// maintMu serializes checkpoints, compaction, export and Close.
 	maintMu  sync.Mutex

@@ -192,11 +192,13 @@ func (db *DB) load(m manifest.Manifest) (*wal.ScanResult, error) {
 		}
 		db.store = s
 	}
+	db.store.PackValues(true) // a replay's values mostly stay: see PackValues
 	res, err := wal.Scan(wal.ScanOptions{
 		FS: db.opts.FS, Dir: db.walDir(), UUID: m.UUID, MaxRecordSize: db.opts.MaxRecordSize - 4,
 		FirstSegment: m.ActiveSegment, CrashPoints: db.opts.CrashPoints,
 		DurableEnd: positionOf(m.LogEnd), Apply: db.replay(m.Watermark),
 	})
+	db.store.PackValues(false)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +208,7 @@ func (db *DB) load(m manifest.Manifest) (*wal.ScanResult, error) {
 
 // replay returns the function that applies one log record during recovery.
 func (db *DB) replay(watermark uint64) func(uint64, int64, wal.Record) error {
-	var buf, slab []byte
+	var buf []byte
 	return func(_ uint64, _ int64, r wal.Record) error {
 		if r.Txn <= watermark {
 			return nil // in the snapshot already
@@ -218,13 +220,10 @@ func (db *DB) replay(watermark uint64) func(uint64, int64, wal.Record) error {
 		if err != nil {
 			return err
 		}
-		buf = plain
+		buf = plain // reused by the next record: Apply copies what it keeps
 		ms, err := writeset.Decode(plain)
 		if err != nil {
 			return err
-		}
-		for i := range ms {
-			ms[i].Value, slab = carve(slab, ms[i].Value) // plain is reused
 		}
 		if err := db.store.Apply(r.Txn, r.TS, ms); err != nil {
 			return err
@@ -234,33 +233,6 @@ func (db *DB) replay(watermark uint64) func(uint64, int64, wal.Record) error {
 	}
 }
 
-func cloneBytes(b []byte) []byte { return append(make([]byte, 0, len(b)), b...) }
-
-// Replay copies small values into slabs: one allocation per value of a
-// million-record log cost the allocator and the GC more than the rest.
-const (
-	replaySlab    = 64 << 10
-	replaySlabMax = 1 << 10
-)
-
-// carve copies b to the free end of slab (a new slab if it is full) and
-// returns the copy, capped so no append reaches a neighbour, and the slab.
-// NB: stored values are never changed (readers get copies), and a slab
-// stays in memory while any of its values does, which bounds the waste by
-// the value bytes replayed.
-func carve(slab, b []byte) ([]byte, []byte) {
-	if len(b) == 0 || len(b) > replaySlabMax {
-		return cloneBytes(b), slab // NB: never nil: a nil value reads as a deletion
-	}
-	if cap(slab)-len(slab) < len(b) {
-		slab = make([]byte, 0, replaySlab)
-	}
-	start := len(slab)
-	slab = append(slab, b...)
-	return slab[start:len(slab):len(slab)], slab
-}
-
-// loadSnapshot reads the snapshot the MANIFEST names.
 func loadSnapshot(o Options, dir string, m manifest.Manifest) (*state.Store, error) {
 	path := filepath.Join(dir, snapshot.FileName(m.SnapshotID))
 	f, err := o.FS.Open(path)

@@ -85,6 +85,10 @@ func (db *DB) Commit(fn func(*Tx) error) (Version, error) {
 	}
 	tx := &Tx{db: db, version: db.last + 1}
 	tx.muts = tx.mut0[:0]
+	db.arena = db.arena[:0] // the last commit's writes are applied: Apply copied them
+	if cap(db.arena) > maxArena {
+		db.arena = nil
+	}
 	err := db.runTx(tx, fn)
 	if err != nil || len(tx.muts) == 0 {
 		db.commitMu.Unlock()
@@ -265,7 +269,7 @@ func (tx *Tx) put(kind writeset.Kind, run RunID, key string, value []byte) error
 	if err := tx.reserve(writeset.MutationSize(kind, len(key), len(value), 0), i, replaces); err != nil {
 		return err
 	}
-	tx.write(writeset.Mutation{Kind: kind, Run: run, Key: key, Value: bytes.Clone(nonNil(value))})
+	tx.write(writeset.Mutation{Kind: kind, Run: run, Key: key, Value: tx.own(value)})
 	return nil
 }
 
@@ -289,12 +293,24 @@ func (tx *Tx) reserve(size, i int, replaces bool) error {
 	return nil
 }
 
-func nonNil(b []byte) []byte {
-	if b == nil {
+// own returns a copy of b, never nil (a nil value marks no value), for
+// this Tx to keep until its commit is applied. The copies of all Txs share
+// one buffer, the arena, reused commit after commit (Commit holds commitMu
+// from the Tx's start until Apply has copied what the state keeps): a
+// commit allocates nothing for its values on the way to Apply.
+func (tx *Tx) own(b []byte) []byte {
+	db := tx.db
+	if len(b) == 0 {
 		return []byte{}
 	}
-	return b
+	start := len(db.arena)
+	db.arena = append(db.arena, b...)
+	return db.arena[start:len(db.arena):len(db.arena)]
 }
+
+// maxArena is the largest arena kept for the next commit: a Tx that wrote
+// more leaves its arena to the garbage collector.
+const maxArena = 1 << 20
 
 func (tx *Tx) kvCheck(run RunID, key string) error {
 	if err := tx.usable(); err != nil {
@@ -400,7 +416,7 @@ func (tx *Tx) EventAppend(run RunID, payload []byte) (uint64, error) {
 		return 0, err
 	}
 	tx.events[run]++
-	tx.add(writeset.Mutation{Kind: writeset.EventAppend, Run: run, Value: bytes.Clone(nonNil(payload)), Seq: seq})
+	tx.add(writeset.Mutation{Kind: writeset.EventAppend, Run: run, Value: tx.own(payload), Seq: seq})
 	return seq, nil
 }
 

@@ -3,6 +3,7 @@ package state
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/in-mem/inmem/internal/writeset"
 )
@@ -35,7 +36,9 @@ func (s *Store) AdvanceClock(ts int64) {
 }
 
 // Apply validates ms against the latest state and, only if all of them fit,
-// applies them as version txn committed at ts. Callers serialize Apply.
+// applies them as version txn committed at ts. It copies every key and
+// value it keeps: ms and the bytes it points into may be reused once it
+// returns. Callers serialize Apply.
 func (s *Store) Apply(txn uint64, ts int64, ms []writeset.Mutation) error {
 	if err := s.validate(txn, ms); err != nil {
 		return err
@@ -43,7 +46,7 @@ func (s *Store) Apply(txn uint64, ts int64, ms []writeset.Mutation) error {
 	s.mu.Lock()
 	for _, m := range ms {
 		if m.Kind == writeset.CreateRun {
-			s.addRun(newRun(m.Run, m.Key, txn, ts))
+			s.addRun(newRun(m.Run, strings.Clone(m.Key), txn, ts))
 		}
 	}
 	s.last = txn
@@ -109,7 +112,7 @@ func (s *Store) applyOne(txn uint64, ts int64, m writeset.Mutation, floor uint64
 			c = &Chain{}
 			s.retention[m.Run] = c
 		}
-		c.Entries = append(c.Entries, Entry{Version: txn, TS: ts, Value: m.Value})
+		c.Entries = append(c.Entries, Entry{Version: txn, TS: ts, Value: s.keep(m.Value)})
 		s.mu.Unlock()
 		return
 	}
@@ -120,22 +123,24 @@ func (s *Store) applyOne(txn uint64, ts int64, m writeset.Mutation, floor uint64
 	defer r.mu.Unlock()
 	switch m.Kind {
 	case writeset.KVPut, writeset.KVDelete:
-		c := r.kv[m.Key]
-		if c == nil {
-			c = newChain()
-			r.kv[m.Key] = c
-			r.added.add(kvRef{m.Key, c})
+		e := Entry{Version: txn, TS: ts, Value: m.Value, Deleted: m.Kind == writeset.KVDelete}
+		if c := r.kv[m.Key]; c != nil {
+			e.Value = s.keep(e.Value)
+			c.Entries = appendVersion(c.Entries, e)
+			return
 		}
-		c.Entries = appendVersion(c.Entries, Entry{Version: txn, TS: ts, Value: m.Value, Deleted: m.Kind == writeset.KVDelete})
+		key, c := newKeyChain(m.Key, e)
+		r.kv[key] = c
+		r.added.add(kvRef{key, c})
 	case writeset.EventAppend:
-		r.events = append(r.events, Event{Seq: m.Seq, Version: txn, TS: ts, Payload: m.Value})
+		r.events = append(r.events, Event{Seq: m.Seq, Version: txn, TS: ts, Payload: s.keep(m.Value)})
 	case writeset.StateSet:
 		c := r.cells[m.Key]
 		if c == nil {
 			c = newChain()
-			r.cells[m.Key] = c
+			r.cells[strings.Clone(m.Key)] = c
 		}
-		c.Entries = append(c.Entries, Entry{Version: txn, TS: ts, Value: m.Value})
+		c.Entries = append(c.Entries, Entry{Version: txn, TS: ts, Value: s.keep(m.Value)})
 		pruneBelow(c, floor)
 	}
 }

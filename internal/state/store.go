@@ -117,6 +117,9 @@ type Store struct {
 	// floor is the lowest version any reader may still read at. State
 	// cells drop history below it. See SetFloor.
 	floor atomic.Uint64
+
+	pack bool   // see PackValues
+	slab []byte // the free end of the slab values are packed into
 }
 
 // New returns an empty Store.

@@ -17,6 +17,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"unsafe"
 )
 
 // Kind is what a mutation does. Never renumber.
@@ -57,7 +58,7 @@ func (k Kind) String() string {
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
 
-// Mutation is one change. Value aliases the decoded buffer.
+// Mutation is one change. A decoded one aliases the decoded buffer.
 type Mutation struct {
 	Kind  Kind
 	Run   [16]byte
@@ -123,7 +124,8 @@ func Append(dst []byte, ms []Mutation) []byte {
 	return dst
 }
 
-// Decode parses a writeset. Values alias b.
+// Decode parses a writeset. Keys and values alias b (a key is a string
+// over b's bytes): copy what must outlive b or a change of it.
 func Decode(b []byte) ([]Mutation, error) {
 	count, n := binary.Uvarint(b)
 	if n <= 0 {
@@ -160,7 +162,7 @@ func decodeOne(b []byte, m *Mutation) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("key: %v", err)
 	}
-	m.Key = string(key)
+	m.Key = unsafe.String(unsafe.SliceData(key), len(key))
 	if m.Value, b, err = bytesField(b); err != nil {
 		return nil, fmt.Errorf("value: %v", err)
 	}
