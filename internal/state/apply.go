@@ -124,13 +124,14 @@ func (s *Store) applyOne(txn uint64, ts int64, m writeset.Mutation, floor uint64
 	switch m.Kind {
 	case writeset.KVPut, writeset.KVDelete:
 		e := Entry{Version: txn, TS: ts, Value: m.Value, Deleted: m.Kind == writeset.KVDelete}
-		if c := r.kv[m.Key]; c != nil {
+		c, i, h := r.kv.find(m.Key)
+		if c != nil {
 			e.Value = s.keep(e.Value)
 			c.Entries = appendVersion(c.Entries, e)
 			return
 		}
 		key, c := newKeyChain(m.Key, e)
-		r.kv[key] = c
+		r.kv.add(i, h, key, c)
 		r.added.add(kvRef{key, c})
 	case writeset.EventAppend:
 		r.events = append(r.events, Event{Seq: m.Seq, Version: txn, TS: ts, Payload: s.keep(m.Value)})

@@ -66,7 +66,7 @@ func (s *Store) Trim(id [16]byte, p Policy, at uint64, now int64) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	removed := 0
-	for _, c := range r.kv {
+	for _, c := range r.kv.all() {
 		removed += trimChain(c, p, at, now)
 	}
 	return removed

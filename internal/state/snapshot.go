@@ -275,11 +275,11 @@ func (d *decoder) flushKV() {
 		return
 	}
 	r := d.kvRun
-	if len(r.kv) == 0 {
-		r.kv = make(map[string]*Chain, len(d.kv))
+	if r.kv.Len() == 0 {
+		r.kv = newKVTable(len(d.kv))
 	}
 	for _, p := range d.kv {
-		r.kv[p.key] = p.c
+		r.kv.put(p.key, p.c)
 	}
 	if len(r.sorted) == 0 {
 		r.sorted = d.kv
@@ -546,7 +546,7 @@ func (d *decoder) runEntry(r *Run, tag byte) error {
 		}
 		// NB: the first key may be "", so order is checked against the
 		// previous key only once there is one.
-		if (len(d.kv) > 0 || len(r.kv) > 0) && key <= d.lastKey {
+		if (len(d.kv) > 0 || r.kv.Len() > 0) && key <= d.lastKey {
 			return d.fail("key %q repeated or out of order (after %q)", key, d.lastKey)
 		}
 		c, err := d.chain(0)

@@ -78,7 +78,7 @@ type Run struct {
 	TS      int64
 
 	mu     sync.RWMutex
-	kv     map[string]*Chain
+	kv     kvTable
 	events []Event
 	cells  map[string]*Chain
 
@@ -98,7 +98,7 @@ type kvRef struct {
 }
 
 func newRun(id [16]byte, name string, version uint64, ts int64) *Run {
-	return &Run{ID: id, Name: name, Version: version, TS: ts, kv: map[string]*Chain{}, cells: map[string]*Chain{}}
+	return &Run{ID: id, Name: name, Version: version, TS: ts, cells: map[string]*Chain{}}
 }
 
 // Store is the whole in-memory state.
@@ -192,7 +192,7 @@ func (r *Run) KV(key string, at uint64) (Entry, uint64, bool) {
 func (r *Run) KVNow(key string, now func() uint64) (Entry, uint64, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	c := r.kv[key]
+	c := r.kv.get(key)
 	if c == nil {
 		return Entry{}, 0, false
 	}
@@ -210,7 +210,7 @@ func (r *Run) KVHistory(key string, at uint64) ([]Entry, uint64) {
 func (r *Run) KVHistoryNow(key string, now func() uint64) ([]Entry, uint64) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	c := r.kv[key]
+	c := r.kv.get(key)
 	if c == nil {
 		return nil, 0
 	}
@@ -235,7 +235,7 @@ func (r *Run) KVKeysNow(prefix string, now func() uint64) []string {
 	r.mu.RLock()
 	at := now()
 	var keys []string
-	for k, c := range r.kv {
+	for k, c := range r.kv.all() {
 		if !strings.HasPrefix(k, prefix) {
 			continue
 		}
@@ -331,7 +331,7 @@ func (s *Store) Counts(at uint64) (runs, keys, versions, events, cells int) {
 	for _, r := range s.Runs(at) {
 		runs++
 		r.mu.RLock()
-		for _, c := range r.kv {
+		for _, c := range r.kv.all() {
 			n := 0
 			for _, e := range c.Entries {
 				if e.Version <= at {
@@ -366,7 +366,7 @@ func (s *Store) Counts(at uint64) (runs, keys, versions, events, cells int) {
 // maps from empty, took 1.7 times as long.
 func (r *Run) KVLatest(key string, visible *atomic.Uint64) ([]byte, uint64, bool) {
 	r.mu.RLock()
-	c := r.kv[key]
+	c := r.kv.get(key)
 	if c == nil {
 		r.mu.RUnlock()
 		return nil, 0, false
