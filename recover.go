@@ -197,6 +197,7 @@ func (db *DB) load(m manifest.Manifest) (*wal.ScanResult, error) {
 		FS: db.opts.FS, Dir: db.walDir(), UUID: m.UUID, MaxRecordSize: db.opts.MaxRecordSize - 4,
 		FirstSegment: m.ActiveSegment, CrashPoints: db.opts.CrashPoints,
 		DurableEnd: positionOf(m.LogEnd), Apply: db.replay(m.Watermark),
+		Map: true, // replay copies each payload before decoding it
 	})
 	db.store.PackValues(false)
 	if err != nil {
@@ -209,6 +210,7 @@ func (db *DB) load(m manifest.Manifest) (*wal.ScanResult, error) {
 // replay returns the function that applies one log record during recovery.
 func (db *DB) replay(watermark uint64) func(uint64, int64, wal.Record) error {
 	var buf []byte
+	var ms []writeset.Mutation
 	return func(_ uint64, _ int64, r wal.Record) error {
 		if r.Txn <= watermark {
 			return nil // in the snapshot already
@@ -221,7 +223,7 @@ func (db *DB) replay(watermark uint64) func(uint64, int64, wal.Record) error {
 			return err
 		}
 		buf = plain // reused by the next record: Apply copies what it keeps
-		ms, err := writeset.Decode(plain)
+		ms, err = writeset.DecodeInto(ms, plain)
 		if err != nil {
 			return err
 		}

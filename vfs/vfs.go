@@ -78,7 +78,18 @@ type Mapper interface {
 	Map(off, size int64) (Mapping, error)
 }
 
-// Mapping is a range of a file mapped by Mapper.
+// ReadMapper is implemented by files opened for reading whose bytes can be
+// read through memory (a read-only mmap(2) on Linux): the page cache's own
+// pages, with no copy and no buffer to allocate. MapRead maps the file's
+// first size bytes; the file must extend over them. A read error of the
+// device shows as a memory fault, not as an error: read such a mapping
+// with runtime/debug.SetPanicOnFault on and recover the fault (see
+// ReadFault). Only the real filesystem (OS, on Linux) has it.
+type ReadMapper interface {
+	MapRead(size int64) (Mapping, error)
+}
+
+// Mapping is a range of a file mapped by Mapper or ReadMapper.
 type Mapping interface {
 	// Bytes is the mapped range: changing it changes the file.
 	Bytes() []byte

@@ -14,44 +14,43 @@ import (
 var ErrInvalid = errors.New("inmem/state: writeset does not apply")
 
 // Last returns the highest version applied.
-func (s *Store) Last() uint64 {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.last
-}
+func (s *Store) Last() uint64 { return s.last.Load() }
 
 // Clock returns the highest commit timestamp the store holds or was told
 // of: the engine's commit clock continues from there after a reopen.
-func (s *Store) Clock() int64 {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.clock
-}
+func (s *Store) Clock() int64 { return s.clock.Load() }
 
 // AdvanceClock raises the clock to ts if it is below.
 func (s *Store) AdvanceClock(ts int64) {
-	s.mu.Lock()
-	s.clock = max(s.clock, ts)
-	s.mu.Unlock()
+	for {
+		c := s.clock.Load()
+		if c >= ts || s.clock.CompareAndSwap(c, ts) {
+			return
+		}
+	}
 }
 
 // Apply validates ms against the latest state and, only if all of them fit,
 // applies them as version txn committed at ts. It copies every key and
 // value it keeps: ms and the bytes it points into may be reused once it
 // returns. Callers serialize Apply.
+//
+// NB: only Apply adds runs, so Apply (and validate) look runs up in the
+// lock-free table and take the store's lock only to add a run or a
+// retention policy: a commit of puts takes no lock but its run's.
 func (s *Store) Apply(txn uint64, ts int64, ms []writeset.Mutation) error {
 	if err := s.validate(txn, ms); err != nil {
 		return err
 	}
-	s.mu.Lock()
 	for _, m := range ms {
 		if m.Kind == writeset.CreateRun {
+			s.mu.Lock()
 			s.addRun(newRun(m.Run, strings.Clone(m.Key), txn, ts))
+			s.mu.Unlock()
 		}
 	}
-	s.last = txn
-	s.clock = max(s.clock, ts)
-	s.mu.Unlock()
+	s.last.Store(txn)
+	s.AdvanceClock(ts)
 	floor := s.floor.Load()
 	for _, m := range ms {
 		s.applyOne(txn, ts, m, floor)
@@ -61,31 +60,27 @@ func (s *Store) Apply(txn uint64, ts int64, ms []writeset.Mutation) error {
 
 // validate checks ms against the latest state.
 func (s *Store) validate(txn uint64, ms []writeset.Mutation) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if txn <= s.last {
-		return fmt.Errorf("%w: version %d is not above %d", ErrInvalid, txn, s.last)
+	if last := s.last.Load(); txn <= last {
+		return fmt.Errorf("%w: version %d is not above %d", ErrInvalid, txn, last)
 	}
-	created := map[[16]byte]bool{}
-	createdNames := map[string]bool{}
-	appended := map[[16]byte]uint64{}
+	var created creates
+	var appended map[[16]byte]uint64
 	for i, m := range ms {
 		if m.Kind == writeset.CreateRun {
-			// NB: two creates of one name in one writeset would leave two
-			// runs of that name, which no snapshot can hold.
-			if m.Key == "" || s.runs[m.Run] != nil || s.byName[m.Key] != nil || created[m.Run] || createdNames[m.Key] {
-				return fmt.Errorf("%w: mutation %d creates run %q (%x) that exists or has no name", ErrInvalid, i, m.Key, m.Run)
+			if err := s.validateCreate(i, m, &created); err != nil {
+				return err
 			}
-			created[m.Run] = true
-			createdNames[m.Key] = true
 			continue
 		}
-		r := s.runs[m.Run]
-		if r == nil && !created[m.Run] {
+		r := s.table.Load().get(m.Run)
+		if r == nil && !created.ids[m.Run] {
 			return fmt.Errorf("%w: mutation %d (%s) names unknown run %x", ErrInvalid, i, m.Kind, m.Run)
 		}
 		if m.Kind != writeset.EventAppend {
 			continue
+		}
+		if appended == nil {
+			appended = map[[16]byte]uint64{}
 		}
 		next := appended[m.Run]
 		if r != nil {
@@ -98,6 +93,30 @@ func (s *Store) validate(txn uint64, ms []writeset.Mutation) error {
 		}
 		appended[m.Run]++
 	}
+	return nil
+}
+
+// creates lists the runs a writeset creates, by id and by name; made at
+// the first create (most writesets have none).
+type creates struct {
+	ids   map[[16]byte]bool
+	names map[string]bool
+}
+
+// validateCreate checks that mutation i, m, may create its run, and adds
+// it to created. NB: two creates of one name in one writeset would leave two
+// runs of that name, which no snapshot can hold.
+func (s *Store) validateCreate(i int, m writeset.Mutation, created *creates) error {
+	s.mu.RLock()
+	taken := s.runs[m.Run] != nil || s.byName[m.Key] != nil
+	s.mu.RUnlock()
+	if m.Key == "" || taken || created.ids[m.Run] || created.names[m.Key] {
+		return fmt.Errorf("%w: mutation %d creates run %q (%x) that exists or has no name", ErrInvalid, i, m.Key, m.Run)
+	}
+	if created.ids == nil {
+		created.ids, created.names = map[[16]byte]bool{}, map[string]bool{}
+	}
+	created.ids[m.Run], created.names[m.Key] = true, true
 	return nil
 }
 
@@ -116,9 +135,7 @@ func (s *Store) applyOne(txn uint64, ts int64, m writeset.Mutation, floor uint64
 		s.mu.Unlock()
 		return
 	}
-	s.mu.RLock()
-	r := s.runs[m.Run]
-	s.mu.RUnlock()
+	r := s.table.Load().get(m.Run)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch m.Kind {

@@ -419,7 +419,7 @@ func DecodeSnapshot(r io.Reader, at uint64, maxValue int) (*Store, SnapshotStats
 	}
 	d := &decoder{r: r, br: br, maxValue: uint64(maxValue), at: at}
 	s := New()
-	s.last = at
+	s.last.Store(at)
 	var cur *Run
 	for {
 		tag, err := br.ReadByte()
@@ -433,7 +433,7 @@ func DecodeSnapshot(r io.Reader, at uint64, maxValue int) (*Store, SnapshotStats
 			if err := d.end(); err != nil {
 				return nil, d.stats, err
 			}
-			s.clock = d.clock
+			s.clock.Store(d.clock)
 			return s, d.stats, nil
 		}
 		if tag == tagRun {

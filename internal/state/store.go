@@ -107,8 +107,8 @@ type Store struct {
 	runs      map[[16]byte]*Run
 	byName    map[string]*Run
 	retention map[[16]byte]*Chain
-	last      uint64 // highest version applied
-	clock     int64  // highest commit timestamp applied or loaded, µs
+	last      atomic.Uint64 // highest version applied
+	clock     atomic.Int64  // highest commit timestamp applied or loaded, µs
 
 	// table holds the runs of runs again, for the hot read path to look
 	// them up without a lock (see runTable).

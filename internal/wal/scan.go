@@ -31,6 +31,10 @@ type ScanOptions struct {
 	// Apply is called for every valid record, in order. An error stops the
 	// scan: the record is damage that no crash can explain.
 	Apply func(seg uint64, off int64, r Record) error
+	// Map reads segments through read-only mappings where the filesystem
+	// can (see readSegment). A record's Payload is then valid only during
+	// its Apply call, and a read error shows as a *FaultError.
+	Map bool
 }
 
 // Position is a place in the log: byte Offset of segment Segment, Txn the
@@ -150,11 +154,16 @@ func Scan(o ScanOptions) (*ScanResult, error) {
 	return res, nil
 }
 
-func scanSegment(o ScanOptions, res *ScanResult, num uint64, last bool) error {
+func scanSegment(o ScanOptions, res *ScanResult, num uint64, last bool) (err error) {
 	path := filepath.Join(o.Dir, SegmentName(num))
-	data, err := vfs.ReadFile(o.FS, path)
+	data, release, err := readSegment(o, path)
 	if err != nil {
 		return err
+	}
+	defer release()
+	if o.Map {
+		defer guardFaults()()
+		defer recoverFault(data, path, &err) // NB: runs first: the mapping is still there
 	}
 	sc := &segScan{o: o, res: res, data: data, last: last,
 		info: SegmentInfo{Num: num, Path: path, Size: int64(len(data)), ValidEnd: HeaderSize}}

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/in-mem/inmem/internal/base"
@@ -92,9 +94,16 @@ func scanLog(t testing.TB, fsys vfs.FS, first uint64) (*ScanResult, []uint64) {
 // scanLogTo is scanLog with a durable end.
 func scanLogTo(t testing.TB, fsys vfs.FS, first uint64, end Position) (*ScanResult, []uint64) {
 	t.Helper()
+	return scanLogMapped(t, fsys, first, end, false)
+}
+
+// scanLogMapped is scanLogTo, reading through mappings if mapped is set.
+func scanLogMapped(t testing.TB, fsys vfs.FS, first uint64, end Position, mapped bool) (*ScanResult, []uint64) {
+	t.Helper()
 	var txns []uint64
 	res, err := Scan(ScanOptions{
 		FS: fsys, Dir: testDir, UUID: testUUID, MaxRecordSize: testMaxLen, FirstSegment: first, DurableEnd: end,
+		Map: mapped,
 		Apply: func(seg uint64, off int64, r Record) error {
 			if !bytes.Equal(r.Payload, testPayload(r.Txn)) {
 				return fmt.Errorf("record %d holds %q", r.Txn, r.Payload)
@@ -233,6 +242,11 @@ func runScanCases(t *testing.T, tcs []scanCase) {
 			if after := snapshotFiles(t, fsys); after != before {
 				t.Fatalf("Scan changed the log")
 			}
+			// The same files on the real filesystem, read through mappings.
+			t.Chdir(t.TempDir())
+			copyLog(t, fsys, vfs.OS)
+			res, txns = scanLogMapped(t, vfs.OS, 1, Position{}, true)
+			checkScan(t, res, txns, tc.want)
 		})
 	}
 }
@@ -502,6 +516,25 @@ func TestScan_DurableEnd(t *testing.T) {
 
 // snapshotFiles returns every file of the log with its content, to check
 // that Scan changes nothing.
+// copyLog copies testDir from one filesystem to another.
+func copyLog(t *testing.T, from, to vfs.FS) {
+	t.Helper()
+	names, err := from.List(testDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := to.MkdirAll(testDir); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		b, err := vfs.ReadFile(from, filepath.Join(testDir, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, to, filepath.Join(testDir, n), b)
+	}
+}
+
 func snapshotFiles(t *testing.T, fsys vfs.FS) string {
 	t.Helper()
 	names, err := fsys.List(testDir)
@@ -652,4 +685,34 @@ func TestScan_FormatV1(t *testing.T) {
 			checkScan(t, res, txns, tc.want)
 		})
 	}
+}
+
+// TestScan_MappedFault: a segment cut short by someone else while it is
+// read through its mapping is a *FaultError matching syscall.EIO, not a
+// crash; a panic of Apply's own goes on as it was.
+func TestScan_MappedFault(t *testing.T) {
+	t.Chdir(t.TempDir())
+	writeLog(t, vfs.OS, defaultLog())
+	scan := func(apply func(Record)) (err error) {
+		_, err = Scan(ScanOptions{FS: vfs.OS, Dir: testDir, UUID: testUUID, MaxRecordSize: testMaxLen, FirstSegment: 1, Map: true,
+			Apply: func(_ uint64, _ int64, r Record) error { apply(r); return nil }})
+		return err
+	}
+	err := scan(func(r Record) {
+		if r.Txn == 7 { // the first record of segment 3
+			if err := os.Truncate(segPath(3), 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	var fe *FaultError
+	if !errors.As(err, &fe) || !errors.Is(err, syscall.EIO) || fe.Path != segPath(3) || fe.Offset < recOff(1) || fe.Offset >= recOff(2) {
+		t.Fatalf("Scan with segment 3 cut short under it = %v, want a *FaultError in record 2 (%d..%d) of %s matching EIO", err, recOff(1), recOff(2), segPath(3))
+	}
+	defer func() {
+		if r := recover(); r != "boom" {
+			t.Fatalf("Apply's panic came out as %v, want boom", r)
+		}
+	}()
+	scan(func(Record) { panic("boom") })
 }

@@ -126,7 +126,11 @@ func Append(dst []byte, ms []Mutation) []byte {
 
 // Decode parses a writeset. Keys and values alias b (a key is a string
 // over b's bytes): copy what must outlive b or a change of it.
-func Decode(b []byte) ([]Mutation, error) {
+func Decode(b []byte) ([]Mutation, error) { return DecodeInto(nil, b) }
+
+// DecodeInto is Decode into dst's memory where it has room (its length is
+// ignored): a reader of many writesets reuses one slice.
+func DecodeInto(dst []Mutation, b []byte) ([]Mutation, error) {
 	count, n := binary.Uvarint(b)
 	if n <= 0 {
 		return nil, fmt.Errorf("%w: bad mutation count", ErrMalformed)
@@ -135,7 +139,11 @@ func Decode(b []byte) ([]Mutation, error) {
 	if count == 0 || count > uint64(len(b)/minSize) {
 		return nil, fmt.Errorf("%w: %d mutations cannot fit in %d bytes", ErrMalformed, count, len(b))
 	}
-	ms := make([]Mutation, count)
+	ms := dst[:0]
+	if uint64(cap(dst)) < count {
+		ms = make([]Mutation, count)
+	}
+	ms = ms[:count]
 	for i := range ms {
 		var err error
 		if b, err = decodeOne(b, &ms[i]); err != nil {
@@ -152,7 +160,7 @@ func decodeOne(b []byte, m *Mutation) ([]byte, error) {
 	if len(b) < 17 {
 		return nil, errors.New("cut short")
 	}
-	m.Kind = Kind(b[0])
+	*m = Mutation{Kind: Kind(b[0])} // NB: m may hold an earlier writeset's mutation
 	if m.Kind == 0 || m.Kind > maxKind {
 		return nil, fmt.Errorf("unknown kind %d", b[0])
 	}

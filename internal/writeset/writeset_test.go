@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"github.com/in-mem/inmem/internal/testutil"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -177,5 +179,26 @@ func TestUvarintLen(t *testing.T) {
 		if got, want := uvarintLen(x), len(Append(nil, []Mutation{{Kind: EventAppend, Seq: x}}))-Size([]Mutation{{Kind: EventAppend}})+1; got != want {
 			t.Errorf("uvarintLen(%d) = %d, want %d", x, got, want)
 		}
+	}
+}
+
+// TestDecodeInto_Reuses: decoding every table writeset into the slice the
+// one before it was decoded into (events, with sequence numbers, first)
+// gives what Decode gives, and uses that slice's memory when it has room.
+func TestDecodeInto_Reuses(t *testing.T) {
+	ws := tableWritesets()
+	names := slices.Sorted(maps.Keys(ws))
+	slices.SortStableFunc(names, func(a, b string) int { return strings.Compare(b[:2], a[:2]) }) // "event…" before "create…"
+	dst := make([]Mutation, 0, 8)
+	for _, name := range names {
+		enc := Append(nil, ws[name])
+		got, err := DecodeInto(dst, enc)
+		if err != nil || !equalMutations(got, ws[name]) {
+			t.Fatalf("%s: DecodeInto over the last writeset = %+v, %v; want %+v", name, got, err, ws[name])
+		}
+		if &got[0] != &dst[:1][0] {
+			t.Fatalf("%s: DecodeInto allocated although dst has room for %d", name, cap(dst))
+		}
+		dst = got
 	}
 }
