@@ -56,6 +56,11 @@ type WriterAt interface {
 // ErrUnsupported is returned by WriteAt for a file without WriterAt.
 var ErrUnsupported = errors.New("inmem/vfs: the file cannot be written at an offset")
 
+// ErrNotMappable is returned by Map and MapRead for a file on a filesystem
+// not known to be local to the kernel (FUSE, network filesystems): see
+// Mapper.
+var ErrNotMappable = errors.New("inmem/vfs: the file cannot be mapped")
+
 // WriteAt writes p at off through f's WriterAt, or fails with
 // ErrUnsupported. Wrappers forward their WriteAt through it.
 func WriteAt(f File, p []byte, off int64) (int, error) {
@@ -74,6 +79,10 @@ func WriteAt(f File, p []byte, off int64) (int, error) {
 // and the file must extend over them: a store past the file's end, or into
 // a part of it another handle cut off, faults. It is optional and only the
 // real filesystem (OS, on Linux) has it; the engine falls back to WriterAt.
+// OS maps only files on filesystems known to be local (ext4, XFS, Btrfs,
+// tmpfs, F2FS, ZFS, overlayfs) and refuses others with ErrNotMappable: a
+// fault on a FUSE file waits for the FUSE server with the process's memory
+// map locked, which deadlocks when the server is the same process.
 type Mapper interface {
 	Map(off, size int64) (Mapping, error)
 }
@@ -84,7 +93,8 @@ type Mapper interface {
 // first size bytes; the file must extend over them. A read error of the
 // device shows as a memory fault, not as an error: read such a mapping
 // with runtime/debug.SetPanicOnFault on and recover the fault (see
-// ReadFault). Only the real filesystem (OS, on Linux) has it.
+// the wal package's scan). Only the real filesystem (OS, on Linux) has it,
+// for the same filesystems as Mapper.
 type ReadMapper interface {
 	MapRead(size int64) (Mapping, error)
 }

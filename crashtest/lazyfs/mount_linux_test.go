@@ -232,3 +232,24 @@ func TestMount_BadDirs(t *testing.T) {
 	}
 	assertUnmounted(t, mnt)
 }
+
+// TestMount_NotMapped: in-mem never maps a file on the lazy filesystem: a
+// fault on it would wait for this very process, which serves the mount,
+// with the memory map locked (a deadlock a live lazy campaign met).
+func TestMount_NotMapped(t *testing.T) {
+	f := mount(t, "", nil)
+	name := filepath.Join(f.Mountpoint(), "seg")
+	writeFile(t, name, strings.Repeat("x", 8192), true)
+	w, err := vfs.OS.OpenAppend(name)
+	must(t, err)
+	defer w.Close()
+	if _, err := w.(vfs.Mapper).Map(0, 4096); !errors.Is(err, vfs.ErrNotMappable) {
+		t.Fatalf("Map on the lazy filesystem: %v, want ErrNotMappable", err)
+	}
+	r, err := vfs.OS.Open(name)
+	must(t, err)
+	defer r.Close()
+	if _, err := r.(vfs.ReadMapper).MapRead(8192); !errors.Is(err, vfs.ErrNotMappable) {
+		t.Fatalf("MapRead on the lazy filesystem: %v, want ErrNotMappable", err)
+	}
+}
