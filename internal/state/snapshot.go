@@ -9,6 +9,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // Snapshot stream tags. Never renumber.
@@ -264,7 +265,8 @@ type decoder struct {
 	lastKey string
 
 	slab    []byte // see alloc
-	scratch []byte // see text
+	scratch []byte // see textBytes
+	value   []byte // see reused
 	clock   int64  // the highest timestamp read
 }
 
@@ -316,7 +318,7 @@ func (d *decoder) varint() (int64, error) {
 	return x, nil
 }
 
-func (d *decoder) bytes() ([]byte, error) {
+func (d *decoder) bytes(alloc func(int) []byte) ([]byte, error) {
 	n, err := d.uvarint()
 	if err != nil {
 		return nil, err
@@ -324,7 +326,7 @@ func (d *decoder) bytes() ([]byte, error) {
 	if n > d.maxValue {
 		return nil, d.fail("length %d above the limit %d", n, d.maxValue)
 	}
-	b := d.alloc(int(n))
+	b := alloc(int(n))
 	if _, err := io.ReadFull(d.r, b); err != nil {
 		return nil, d.failRead(err, "cut short")
 	}
@@ -335,22 +337,28 @@ func (d *decoder) bytes() ([]byte, error) {
 // text reads a key or a name: bytes read into a reused buffer, then
 // copied once into the string.
 func (d *decoder) text() (string, error) {
+	b, err := d.textBytes()
+	return string(b), err
+}
+
+// textBytes reads a key or a name into a buffer the next call reuses.
+func (d *decoder) textBytes() ([]byte, error) {
 	n, err := d.uvarint()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if n > d.maxValue {
-		return "", d.fail("length %d above the limit %d", n, d.maxValue)
+		return nil, d.fail("length %d above the limit %d", n, d.maxValue)
 	}
 	if uint64(cap(d.scratch)) < n {
 		d.scratch = make([]byte, n)
 	}
 	b := d.scratch[:n]
 	if _, err := io.ReadFull(d.r, b); err != nil {
-		return "", d.failRead(err, "cut short")
+		return nil, d.failRead(err, "cut short")
 	}
 	d.stats.Bytes += n
-	return string(b), nil
+	return b, nil
 }
 
 // Small values are carved out of slabs: a million allocations of a hundred
@@ -384,7 +392,8 @@ func (d *decoder) version() (uint64, error) {
 	return v, err
 }
 
-func (d *decoder) entry() (Entry, error) {
+// entry reads an entry, its value into memory from alloc.
+func (d *decoder) entry(alloc func(int) []byte) (Entry, error) {
 	var x Entry
 	var err error
 	if x.Version, err = d.version(); err != nil {
@@ -402,7 +411,7 @@ func (d *decoder) entry() (Entry, error) {
 		return x, d.fail("bad entry flags %d", flags)
 	}
 	x.Deleted = flags == 1
-	x.Value, err = d.bytes()
+	x.Value, err = d.bytes(alloc)
 	return x, err
 }
 
@@ -501,17 +510,29 @@ func (d *decoder) run(s *Store) (*Run, error) {
 }
 
 func (d *decoder) chain(first uint64) (*Chain, error) {
-	trimmed, err := d.uvarint()
+	trimmed, n, err := d.chainHead()
 	if err != nil {
 		return nil, err
 	}
-	n, err := d.uvarint()
-	if err != nil {
-		return nil, err
+	return d.chainRest(trimmed, n, first)
+}
+
+// chainHead reads a chain's trim mark and length.
+func (d *decoder) chainHead() (trimmed, n uint64, err error) {
+	if trimmed, err = d.uvarint(); err != nil {
+		return 0, 0, err
+	}
+	if n, err = d.uvarint(); err != nil {
+		return 0, 0, err
 	}
 	if n == 0 {
-		return nil, d.fail("empty history")
+		return 0, 0, d.fail("empty history")
 	}
+	return trimmed, n, nil
+}
+
+// chainRest reads a chain's n entries, versions above first.
+func (d *decoder) chainRest(trimmed, n, first uint64) (*Chain, error) {
 	c := newChain()
 	if n > 1 { // NB: n comes from disk: preallocate for typical histories only
 		c.Entries = make([]Entry, 0, min(n, 64))
@@ -519,7 +540,7 @@ func (d *decoder) chain(first uint64) (*Chain, error) {
 	c.Trimmed = trimmed
 	prev := first
 	for i := uint64(0); i < n; i++ {
-		x, err := d.entry()
+		x, err := d.entry(d.alloc)
 		if err != nil {
 			return nil, err
 		}
@@ -533,13 +554,46 @@ func (d *decoder) chain(first uint64) (*Chain, error) {
 	return c, nil
 }
 
+// kvChain reads the chain of KV key (bytes that the next text call
+// reuses) and returns the key to keep with it. A key with one version,
+// most keys, gets a block holding the key and the value (see
+// newKeyChain): they are read into reused buffers, then copied there once.
+func (d *decoder) kvChain(key []byte) (string, *Chain, error) {
+	trimmed, n, err := d.chainHead()
+	if err != nil {
+		return "", nil, err
+	}
+	if n > 1 {
+		c, err := d.chainRest(trimmed, n, 0)
+		return string(key), c, err
+	}
+	x, err := d.entry(d.reused)
+	if err != nil {
+		return "", nil, err
+	}
+	k, c := newKeyChain(unsafe.String(unsafe.SliceData(key), len(key)), x)
+	c.Trimmed = trimmed
+	d.stats.Versions++
+	return k, c, nil
+}
+
+// reused returns n bytes of a buffer reused value after value; never nil
+// (a nil value marks no value).
+func (d *decoder) reused(n int) []byte {
+	if cap(d.value) < n || d.value == nil {
+		d.value = make([]byte, max(n, 64))
+	}
+	return d.value[:n]
+}
+
 func (d *decoder) runEntry(r *Run, tag byte) error {
 	switch tag {
 	case tagKV:
-		key, err := d.text()
+		kb, err := d.textBytes()
 		if err != nil {
 			return err
 		}
+		key := unsafe.String(unsafe.SliceData(kb), len(kb)) // until kvChain copies it
 		if r != d.kvRun {
 			d.flushKV()
 			d.kvRun, d.lastKey = r, ""
@@ -549,7 +603,7 @@ func (d *decoder) runEntry(r *Run, tag byte) error {
 		if (len(d.kv) > 0 || r.kv.Len() > 0) && key <= d.lastKey {
 			return d.fail("key %q repeated or out of order (after %q)", key, d.lastKey)
 		}
-		c, err := d.chain(0)
+		key, c, err := d.kvChain(kb)
 		if err != nil {
 			return err
 		}
@@ -563,7 +617,7 @@ func (d *decoder) runEntry(r *Run, tag byte) error {
 		if err != nil {
 			return err
 		}
-		x, err := d.entry()
+		x, err := d.entry(d.alloc)
 		if err != nil {
 			return err
 		}
@@ -599,7 +653,7 @@ func (d *decoder) event(r *Run) error {
 		return err
 	}
 	d.clock = max(d.clock, ev.TS)
-	if ev.Payload, err = d.bytes(); err != nil {
+	if ev.Payload, err = d.bytes(d.alloc); err != nil {
 		return err
 	}
 	r.events = append(r.events, ev)
@@ -624,7 +678,7 @@ func (d *decoder) retention(s *Store) error {
 	}
 	c := &Chain{}
 	for i := uint64(0); i < n; i++ {
-		x, err := d.entry()
+		x, err := d.entry(d.alloc)
 		if err != nil {
 			return err
 		}
