@@ -509,14 +509,6 @@ func (d *decoder) run(s *Store) (*Run, error) {
 	return r, nil
 }
 
-func (d *decoder) chain(first uint64) (*Chain, error) {
-	trimmed, n, err := d.chainHead()
-	if err != nil {
-		return nil, err
-	}
-	return d.chainRest(trimmed, n, first)
-}
-
 // chainHead reads a chain's trim mark and length.
 func (d *decoder) chainHead() (trimmed, n uint64, err error) {
 	if trimmed, err = d.uvarint(); err != nil {
