@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"strings"
 	"unsafe"
 )
@@ -78,7 +79,7 @@ var blockFor = func() (t [maxBlockData/16 + 1]uint8) {
 func newKeyChain(key string, e Entry) (string, *Chain) {
 	n := len(key) + len(e.Value)
 	if n > maxBlockData {
-		e.Value = cloneValue(e.Value)
+		e.Value = bytes.Clone(e.Value)
 		c := newChain()
 		c.Entries = append(c.Entries, e)
 		return strings.Clone(key), c
@@ -93,27 +94,40 @@ func newKeyChain(key string, e Entry) (string, *Chain) {
 	return unsafe.String(unsafe.SliceData(data), len(key)), c
 }
 
-// cloneValue returns a copy of b that is nil only if b is.
-func cloneValue(b []byte) []byte {
-	if b == nil {
-		return nil
+// slab hands out small values carved from shared 64 KiB buffers: one
+// allocation per slab instead of per value. Each value is capped at its
+// length, so no append reaches a neighbour (stored values are never
+// changed anyway), and a slab stays in memory while any value in it does.
+type slab struct{ free []byte }
+
+const (
+	slabSize     = 64 << 10
+	slabMaxValue = 1 << 10 // larger values are allocated alone
+)
+
+// take returns n bytes, never nil (a nil value marks no value).
+func (s *slab) take(n int) []byte {
+	if n == 0 || n > slabMaxValue {
+		return make([]byte, n)
 	}
-	return append(make([]byte, 0, len(b)), b...)
+	if len(s.free) < n {
+		s.free = make([]byte, slabSize)
+	}
+	b := s.free[:n:n]
+	s.free = s.free[n:]
+	return b
 }
 
 // keep returns the copy of a value Apply keeps: alone, or packed into a
-// shared slab while PackValues is on. NB: nil stays nil and only nil (a
-// nil value marks no value; an empty one is a value).
+// slab while PackValues is on. NB: nil stays nil and only nil (a nil value
+// marks no value; an empty one is a value).
 func (s *Store) keep(b []byte) []byte {
-	if len(b) == 0 || len(b) > slabMaxValue || !s.pack {
-		return cloneValue(b)
+	if len(b) == 0 || !s.pack {
+		return bytes.Clone(b)
 	}
-	if cap(s.slab)-len(s.slab) < len(b) {
-		s.slab = make([]byte, 0, slabSize)
-	}
-	start := len(s.slab)
-	s.slab = append(s.slab, b...)
-	return s.slab[start:len(s.slab):len(s.slab)] // capped: no append reaches a neighbour
+	v := s.slab.take(len(b))
+	copy(v, b)
+	return v
 }
 
 // PackValues says whether Apply packs the values it copies (other than a
@@ -126,6 +140,6 @@ func (s *Store) keep(b []byte) []byte {
 func (s *Store) PackValues(on bool) {
 	s.pack = on
 	if !on {
-		s.slab = nil
+		s.slab = slab{}
 	}
 }

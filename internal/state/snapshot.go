@@ -264,7 +264,7 @@ type decoder struct {
 	kv      []kvRef
 	lastKey string
 
-	slab    []byte // see alloc
+	slab    slab   // see alloc
 	scratch []byte // see textBytes
 	value   []byte // see reused
 	clock   int64  // the highest timestamp read
@@ -361,28 +361,12 @@ func (d *decoder) textBytes() ([]byte, error) {
 	return b, nil
 }
 
-// Small values are carved out of slabs: a million allocations of a hundred
-// bytes cost the allocator and the GC more than the rest of the loading.
-// NB: values are never changed once stored (readers get copies) and each
-// is capped, so no append can reach a neighbour; a slab stays in memory
-// while any of its values does, which bounds the waste by the value bytes
-// the snapshot held.
-const (
-	slabSize     = 64 << 10
-	slabMaxValue = 1 << 10
-)
-
-func (d *decoder) alloc(n int) []byte {
-	if n == 0 || n > slabMaxValue {
-		return make([]byte, n) // NB: never nil: a nil value reads as a deletion
-	}
-	if len(d.slab) < n {
-		d.slab = make([]byte, slabSize)
-	}
-	b := d.slab[:n:n]
-	d.slab = d.slab[n:]
-	return b
-}
+// alloc returns n bytes for a value, carved out of the decoder's slab (see
+// slab): a million allocations of a hundred bytes cost the allocator and
+// the GC more than the rest of the loading. A slab stays in memory while
+// any of its values does, which bounds the waste by the value bytes the
+// snapshot held.
+func (d *decoder) alloc(n int) []byte { return d.slab.take(n) }
 
 func (d *decoder) version() (uint64, error) {
 	v, err := d.uvarint()

@@ -118,8 +118,8 @@ type Store struct {
 	// cells drop history below it. See SetFloor.
 	floor atomic.Uint64
 
-	pack bool   // see PackValues
-	slab []byte // the free end of the slab values are packed into
+	pack bool // see PackValues
+	slab slab // where values are packed (see PackValues)
 }
 
 // New returns an empty Store.
